@@ -1,0 +1,179 @@
+"""The one module TypeScript calls, through pythonia. Nothing else in py_kernels is called across the bridge.
+
+Every call goes through `dispatch(name, args_json, progress)`, which returns one JSON string:
+`{"ok": true, "value": ...}` or `{"ok": false, "error": {"type", "message", "traceback"}}`. A string is the one kind of
+value pythonia moves without building proxies, it cannot carry a bare NaN (see wire.py), and errors keep their Python
+type and traceback. TypeScript declares each call with the zod schema of its value (src/bridge/calls.ts).
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+# pythonia loads this file by path: make `py_kernels` importable as a package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from py_kernels import device as devices  # noqa: E402
+from py_kernels import lifecycle, wire  # noqa: E402
+from py_kernels.errors import KernelInputError  # noqa: E402
+from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
+
+import torch  # noqa: E402
+
+lifecycle.die_with_parent()
+
+
+class _Session:
+    """What one kernel process holds between calls: its device and its named tensors."""
+
+    def __init__(self, device: torch.device, store: TensorStore):
+        self.device = device
+        self.store = store
+
+
+_session: _Session | None = None
+CALLS: dict[str, Callable[..., Any]] = {}
+
+
+def call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    CALLS[fn.__name__] = fn
+    return fn
+
+
+def session() -> _Session:
+    if _session is None:
+        raise KernelInputError("the kernel was not started; call 'start' first")
+    return _session
+
+
+# --- life and environment ---------------------------------------------------------------------------------------------
+
+
+@call
+def start(device: str, threads: int | None, exchange_dir: str) -> dict:
+    global _session
+    resolved = devices.resolve(device)
+    devices.configure_threads(threads)
+    _session = _Session(resolved, TensorStore(exchange_dir))
+    # A quick matmul (tens of ms) so that a reference BLAS is caught before hours of slow training.
+    quick_rate = devices.matmul_gflops(resolved, size=512, repeats=5) if resolved.type == "cpu" else None
+    return {"pid": os.getpid(), **devices.describe(resolved), "matmul_gflops": quick_rate}
+
+
+@call
+def ping() -> dict:
+    return {"pid": os.getpid(), "time": time.time()}
+
+
+@call
+def environment(measure_matmul: bool = True) -> dict:
+    current = session().device
+    info = devices.describe(current)
+    info["matmul_gflops"] = devices.matmul_gflops(current) if measure_matmul else None
+    info["slow_blas_below_gflops"] = devices.SLOW_BLAS_GFLOPS
+    return info
+
+
+# --- tensors ----------------------------------------------------------------------------------------------------------
+
+
+@call
+def tensor_random(name: str, shape: list[int], dtype: str = "float32", seed: int = 0) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    if dtype not in DTYPES:
+        raise KernelInputError(f"dtype {dtype!r} is not supported; use one of {', '.join(DTYPES)}")
+    if DTYPES[dtype].is_floating_point:
+        tensor = torch.randn(shape, generator=generator, dtype=DTYPES[dtype])
+    else:
+        tensor = torch.randint(0, 256, shape, generator=generator, dtype=DTYPES[dtype])
+    return session().store.put(name, tensor.to(session().device))
+
+
+@call
+def tensor_import(name: str, path: str, shape: list[int], dtype: str) -> dict:
+    return session().store.load(name, path, shape, dtype, session().device)
+
+
+@call
+def tensor_export(name: str) -> dict:
+    return session().store.export(name)
+
+
+@call
+def tensor_sha256(name: str) -> str:
+    return session().store.sha256(name)
+
+
+@call
+def tensor_drop(name: str) -> None:
+    session().store.drop(name)
+
+
+# --- diagnostics: what the bridge must survive (used by `pladder doctor --selftest` and the tests) -------------------
+
+
+@call
+def diagnostic_nonfinite() -> dict:
+    return {
+        "nan": float("nan"),
+        "inf": float("inf"),
+        "minus_inf": float("-inf"),
+        "finite": 1.5,
+        "numpy": torch.tensor([1.0, float("nan")]).numpy()[1],
+        "nested": [{"loss": float("nan")}, torch.tensor([float("inf"), 2.0])],
+    }
+
+
+@call
+def diagnostic_raise(message: str) -> None:
+    raise RuntimeError(message)
+
+
+@call
+def diagnostic_sleep(seconds: float, progress: Callable[[dict], None] | None = None) -> dict:
+    from py_kernels.progress import Progress
+
+    steps = max(1, int(seconds / 0.01))
+    bar = Progress(progress, "sleep", steps)
+    for step in range(1, steps + 1):
+        time.sleep(seconds / steps)
+        bar.update(step)
+    return {"slept": seconds}
+
+
+# --- the entry point --------------------------------------------------------------------------------------------------
+
+
+def dispatch(name: str, args_json: str, progress_callback: Any = None) -> str:
+    """Runs call `name` with keyword arguments from `args_json`; never raises (see the module docstring)."""
+    try:
+        fn = CALLS.get(name)
+        if fn is None:
+            raise KernelInputError(f"unknown kernel call {name!r}; known calls: {', '.join(sorted(CALLS))}")
+        kwargs = json.loads(args_json)
+        if "progress" in inspect.signature(fn).parameters:
+            kwargs["progress"] = None if progress_callback is None else (lambda event: progress_callback(wire.dumps(event)))
+        return wire.dumps({"ok": True, "value": fn(**kwargs)})
+    except BaseException as error:  # noqa: BLE001 - every failure must reach TypeScript as data, not kill the bridge
+        return json.dumps(
+            {
+                "ok": False,
+                "error": {
+                    "type": type(error).__name__,
+                    "module": type(error).__module__,
+                    "message": str(error),
+                    "traceback": traceback.format_exc(),
+                },
+            }
+        )
+
+
+def bench_tolist(name: str) -> list:
+    """The tensor as a Python list, for pythonia's own JSON path: only the benchmark compares against it."""
+    return session().store.get(name).detach().cpu().tolist()

@@ -1,0 +1,235 @@
+/** A kernel: one Python process for one device, started on first use, driven by declared, typed calls. */
+import { mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { API_MODULE } from '../paths.js';
+import { findPython } from '../python/interpreter.js';
+import { calls, type CallArgs, type CallName, type CallResult } from './calls.js';
+import { trackKernel } from './cleanup.js';
+import { KernelError } from './errors.js';
+import { loadPythonia, type ApiModule, type PythoniaInstance } from './pythonia.js';
+import { envelopeSchema, progressEventSchema, type ProgressEvent } from './wire.js';
+
+
+/** Below this matmul rate (GFLOP/s, 512x512 float32) the CPU is on the reference BLAS. */
+export const SLOW_BLAS_GFLOPS = 20;
+
+/** Sized for a whole training epoch on a slow CPU; override per call or with PLADDER_CALL_TIMEOUT_MS. */
+export const DEFAULT_CALL_TIMEOUT_MS = Number(process.env.PLADDER_CALL_TIMEOUT_MS ?? 30 * 60_000);
+
+export interface KernelOptions {
+  /** 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:N'. */
+  device?: string;
+  /** CPU threads for torch; default: every core this process may use. */
+  threads?: number;
+  /** Accept a CPU on the reference BLAS (only for diagnosis: training would be very slow). */
+  allowSlowBlas?: boolean;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export type KernelInfo = CallResult<'start'>;
+
+interface Running {
+  pythonia: PythoniaInstance;
+  api: ApiModule;
+  info: KernelInfo;
+  exchangeDir: string;
+  exited: Promise<never>;
+  untrack: () => void;
+}
+
+export class Kernel {
+  readonly device: string;
+  private readonly options: KernelOptions;
+  private running: Promise<Running> | undefined;
+  private inFlight = 0;
+  private stopped = false;
+
+  constructor(options: KernelOptions = {}) {
+    this.options = options;
+    this.device = options.device ?? 'auto';
+  }
+
+  /** Starts the Python process if it is not running; returns what it found (device, versions, BLAS rate). */
+  async info(): Promise<KernelInfo> {
+    return (await this.ensureRunning()).info;
+  }
+
+  /** Calls `name` in py_kernels/api.py with validated arguments and returns its validated value. */
+  async call<N extends CallName>(name: N, args: CallArgs<N>, options: CallOptions = {}): Promise<CallResult<N>> {
+    return this.invoke(await this.ensureRunning(), name, args, options);
+  }
+
+  /** The raw api module, for the benchmark of pythonia's own JSON path only. */
+  async rawApi(): Promise<ApiModule> {
+    return (await this.ensureRunning()).api;
+  }
+
+  get exchangeDir(): Promise<string> {
+    return this.ensureRunning().then((running) => running.exchangeDir);
+  }
+
+  /** Ends the Python process; later calls start a new one unless `final` is set. */
+  async stop({ final = false } = {}): Promise<void> {
+    this.stopped = final;
+    const running = this.running;
+    this.running = undefined;
+    if (running) end(await running.catch(() => undefined));
+  }
+
+  private ensureRunning(): Promise<Running> {
+    if (this.stopped) {
+      return Promise.reject(new KernelError('KERNEL_STOPPED', `The kernel for device '${this.device}' was stopped.`));
+    }
+    if (!this.running) {
+      const starting = this.start();
+      this.running = starting;
+      // A kernel that failed to start, or whose process died, is started anew by the next call.
+      const forget = () => {
+        if (this.running === starting) this.running = undefined;
+      };
+      starting.then((running) => running.exited.catch(forget), forget);
+    }
+    return this.running;
+  }
+
+  private async start(): Promise<Running> {
+    const python = await findPython();
+    const exchangeDir = makeExchangeDir(this.device);
+    const pythonia = loadPythonia(python.executable);
+    const child = pythonia.process();
+    const untrack = trackKernel(() => {
+      pythonia.end();
+      rmSync(exchangeDir, { recursive: true, force: true });
+    });
+    const exited = new Promise<never>((_, reject) => {
+      child?.once('exit', (code, signal) => {
+        untrack();
+        reject(
+          new KernelError('KERNEL_EXITED', `The Python kernel (pid ${child.pid}, device '${this.device}') exited with ${signal ? `signal ${signal}` : `code ${code}`}.`, {
+            device: this.device,
+            hint: signal === 'SIGKILL' ? 'A SIGKILL is often the out-of-memory killer: use a smaller batch or subset.' : 'Its stderr (above) says why.',
+          }),
+        );
+      });
+    });
+    exited.catch(() => undefined);
+    try {
+      const api = await Promise.race([pythonia.importFile(API_MODULE), exited]);
+      const partial = { pythonia, api, exchangeDir, exited, untrack };
+      const info = await this.invoke(
+        { ...partial, info: undefined as never },
+        'start',
+        { device: this.device, threads: this.options.threads ?? null, exchange_dir: exchangeDir },
+        { timeoutMs: 120_000 },
+      );
+      checkBlas(info, this.options.allowSlowBlas ?? process.env.PLADDER_ALLOW_SLOW_BLAS === '1');
+      pythonia.setKeepsNodeAlive(false);
+      return { ...partial, info };
+    } catch (error) {
+      end({ pythonia, exchangeDir, untrack });
+      throw error;
+    }
+  }
+
+  private async invoke<N extends CallName>(
+    running: Running,
+    name: N,
+    args: CallArgs<N>,
+    { timeoutMs = DEFAULT_CALL_TIMEOUT_MS, onProgress }: CallOptions,
+  ): Promise<CallResult<N>> {
+    const declared = calls[name];
+    const parsedArgs = declared.args.safeParse(args);
+    if (!parsedArgs.success) {
+      throw new KernelError('BAD_REPLY', `Arguments of kernel call '${name}' are invalid: ${parsedArgs.error.message}`, { call: name, device: this.device });
+    }
+    const progress = onProgress ? (event: string) => forwardProgress(event, onProgress) : undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        void this.stop();
+        reject(
+          new KernelError('CALL_TIMEOUT', `Kernel call '${name}' on device '${this.device}' ran past its ${timeoutMs / 1000} s timeout; the Python kernel was stopped and its state is lost.`, {
+            call: name,
+            device: this.device,
+            hint: 'Give the call more time (timeoutMs, or PLADDER_CALL_TIMEOUT_MS for every call), or do less per call.',
+          }),
+        );
+      }, timeoutMs);
+    });
+    this.enter(running);
+    try {
+      const reply = await Promise.race([running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running.exited, timedOut]);
+      return this.unwrap(name, reply);
+    } finally {
+      clearTimeout(timer);
+      this.leave(running);
+    }
+  }
+
+  private unwrap<N extends CallName>(name: N, reply: unknown): CallResult<N> {
+    if (typeof reply !== 'string') {
+      throw new KernelError('BAD_REPLY', `Kernel call '${name}' replied with a ${typeof reply}, not the JSON string api.dispatch returns.`, { call: name, device: this.device });
+    }
+    const envelope = envelopeSchema.parse(JSON.parse(reply));
+    if (!envelope.ok) {
+      const python = envelope.error;
+      throw new KernelError('PYTHON_EXCEPTION', `Kernel call '${name}' raised ${python.type}: ${python.message}`, { call: name, device: this.device, python });
+    }
+    const value = calls[name].result.safeParse(envelope.value);
+    if (!value.success) {
+      throw new KernelError('BAD_REPLY', `Kernel call '${name}' returned a value that does not match its schema: ${value.error.message}`, { call: name, device: this.device });
+    }
+    return value.data as CallResult<N>;
+  }
+
+  // While a call is in flight the process must keep Node alive; between calls it must not.
+  private enter(running: Running): void {
+    if (this.inFlight++ === 0) running.pythonia.setKeepsNodeAlive(true);
+  }
+
+  private leave(running: Running): void {
+    if (--this.inFlight === 0 && running.pythonia.process()) running.pythonia.setKeepsNodeAlive(false);
+  }
+}
+
+function forwardProgress(event: string, onProgress: (event: ProgressEvent) => void): void {
+  const parsed = progressEventSchema.safeParse(JSON.parse(event));
+  if (parsed.success) onProgress(parsed.data);
+}
+
+function end(running: Pick<Running, 'pythonia' | 'exchangeDir' | 'untrack'> | undefined): void {
+  if (!running) return;
+  running.untrack();
+  running.pythonia.end();
+  rmSync(running.exchangeDir, { recursive: true, force: true });
+}
+
+function checkBlas(info: KernelInfo, allowSlow: boolean): void {
+  if (allowSlow || info.matmul_gflops === null || info.matmul_gflops >= SLOW_BLAS_GFLOPS) return;
+  throw new KernelError('SLOW_BLAS', `torch on the CPU multiplies matrices at ${info.matmul_gflops.toFixed(1)} GFLOP/s (BLAS: ${info.blas}): it is using the slow reference BLAS.`, {
+    device: info.device,
+    hint: 'Install OpenBLAS (Debian: apt-get install libopenblas0-pthread), or set PLADDER_ALLOW_SLOW_BLAS=1 to go on anyway.',
+  });
+}
+
+/** Bulk tensors travel as files here: RAM-backed /dev/shm where it exists. One folder per kernel, removed at stop. */
+function makeExchangeDir(device: string): string {
+  const base = process.env.PLADDER_EXCHANGE_DIR ?? (isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir());
+  const dir = path.join(base, `pladder-${process.pid}-${device.replace(/[^a-z0-9]/gi, '_')}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function isWritableDir(dir: string): boolean {
+  try {
+    mkdirSync(dir, { recursive: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
