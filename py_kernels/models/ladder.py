@@ -1,0 +1,211 @@
+"""The fully-connected ladder network (Rasmus et al. 2015), as in the CuriousAI reference implementation.
+
+Encoder (shared by the clean and the corrupted path; `column.EncoderColumn`):
+    z(l) = BN(W(l) h(l-1)) [+ N(0, noise_std^2) in the corrupted path],  h(l) = ReLU(z(l) + beta(l)),
+    top: logits = gamma * (z(L) + beta(L)), y = softmax(logits); the corrupted path also adds noise to the input.
+    Labeled and unlabeled examples are normalised with their own batch statistics.
+Decoder, from the top down, on the unlabeled examples only:
+    u(L) = BN(y_tilde), u(l) = BN(V(l) z_hat(l+1)), z_hat(l) = g(z_tilde(l), u(l)) (the vanilla combinator below).
+Cost:
+    cross-entropy of the corrupted output on the labeled examples
+    + sum_l lambda_l * C_d(l), C_d(l) = mean over examples of ||BN_clean(z_hat(l)) - z(l)||^2 / width(l)
+    where BN_clean normalises with the clean unlabeled batch's mean and sqrt(var + eps) (CuriousAI's `zestbn='bugfix'`)
+    and layer 0 (the input) is not normalised. Per-example squared error summed over units then divided by the width
+    is the mean over all elements, which is what `F.mse_loss` computes.
+Gamma-model (`gamma_only`): the same encoders, but only the top decoder layer and its denoising cost.
+
+Gradient flow, as in the CuriousAI code (Theano, no `disconnected_grad`): the clean z(l) and the clean batch
+mean/std used in BN_clean are ordinary graph nodes, so the denoising cost also back-propagates through the clean
+path. The clean path of the labeled examples enters no cost there (it only feeds the test-time BN averages and a
+monitoring cost), so it is not computed here: the running averages for test time are taken from the clean
+*unlabeled* half, a uniform sample of the training pool, which is more representative than the 100 labeled images.
+
+Speed: one pass of three row groups [corrupted labeled | corrupted unlabeled | clean unlabeled] through each W, so
+each layer is one GEMM, each group normalised with its own statistics.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import KernelInputError
+from .column import ColumnConfig, EncoderColumn, check_widths, gaussian_init
+
+
+@dataclass(frozen=True)
+class LadderConfig:
+    widths: Tuple[int, ...] = (784, 1000, 500, 250, 250, 250, 10)
+    noise_std: float = 0.3
+    denoising_weights: Tuple[float, ...] = (1000.0, 10.0, 0.1, 0.1, 0.1, 0.1, 0.1)  # lambda_0 (input) .. lambda_L
+    gamma_only: bool = False    # the Gamma-model: top-layer denoising cost only, no lower decoder layers
+    bn_eps: float = 1e-10
+    bn_momentum: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_widths(self.widths)
+        if len(self.denoising_weights) != len(self.widths):
+            raise KernelInputError(
+                f"denoising_weights needs one weight per layer including the input ({len(self.widths)} for widths "
+                f"{self.widths}), got {len(self.denoising_weights)}: {self.denoising_weights}")
+        if not self.noise_std >= 0:
+            raise KernelInputError(f"noise_std must be >= 0, got {self.noise_std}")
+
+    @property
+    def column(self) -> ColumnConfig:
+        return ColumnConfig(self.widths, self.bn_eps, self.bn_momentum)
+
+
+class Combinator(nn.Module):
+    """Vanilla combinator, per unit: z_hat = (z_tilde - mu(u)) * v(u) + mu(u) with
+    mu = a1 sigmoid(a2 u + a3) + a4 u + a5, v = a6 sigmoid(a7 u + a8) + a9 u + a10; a2 = a7 = 1, the rest 0 at start."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        a = torch.zeros(10, width)
+        a[1] = 1.0  # a2
+        a[6] = 1.0  # a7
+        self.a = nn.Parameter(a)  # (10, width): rows a1..a10
+
+    def forward(self, z_tilde: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = self.a.unbind(0)  # each (width,)
+        mu = a1 * torch.sigmoid(a2 * u + a3) + torch.addcmul(a5, a4, u)  # (B, width)
+        v = a6 * torch.sigmoid(a7 * u + a8) + torch.addcmul(a10, a9, u)  # (B, width)
+        return torch.addcmul(mu, z_tilde - mu, v)
+
+
+class DecoderLayer(nn.Module):
+    """u = BN(V z_hat(l+1)) (or the given top-level signal), z_hat(l) = g(z_tilde(l), u)."""
+
+    def __init__(self, width: int, width_above: Optional[int], eps: float, generator: Optional[torch.Generator]):
+        super().__init__()
+        self.eps = eps
+        if width_above is None:
+            self.register_parameter("V", None)
+        else:
+            self.V = nn.Parameter(gaussian_init(width, width_above, generator))  # (width, width_above)
+        self.g = Combinator(width)
+
+    def forward(self, z_tilde: torch.Tensor, from_above: torch.Tensor) -> torch.Tensor:
+        u = from_above if self.V is None else F.linear(from_above, self.V)  # (B, width)
+        var, mean = torch.var_mean(u, dim=0, unbiased=False)
+        u = (u - mean) * torch.rsqrt(var + self.eps)
+        return self.g(z_tilde, u)
+
+
+def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float):
+    """z (sum(sizes), D) -> (normalised z, means (G, D), inverse stds (G, D), biased vars (G, D)),
+    each row group normalised with its own batch statistics."""
+    if all(s == sizes[0] for s in sizes):
+        zg = z.view(len(sizes), sizes[0], z.shape[1])                     # (G, B, D)
+        var, mean = torch.var_mean(zg, dim=1, unbiased=False, keepdim=True)  # (G, 1, D)
+        inv = torch.rsqrt(var + eps)
+        return ((zg - mean) * inv).view(z.shape), mean.squeeze(1), inv.squeeze(1), var.squeeze(1)
+    parts, means, invs, vars_ = [], [], [], []
+    for zp in torch.split(z, list(sizes)):
+        var, mean = torch.var_mean(zp, dim=0, unbiased=False)
+        inv = torch.rsqrt(var + eps)
+        parts.append((zp - mean) * inv)
+        means.append(mean), invs.append(inv), vars_.append(var)
+    return torch.cat(parts), torch.stack(means), torch.stack(invs), torch.stack(vars_)
+
+
+class Ladder(nn.Module):
+    def __init__(self, config: LadderConfig = LadderConfig(), generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.config = config
+        w = config.widths
+        self.encoder = EncoderColumn(config.column, generator)
+        top = len(w) - 1
+        # decoder[l] reconstructs z(l); with gamma_only only the top one exists (ModuleDict keeps the layer index).
+        levels = [top] if config.gamma_only else list(range(top + 1))
+        self.decoder = nn.ModuleDict({
+            str(l): DecoderLayer(w[l], None if l == top else w[l + 1], config.bn_eps, generator) for l in levels})
+
+    # ---- the clean path (test time, and the reusable column) ---------------------------------------------------
+    def forward_clean(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, 784) -> logits (B, 10); noise-free; eval mode uses the running BN averages."""
+        return self.encoder(x)
+
+    forward = forward_clean
+
+    def encoder_activations(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """x (B, 784) -> [h_1 (B, 1000), ..., h_5 (B, 250), logits (B, 10)] of the clean encoder."""
+        return self.encoder.activations(x)
+
+    def forward_corrupted(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """x (B, 784) -> logits of the corrupted encoder (batch statistics, noise everywhere); no state changes."""
+        std = self.config.noise_std
+        h = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        for layer in self.encoder.layers:
+            z_pre = F.linear(h, layer.weight)
+            var, mean = torch.var_mean(z_pre, dim=0, unbiased=False)
+            z = (z_pre - mean) * torch.rsqrt(var + layer.eps)
+            z = z + std * torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+            h = layer.activate(z)
+        return h
+
+    # ---- training costs -------------------------------------------------------------------------------------------
+    def costs(self, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
+              generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+        """x_labeled (Nl, 784), y_labeled (Nl,) int64, x_unlabeled (Nu, 784) ->
+        {"total": (), "supervised": (), "denoising": (L+1,) unweighted C_d per layer, 0 where a layer has no cost}.
+        In training mode also updates the encoder's running BN averages from the clean unlabeled batch."""
+        cfg, enc_layers = self.config, self.encoder.layers
+        nl, nu = x_labeled.shape[0], x_unlabeled.shape[0]
+        nc = nl + nu                       # rows of the corrupted path
+        sizes = (nl, nu, nu)               # [corrupted labeled | corrupted unlabeled | clean unlabeled]
+        std, dev, dt = cfg.noise_std, x_unlabeled.device, x_unlabeled.dtype
+
+        def noise(n: int, d: int) -> torch.Tensor:
+            return torch.randn(n, d, generator=generator, device=dev, dtype=dt).mul_(std)
+
+        h = torch.cat([x_labeled, x_unlabeled, x_unlabeled])            # (nc + nu, 784)
+        if std > 0:
+            h[:nc].add_(noise(nc, h.shape[1]))
+        z_corr = [h[nl:nc]]        # z_tilde(l) of the unlabeled examples, l = 0..L
+        z_clean = [x_unlabeled]    # z(l), the denoising targets
+        clean_mean: List[Optional[torch.Tensor]] = [None]
+        clean_inv: List[Optional[torch.Tensor]] = [None]
+        for layer in enc_layers:
+            z, mean, inv, var = _split_normalise(F.linear(h, layer.weight), sizes, layer.eps)  # z (nc + nu, D)
+            if std > 0:
+                z[:nc].add_(noise(nc, z.shape[1]))
+            if self.training:
+                layer.update_running(mean[2], var[2], nu)
+            z_corr.append(z[nl:nc])
+            z_clean.append(z[nc:])
+            clean_mean.append(mean[2])
+            clean_inv.append(inv[2])
+            h = layer.activate(z)                                        # (nc + nu, D)
+        logits = h[:nc]                                                  # corrupted logits (nc, classes)
+
+        supervised = F.cross_entropy(logits[:nl], y_labeled)
+        top = len(enc_layers)
+        denoising = torch.zeros(top + 1, device=dev, dtype=dt)
+        total = supervised
+        z_hat = torch.softmax(logits[nl:], dim=1)                        # y_tilde of the unlabeled (nu, classes)
+        for l in range(top, -1, -1):
+            key = str(l)
+            if key not in self.decoder:
+                break
+            z_hat = self.decoder[key](z_corr[l], z_hat)                  # (nu, width_l)
+            z_hat_bn = z_hat if l == 0 else (z_hat - clean_mean[l]) * clean_inv[l]
+            cost = F.mse_loss(z_hat_bn, z_clean[l])
+            denoising[l] = cost.detach()
+            total = total + cfg.denoising_weights[l] * cost
+        return {"total": total, "supervised": supervised, "denoising": denoising}
+
+
+def build_ladder(*, widths: Sequence[int] = LadderConfig.widths, noise_std: float = LadderConfig.noise_std,
+                 denoising_weights: Sequence[float] = LadderConfig.denoising_weights,
+                 gamma_only: bool = LadderConfig.gamma_only, bn_eps: float = LadderConfig.bn_eps,
+                 bn_momentum: float = LadderConfig.bn_momentum, seed: Optional[int] = None) -> Ladder:
+    config = LadderConfig(tuple(int(w) for w in widths), float(noise_std),
+                          tuple(float(v) for v in denoising_weights), bool(gamma_only), float(bn_eps),
+                          float(bn_momentum))
+    generator = None if seed is None else torch.Generator().manual_seed(int(seed))
+    return Ladder(config, generator)
