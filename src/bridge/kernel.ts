@@ -64,9 +64,15 @@ export class Kernel {
     return this.invoke(await this.ensureRunning(), name, args, options);
   }
 
-  /** The raw api module, for the benchmark of pythonia's own JSON path only. */
-  async rawApi(): Promise<ApiModule> {
-    return (await this.ensureRunning()).api;
+  /** Runs `use` with the raw api module: only for the benchmark of pythonia's own JSON path. */
+  async withRawApi<T>(use: (api: ApiModule) => Promise<T>): Promise<T> {
+    const running = await this.ensureRunning();
+    this.enter(running);
+    try {
+      return await use(running.api);
+    } finally {
+      this.leave(running);
+    }
   }
 
   get exchangeDir(): Promise<string> {

@@ -70,7 +70,7 @@ async function search(list: string[]): Promise<PythonProbe> {
   for (const command of list) {
     const probe = await probePython(command);
     if (probe && probe.missing.length === 0) return probe;
-    seen.push(probe ? `${command} (Python ${probe.version}) lacks ${probe.missing.join(', ')}` : `${command} does not run`);
+    seen.push(probe ? `${command} (Python ${probe.version}) lacks ${probe.missing.join(', ')}` : `${command} could not be run`);
   }
   throw new KernelError('NO_PYTHON', `No Python with ${REQUIRED_MODULES.join(', ')} was found.`, {
     hint: `Tried: ${seen.join('; ')}.\n${INSTALL_HINT}`,

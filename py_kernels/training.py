@@ -1,0 +1,296 @@
+"""Training steps, one call per epoch (TypeScript drives the epoch loop; the batches of an epoch run here).
+
+`LadderTrainer` trains a `Ladder` on (x_labeled, y_labeled) + an unlabeled pool; `SupervisedTrainer` trains an `MLP`
+(or any module with `costs(x, y)`) on a labeled set. Both use Adam (lr 0.002), the CuriousAI schedule (the rate stays
+constant, then after `(1 - decay_fraction) * epochs_planned` epochs decays linearly per epoch to 0 at
+`epochs_planned`) and one seeded `torch.Generator` on the data's device for batch order and noise.
+
+Batches: each data set is drawn as a cycle of random permutations (sampling without replacement, a new permutation
+when one is used up), so 600 unlabeled batches of 100 visit each of 60000 images once.
+
+Exact resume: `state_dict()` holds the model, the optimiser, the epoch counter, the generator, the samplers'
+permutations and positions, and the global torch RNG states; a trainer rebuilt with the same data and arguments and
+given that state continues bit for bit like the uninterrupted run (on CPU; CUDA kernels may be non-deterministic).
+Values returned to the caller are plain Python numbers; a non-finite loss is returned as None (JSON-safe).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn as nn
+
+from .errors import KernelInputError
+from .models.column import EncoderColumn
+from .models.ladder import Ladder
+from .progress import Progress, ProgressSink
+
+
+def _num(x) -> Optional[float]:
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def source_column_state(model: nn.Module) -> Dict[str, torch.Tensor]:
+    """The trained clean encoder of a Ladder (or an MLP / EncoderColumn) as an EncoderColumn state dict:
+    {"layers.{i}.weight" (out, in), "layers.{i}.beta" (out,), "layers.{L-1}.gamma" (classes,),
+    "layers.{i}.running_mean" (out,), "layers.{i}.running_var" (out,)}, detached copies.
+    Load with `models.column_from_state(state)` (or `EncoderColumn.load_state_dict`)."""
+    column = model.encoder if isinstance(model, Ladder) else model
+    if not isinstance(column, EncoderColumn):
+        raise KernelInputError(f"source_column_state needs a Ladder, MLP or EncoderColumn, got {type(model).__name__}")
+    return {k: v.detach().clone() for k, v in column.state_dict().items()}
+
+
+class _Cycler:
+    """Indices 0..n-1 in a cycle of random permutations drawn from `generator`."""
+
+    def __init__(self, n: int, generator: torch.Generator, device: torch.device):
+        self.n, self.generator, self.device = n, generator, device
+        self.perm: Optional[torch.Tensor] = None
+        self.pos = 0
+
+    def take(self, k: int) -> torch.Tensor:
+        parts = []
+        while k > 0:
+            if self.perm is None or self.pos == self.n:
+                self.perm = torch.randperm(self.n, generator=self.generator, device=self.device)
+                self.pos = 0
+            step = min(k, self.n - self.pos)
+            parts.append(self.perm[self.pos:self.pos + step])
+            self.pos += step
+            k -= step
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def state_dict(self) -> dict:
+        return {"perm": None if self.perm is None else self.perm.clone(), "pos": self.pos, "n": self.n}
+
+    def load_state_dict(self, state: dict) -> None:
+        if int(state["n"]) != self.n:
+            raise KernelInputError(f"checkpoint sampler covers {state['n']} examples, this data has {self.n}")
+        self.perm = None if state["perm"] is None else state["perm"].to(self.device)
+        self.pos = int(state["pos"])
+
+
+def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: torch.device, width: int) -> None:
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or x.dim() != 2 or x.shape[1] != width:
+        got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise KernelInputError(f"{name} must be a float32 tensor (N, {width}), got {got}")
+    if x.device != device:
+        raise KernelInputError(f"{name} is on {x.device} but the model is on {device}; move one of them")
+    if y is not None:
+        if not isinstance(y, torch.Tensor) or y.dtype != torch.int64 or tuple(y.shape) != (x.shape[0],):
+            got = f"{y.dtype} {tuple(y.shape)}" if isinstance(y, torch.Tensor) else type(y).__name__
+            raise KernelInputError(f"labels for {name} must be an int64 tensor ({x.shape[0]},), got {got}")
+        if y.device != device:
+            raise KernelInputError(f"labels for {name} are on {y.device} but the model is on {device}")
+
+
+class _Trainer:
+    kind = "base"
+
+    def __init__(self, model: nn.Module, *, epochs_planned: int, lr: float, decay_fraction: float, seed: int):
+        if int(epochs_planned) < 1:
+            raise KernelInputError(f"epochs_planned must be >= 1, got {epochs_planned}")
+        if not 0.0 <= decay_fraction <= 1.0:
+            raise KernelInputError(f"decay_fraction must be in [0, 1], got {decay_fraction}")
+        self.model = model
+        self.device = next(model.parameters()).device
+        self.epochs_planned, self.base_lr, self.decay_fraction, self.seed = (
+            int(epochs_planned), float(lr), float(decay_fraction), int(seed))
+        self.epoch = 0  # epochs completed
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(self.seed)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.base_lr)
+
+    def lr_at(self, epoch: int) -> float:
+        """Learning rate of 0-based epoch `epoch` (CuriousAI LRDecay: constant up to the decay start, then linear)."""
+        first = int(round(self.epochs_planned * (1.0 - self.decay_fraction)))
+        if epoch <= first or first >= self.epochs_planned:
+            return self.base_lr
+        return self.base_lr * max(0.0, (self.epochs_planned - epoch) / (self.epochs_planned - first))
+
+    def _begin_epoch(self) -> float:
+        lr = self.lr_at(self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.model.train()
+        return lr
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
+        """Clean-path accuracy with the test-time (running) BN statistics -> {"accuracy", "error", "examples"}."""
+        _check_xy("x", x, y, self.device, x.shape[1] if x.dim() == 2 else -1)
+        was_training = self.model.training
+        self.model.eval()
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        for i in range(0, x.shape[0], batch_size):
+            logits = self.model.forward_clean(x[i:i + batch_size])
+            correct += (logits.argmax(dim=1) == y[i:i + batch_size]).sum()
+        self.model.train(was_training)
+        n = int(x.shape[0])
+        acc = int(correct) / max(n, 1)
+        return {"accuracy": acc, "error": 1.0 - acc, "examples": n}
+
+    # -- checkpoints ---------------------------------------------------------------------------------------------------
+    def _sampler_states(self) -> dict:
+        raise NotImplementedError
+
+    def _load_sampler_states(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """Everything an exact resume needs, as detached copies (plain dicts, tensors, numbers: torch.save-able)."""
+        state = {
+            "kind": self.kind, "epoch": self.epoch, "epochs_planned": self.epochs_planned, "lr": self.base_lr,
+            "decay_fraction": self.decay_fraction, "seed": self.seed,
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "generator": self.generator.get_state().clone(),
+            "samplers": self._sampler_states(),
+            "torch_rng": torch.get_rng_state(),
+        }
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            state["cuda_rng"] = torch.cuda.get_rng_state_all()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("kind") != self.kind:
+            raise KernelInputError(f"checkpoint is for a {state.get('kind')!r} trainer, this is a {self.kind!r} trainer")
+        for key in ("epochs_planned", "lr", "decay_fraction"):
+            mine = getattr(self, {"lr": "base_lr"}.get(key, key))
+            if state[key] != mine:
+                raise KernelInputError(
+                    f"checkpoint was trained with {key}={state[key]}, this trainer has {key}={mine}; "
+                    f"build the trainer with the checkpoint's value to resume exactly")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"].cpu())
+        self._load_sampler_states(state["samplers"])
+        self.epoch = int(state["epoch"])
+        self.seed = int(state["seed"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if "cuda_rng" in state and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+
+
+class LadderTrainer(_Trainer):
+    """Semi-supervised training of a Ladder. x_labeled (Nl, 784) float32, y_labeled (Nl,) int64,
+    x_unlabeled (Nu, 784) float32 (the pool includes the labeled images), all on the model's device."""
+
+    kind = "ladder"
+
+    def __init__(self, model: Ladder, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
+                 *, epochs_planned: int = 150, lr: float = 0.002, decay_fraction: float = 1.0 / 3.0, seed: int = 0):
+        if not isinstance(model, Ladder):
+            raise KernelInputError(f"LadderTrainer needs a Ladder model, got {type(model).__name__}")
+        super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed)
+        width = model.config.widths[0]
+        _check_xy("x_labeled", x_labeled, y_labeled, self.device, width)
+        _check_xy("x_unlabeled", x_unlabeled, None, self.device, width)
+        self.x_labeled, self.y_labeled, self.x_unlabeled = x_labeled, y_labeled, x_unlabeled
+        self.labeled = _Cycler(x_labeled.shape[0], self.generator, self.device)
+        self.unlabeled = _Cycler(x_unlabeled.shape[0], self.generator, self.device)
+
+    def train_epoch(self, iterations: int = 600, labeled_batch: int = 100, unlabeled_batch: int = 100,
+                    progress_sink: Optional[ProgressSink] = None) -> dict:
+        """-> {"epoch": completed epochs, "lr", "iterations", "seconds", "examples_per_s",
+        "loss_total", "loss_supervised", "loss_denoising": [C_d(0) .. C_d(L)] (unweighted, 0 without a cost)},
+        losses averaged over the epoch's iterations."""
+        if iterations < 1 or labeled_batch < 2 or unlabeled_batch < 2:
+            raise KernelInputError(
+                f"need iterations >= 1 and batches >= 2 (batch norm), got iterations={iterations}, "
+                f"labeled_batch={labeled_batch}, unlabeled_batch={unlabeled_batch}")
+        t0 = time.perf_counter()
+        lr = self._begin_epoch()
+        model, opt, gen = self.model, self.optimizer, self.generator
+        xl, yl, xu = self.x_labeled, self.y_labeled, self.x_unlabeled
+        progress = Progress(progress_sink, "train_epoch", iterations)
+        n_layers = len(model.config.widths)
+        sums = torch.zeros(2 + n_layers, device=self.device)  # total, supervised, denoising per layer
+        for i in range(iterations):
+            il = self.labeled.take(labeled_batch)
+            iu = self.unlabeled.take(unlabeled_batch)
+            out = model.costs(xl[il], yl[il], xu[iu], generator=gen)
+            opt.zero_grad(set_to_none=True)
+            out["total"].backward()
+            opt.step()
+            with torch.no_grad():
+                sums[0] += out["total"].detach()
+                sums[1] += out["supervised"].detach()
+                sums[2:] += out["denoising"]
+            if progress_sink is not None:
+                progress.update(i + 1)
+        means = (sums / iterations).tolist()
+        self.epoch += 1
+        seconds = time.perf_counter() - t0
+        return {
+            "epoch": self.epoch, "lr": lr, "iterations": iterations, "seconds": seconds,
+            "examples_per_s": iterations * (labeled_batch + unlabeled_batch) / seconds,
+            "loss_total": _num(means[0]), "loss_supervised": _num(means[1]),
+            "loss_denoising": [_num(v) for v in means[2:]],
+        }
+
+    def _sampler_states(self) -> dict:
+        return {"labeled": self.labeled.state_dict(), "unlabeled": self.unlabeled.state_dict()}
+
+    def _load_sampler_states(self, state: dict) -> None:
+        self.labeled.load_state_dict(state["labeled"])
+        self.unlabeled.load_state_dict(state["unlabeled"])
+
+
+class SupervisedTrainer(_Trainer):
+    """Supervised training of an MLP (any module with `costs(x, y)` and `forward_clean`): x (N, 784) float32,
+    y (N,) int64 on the model's device. Stopping at a target accuracy is the caller's job (see `evaluate`)."""
+
+    kind = "supervised"
+
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs_planned: int = 150,
+                 lr: float = 0.002, decay_fraction: float = 1.0 / 3.0, seed: int = 0):
+        super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed)
+        width = model.config.widths[0] if hasattr(model, "config") else x.shape[1]
+        _check_xy("x", x, y, self.device, width)
+        self.x, self.y = x, y
+        self.sampler = _Cycler(x.shape[0], self.generator, self.device)
+
+    def train_epoch(self, iterations: Optional[int] = None, batch_size: int = 100,
+                    progress_sink: Optional[ProgressSink] = None) -> dict:
+        """iterations defaults to one pass over the data (N // batch_size) ->
+        {"epoch", "lr", "iterations", "seconds", "examples_per_s", "loss_total", "loss_supervised"}."""
+        if iterations is None:
+            iterations = max(1, self.x.shape[0] // batch_size)
+        if iterations < 1 or batch_size < 2:
+            raise KernelInputError(
+                f"need iterations >= 1 and batch_size >= 2 (batch norm), got {iterations} and {batch_size}")
+        t0 = time.perf_counter()
+        lr = self._begin_epoch()
+        model, opt = self.model, self.optimizer
+        progress = Progress(progress_sink, "train_epoch", iterations)
+        total = torch.zeros((), device=self.device)
+        for i in range(iterations):
+            idx = self.sampler.take(batch_size)
+            loss = model.costs(self.x[idx], self.y[idx])["total"]
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                total += loss.detach()
+            if progress_sink is not None:
+                progress.update(i + 1)
+        mean = float(total) / iterations
+        self.epoch += 1
+        seconds = time.perf_counter() - t0
+        return {
+            "epoch": self.epoch, "lr": lr, "iterations": iterations, "seconds": seconds,
+            "examples_per_s": iterations * batch_size / seconds,
+            "loss_total": _num(mean), "loss_supervised": _num(mean),
+        }
+
+    def _sampler_states(self) -> dict:
+        return {"data": self.sampler.state_dict()}
+
+    def _load_sampler_states(self, state: dict) -> None:
+        self.sampler.load_state_dict(state["data"])

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# `make setup`: everything a fresh machine needs, idempotent (a second run does nothing it need not).
+#   1. npm packages (npm ci), rebuilt only when package-lock.json changed;
+#   2. a Python that imports torch, torchvision, numpy and scipy (PLADDER_PYTHON wins); where none exists:
+#      Debian as root -> Debian's PyTorch for /usr/bin/python3 (no PyPI needed), elsewhere -> pip install -r requirements.txt;
+#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower);
+#   4. the TypeScript build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil libopenblas0-pthread"
+say() { printf '[setup] %s\n' "$*"; }
+
+# --- 1. npm ---------------------------------------------------------------------------------------------------------
+stamp=node_modules/.pladder-lock.sha256
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund
+  echo "$lock_sum" > "$stamp"
+fi
+
+# --- 2. Python ------------------------------------------------------------------------------------------------------
+has_modules() { "$1" -c 'import torch, torchvision, numpy, scipy' >/dev/null 2>&1; }
+is_debian_root() { [ -f /etc/debian_version ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
+apt_install() {
+  say "apt-get install $*"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+python=""
+if [ -n "${PLADDER_PYTHON:-}" ]; then
+  has_modules "$PLADDER_PYTHON" || {
+    echo "PLADDER_PYTHON=$PLADDER_PYTHON cannot import torch, torchvision, numpy and scipy." >&2
+    echo "Install them for it (pip install -r requirements.txt), or unset PLADDER_PYTHON to let setup find or install one." >&2
+    exit 1
+  }
+  python=$PLADDER_PYTHON
+else
+  for candidate in /usr/bin/python3 python3 python; do
+    if command -v "$candidate" >/dev/null && has_modules "$candidate"; then python=$(command -v "$candidate"); break; fi
+  done
+  if [ -z "$python" ]; then
+    if is_debian_root; then
+      apt_install $DEBIAN_PACKAGES
+      python=/usr/bin/python3
+    elif command -v python3 >/dev/null; then
+      say "python3 -m pip install -r requirements.txt"
+      python3 -m pip install -r requirements.txt
+      python=$(command -v python3)
+    else
+      echo "No Python 3 found. Install Python 3.10+ and run: python3 -m pip install -r requirements.txt" >&2
+      exit 1
+    fi
+    has_modules "$python" || { echo "$python still cannot import torch, torchvision, numpy and scipy after installing." >&2; exit 1; }
+  fi
+fi
+
+# --- 3. OpenBLAS for Debian's torch ---------------------------------------------------------------------------------
+if [ "$python" = /usr/bin/python3 ] && is_debian_root && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
+  apt_install libopenblas0-pthread
+fi
+say "python: $python ($("$python" -c 'import torch; print("torch", torch.__version__)'))"
+
+# --- 4. TypeScript --------------------------------------------------------------------------------------------------
+npm run --silent build
+say "ready"

@@ -1,0 +1,30 @@
+/** Who measured: the machine, the date and the commit, written next to every benchmark figure. */
+import { execa } from 'execa';
+import os from 'node:os';
+import { PROJECT_ROOT } from '../paths.js';
+
+export interface MachineStamp {
+  date: string;
+  commit: string;
+  machine: string;
+}
+
+export async function machineStamp(device: string): Promise<MachineStamp> {
+  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
+  const memory = `${Math.round(os.totalmem() / 2 ** 30)} GiB`;
+  return {
+    date: new Date().toISOString().slice(0, 10),
+    commit: await gitCommit(),
+    machine: `${os.availableParallelism()} cores (${cpu}), ${memory}, ${os.platform()} ${os.arch()}, Node ${process.version}; kernel device ${device}`,
+  };
+}
+
+export async function gitCommit(): Promise<string> {
+  try {
+    const { stdout } = await execa('git', ['rev-parse', '--short=10', 'HEAD'], { cwd: PROJECT_ROOT });
+    const { stdout: dirty } = await execa('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT });
+    return dirty.trim() ? `${stdout.trim()} (with uncommitted changes)` : stdout.trim();
+  } catch {
+    return 'unknown (not a git checkout)';
+  }
+}

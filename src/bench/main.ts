@@ -1,0 +1,71 @@
+/** `make bench`: measures, prints, and records each figure in docs/results.md with command, machine, date and commit. */
+import { kernelFor, stopAllKernels } from '../bridge/index.js';
+import { measureLatency, measurePull, type PullResult } from './bridge.js';
+import { machineStamp, type MachineStamp } from './machine.js';
+import { table, writeSection } from './results-doc.js';
+
+const gb = (bytesPerSecond: number) => (bytesPerSecond / 1e9).toFixed(2);
+
+function stampLines(stamp: MachineStamp, command: string): string {
+  return [`- command: \`${command}\``, `- machine: ${stamp.machine}`, `- date: ${stamp.date}`, `- commit: ${stamp.commit}`].join('\n');
+}
+
+export async function benchBridge(device: string, log: (line: string) => void): Promise<void> {
+  const kernel = kernelFor(device);
+  const info = await kernel.info();
+  log(`bridge: kernel on ${info.device} (torch ${info.torch}); measuring call latency`);
+  const latency = await measureLatency(kernel);
+  log(`  latency: median ${latency.medianMs.toFixed(3)} ms, mean ${latency.meanMs.toFixed(3)} ms over ${latency.calls} calls`);
+  const pulls: PullResult[] = [];
+  for (const [path, values, repeats] of [
+    ['json', 1e5, 3],
+    ['json', 1e6, 1],
+    ['binary', 1e6, 5],
+    ['binary', 1e7, 3],
+    ['binary', 1e8, 2],
+  ] as const) {
+    log(`  pull ${values.toExponential(0)} float32 by the ${path} path...`);
+    const result = await measurePull(kernel, path, values, repeats);
+    log(`    ${result.seconds.toFixed(3)} s, ${gb(result.bytesPerSecond)} GB/s`);
+    pulls.push(result);
+  }
+  const json = pulls.filter((p) => p.path === 'json').at(-1);
+  const binary = pulls.filter((p) => p.path === 'binary');
+  const largest = binary.at(-1);
+  const sameSize = binary.find((p) => p.values === json?.values);
+  const ratio = (p: PullResult | undefined) => (p && json ? (p.bytesPerSecond / json.bytesPerSecond).toFixed(0) : 'n/a');
+  const stamp = await machineStamp(info.device);
+  writeSection(
+    'bridge',
+    [
+      '## Bridge: call latency and tensor pull',
+      '',
+      stampLines(stamp, 'make bench   (pladder bench --only bridge)'),
+      `- kernel: Python ${info.python_version}, torch ${info.torch}, BLAS ${info.blas}`,
+      '',
+      table(
+        ['figure', 'value', 'target'],
+        [
+          ['bridge call latency, median (ping, ' + latency.calls + ' calls)', `${latency.medianMs.toFixed(3)} ms`, '< 0.5 ms'],
+          ['bridge call latency, mean / p99', `${latency.meanMs.toFixed(3)} / ${latency.p99Ms.toFixed(3)} ms`, ''],
+          ...pulls.map((p) => [`pull ${p.values.toExponential(0)} float32, ${p.path} path`, `${p.seconds.toFixed(3)} s = ${gb(p.bytesPerSecond)} GB/s`, p.path === 'binary' && p.values === 1e8 ? '>= 1 GB/s' : '']),
+          [`binary at 1e8 / JSON at ${json?.values.toExponential(0)} (rate ratio)`, `${ratio(largest)}x`, '>= 300x'],
+          [`binary / JSON on the same ${json?.values.toExponential(0)} values`, `${ratio(sameSize)}x`, ''],
+        ],
+      ),
+      '',
+      'The binary path: Python writes the tensor\'s raw little-endian bytes to a file in a RAM-backed folder (/dev/shm),',
+      'Node reads them into a typed array. The JSON path is pythonia\'s own: `tensor.tolist()` serialised and parsed.',
+      'Each time is the best of a few pulls and includes the Python-side export.',
+    ].join('\n'),
+  );
+}
+
+export async function runBench(options: { device: string; only?: string }, log: (line: string) => void = console.log): Promise<void> {
+  try {
+    if (!options.only || options.only === 'bridge') await benchBridge(options.device, log);
+    log('results written to docs/results.md');
+  } finally {
+    await stopAllKernels();
+  }
+}

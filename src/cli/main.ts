@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+/** The `pladder` command line. */
+import { parseArgs } from 'node:util';
+import { runBench } from '../bench/main.js';
+import { stopAllKernels } from '../bridge/index.js';
+import { doctor, formatDoctor } from './doctor.js';
+import { reportAndExitCode, UsageError } from './exit.js';
+
+const USAGE = `usage: pladder <command> [options]
+
+commands:
+  doctor [--device D] [--json]     the interpreter, torch, the device and its speed, the datasets found
+  bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge)
+  reproduce                        reproduce the paper's figures
+
+options:
+  --device D   auto (default: CUDA when present), cpu, cuda, cuda:N
+`;
+
+type Command = (args: string[]) => Promise<void>;
+
+const commands: Record<string, Command> = {
+  async doctor(args) {
+    const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } } });
+    const report = await doctor(values.device);
+    console.log(values.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
+  },
+  async bench(args) {
+    const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
+    const known = ['bridge'];
+    if (values.only && !known.includes(values.only)) throw new UsageError(`--only ${values.only}: no such benchmark; choose one of ${known.join(', ')}`);
+    await runBench({ device: values.device, ...(values.only ? { only: values.only } : {}) });
+  },
+  async reproduce() {
+    throw new UsageError('reproduce: not built yet. The experiment runner and the figures are the next issues; see README.md.');
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  try {
+    if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);
+    await command(rest);
+    return 0;
+  } catch (error) {
+    if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      return reportAndExitCode(new UsageError(`${name}: ${error.message}`));
+    }
+    return reportAndExitCode(error);
+  } finally {
+    await stopAllKernels();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
