@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { pladder } from '../helpers/cli.js';
+
+describe('pladder doctor', () => {
+  it('reports the interpreter, torch, the device and a measured matmul rate', async () => {
+    const result = await pladder(['doctor', '--device', 'cpu', '--json']);
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.python).toMatch(/python/);
+    expect(report.torch).toMatch(/^\d+\.\d+/);
+    expect(report.device).toBe('cpu');
+    expect(report.deviceDetail).toMatch(/CPU, \d+ threads/);
+    expect(report.matmulGflops).toBeGreaterThan(0);
+    expect(typeof report.slowBlas).toBe('boolean');
+  });
+
+  it('says what to install when no Python with torch exists', async () => {
+    const result = await pladder(['doctor'], { PLADDER_PYTHON: '/nonexistent/python3' });
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toContain('No Python with torch, torchvision, numpy, scipy was found');
+    expect(result.stderr).toContain('/nonexistent/python3 could not be run');
+    expect(result.stderr).toContain('pip install -r requirements.txt');
+    expect(result.stderr).toContain('python3-torch');
+  });
+
+  it('refuses an unknown command and a device that does not exist', async () => {
+    const unknown = await pladder(['frobnicate']);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'frobnicate'");
+    const cuda = await pladder(['doctor', '--device', 'cuda:7']);
+    expect(cuda.exitCode).toBe(1);
+    expect(cuda.stderr).toMatch(/device 'cuda:7'/);
+  });
+});
