@@ -1,0 +1,80 @@
+/** The experiment file, as zod schemas that are also the TypeScript types. Defaults are explicit here and nowhere
+ * else; every object is strict, so a misspelt key is an error rather than a silently ignored setting. */
+import { z } from 'zod';
+
+export const DATASETS = ['mnist', 'svhn', 'mnist-m'] as const;
+export const CLASSES = 10;
+
+const widths = z.array(z.int().positive()).min(2);
+const LADDER_WIDTHS = [784, 1000, 500, 250, 250, 250, 10];
+
+export const ladderModelSchema = z
+  .strictObject({
+    architecture: z.literal('ladder'),
+    widths: widths.default(LADDER_WIDTHS),
+    /** Std of the Gaussian noise on the input and on every normalised pre-activation of the corrupted path. */
+    noise_std: z.number().nonnegative().default(0.3),
+    /** lambda_l of the denoising cost, input layer first (the paper's and Rasmus et al.'s values). */
+    denoising_weights: z.array(z.number().nonnegative()).default([1000, 10, 0.1, 0.1, 0.1, 0.1, 0.1]),
+    /** The Gamma-model: denoising cost on the top layer only. */
+    gamma_only: z.boolean().default(false),
+  })
+  .refine((model) => model.denoising_weights.length === model.widths.length, {
+    path: ['denoising_weights'],
+    message: 'needs one weight per layer, as many as `widths` has entries',
+  });
+
+export const mlpModelSchema = z.strictObject({
+  architecture: z.literal('mlp'),
+  widths: widths.default(LADDER_WIDTHS),
+});
+
+export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema]);
+
+export const dataSchema = z
+  .strictObject({
+    dataset: z.enum(DATASETS),
+    /** Labeled training examples, balanced across the classes; null: every label of the training set. */
+    labels: z.int().positive().nullable().default(100),
+  })
+  .refine((data) => data.labels === null || data.labels % CLASSES === 0, {
+    path: ['labels'],
+    message: `must be divisible by the ${CLASSES} classes (the labeled set is balanced: labels/${CLASSES} per class)`,
+  });
+
+export const trainingSchema = z.strictObject({
+  epochs: z.int().positive(),
+  iterations_per_epoch: z.int().positive().default(600),
+  labeled_batch: z.int().positive().default(100),
+  unlabeled_batch: z.int().positive().default(100),
+  learning_rate: z.number().positive().default(0.002),
+  /** The learning rate decays linearly to 0 over this last fraction of the epochs. */
+  decay_fraction: z.number().min(0).max(1).default(1 / 3),
+  /** Stop once the test accuracy reaches this (the paper trains both sources to the same MNIST accuracy). */
+  stop_at_test_accuracy: z.number().gt(0).lte(1).nullable().default(null),
+});
+
+export const quickSchema = z.strictObject({
+  epochs: z.int().positive().default(2),
+  iterations_per_epoch: z.int().positive().default(20),
+  /** Evaluate on the first N test examples only. */
+  test_subset: z.int().positive().default(2000),
+});
+
+export const experimentSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-" only (it names the run folder)'),
+  description: z.string().default(''),
+  model: modelSchema,
+  data: dataSchema,
+  training: trainingSchema,
+  seeds: z.array(z.int().nonnegative()).min(1).default([1]),
+  /** What `--quick` changes: a run of the whole pipeline in a minute. */
+  quick: quickSchema.default({ epochs: 2, iterations_per_epoch: 20, test_subset: 2000 }),
+});
+
+export type Experiment = z.output<typeof experimentSchema>;
+export type ExperimentInput = z.input<typeof experimentSchema>;
+export type ModelConfig = z.output<typeof modelSchema>;
+export type LadderModelConfig = z.output<typeof ladderModelSchema>;
+export type DataConfig = z.output<typeof dataSchema>;
+export type TrainingConfig = z.output<typeof trainingSchema>;
