@@ -19,6 +19,7 @@ from typing import Any, Callable
 # pythonia loads this file by path: make `py_kernels` importable as a package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from py_kernels import data  # noqa: E402
 from py_kernels import device as devices  # noqa: E402
 from py_kernels import lifecycle, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
@@ -113,6 +114,48 @@ def tensor_sha256(name: str) -> str:
 @call
 def tensor_drop(name: str) -> None:
     session().store.drop(name)
+
+
+# --- data -------------------------------------------------------------------------------------------------------------
+
+
+@call
+def data_describe(name: str, data_dir: str, cache_dir: str | None) -> dict:
+    return data.describe(name, data_dir, cache_dir)
+
+
+@call
+def data_load(name: str, split: str, view: str, data_dir: str, cache_dir: str | None, store_as: str,
+              progress: Callable[[dict], None] | None = None) -> dict:
+    """Loads a view of a dataset split into the kernel's device as tensors `<store_as>.x` and `<store_as>.y`."""
+    started = time.perf_counter()
+    x, y = data.load_view(name, split, view, data_dir, cache_dir, progress)
+    store, device = session().store, session().device
+    return {
+        "x": store.put(f"{store_as}.x", x.to(device)),
+        "y": store.put(f"{store_as}.y", y.to(device)),
+        "label_counts": torch.bincount(y, minlength=10).tolist(),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+@call
+def data_labeled_split(labels: str, count: int, seed: int, store_as: str) -> dict:
+    """The balanced labeled subset of the label tensor `labels`: `count`/10 per class, chosen by `seed`."""
+    y = session().store.get(labels).cpu().numpy()
+    indices = torch.from_numpy(data.balanced_labeled_indices(y, count, seed))
+    session().store.put(store_as, indices.to(session().device))
+    return {"indices": store_as, "per_class": torch.bincount(torch.from_numpy(y)[indices], minlength=10).tolist()}
+
+
+@call
+def data_contact_sheet(name: str, split: str, count: int, out_png: str, data_dir: str, seed: int) -> dict:
+    return data.contact_sheet(name, split, count, out_png, data_dir, seed)
+
+
+@call
+def data_download_svhn(dest_dir: str, split: str, progress: Callable[[dict], None] | None = None) -> dict:
+    return {"path": data.download_svhn(dest_dir, split, progress)}
 
 
 # --- diagnostics: what the bridge must survive (used by `pladder doctor --selftest` and the tests) -------------------

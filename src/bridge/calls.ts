@@ -29,6 +29,31 @@ const deviceInfoSchema = z.object({
   cuda_memory_bytes: z.number().int().nullable(),
 });
 
+export const datasetNameSchema = z.enum(['mnist', 'svhn', 'mnist-m']);
+export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224']);
+export const splitSchema = z.enum(['train', 'test']);
+
+export const datasetReportSchema = z.object({
+  name: datasetNameSchema,
+  location: z.string(),
+  found: z.boolean(),
+  files: z.array(
+    z.object({
+      path: z.string(),
+      bytes: z.number().int().nullable(),
+      md5: z.string().nullable(),
+      checksum: z.enum(['ok', 'official', 'unofficial', 'mismatch', 'missing']),
+    }),
+  ),
+  counts: z.object({ train: z.number().int().nullable(), test: z.number().int().nullable() }),
+  train_label_counts: z.array(z.number().int()).nullable(),
+  cache: z.record(z.string(), z.boolean()),
+  errors: z.array(z.string()),
+});
+export type DatasetReport = z.infer<typeof datasetReportSchema>;
+
+const dataLocation = { data_dir: z.string(), cache_dir: z.string().nullable() };
+
 function declare<A extends z.ZodType, R extends z.ZodType>(args: A, result: R) {
   return { args, result };
 }
@@ -57,6 +82,20 @@ export const calls = {
   ),
   tensor_sha256: declare(z.object({ name: z.string() }), z.string().regex(/^[0-9a-f]{64}$/)),
   tensor_drop: declare(z.object({ name: z.string() }), z.null()),
+  data_describe: declare(z.object({ name: datasetNameSchema, ...dataLocation }), datasetReportSchema),
+  data_load: declare(
+    z.object({ name: datasetNameSchema, split: splitSchema, view: viewSchema, ...dataLocation, store_as: z.string() }),
+    z.object({ x: tensorMetaSchema, y: tensorMetaSchema, label_counts: z.array(z.number().int()), seconds: z.number() }),
+  ),
+  data_labeled_split: declare(
+    z.object({ labels: z.string(), count: z.number().int().positive(), seed: z.number().int().nonnegative(), store_as: z.string() }),
+    z.object({ indices: z.string(), per_class: z.array(z.number().int()) }),
+  ),
+  data_contact_sheet: declare(
+    z.object({ name: datasetNameSchema, split: splitSchema, count: z.number().int().positive(), out_png: z.string(), data_dir: z.string(), seed: z.number().int() }),
+    z.object({ path: z.string(), indices: z.array(z.number().int()), labels: z.array(z.number().int()) }),
+  ),
+  data_download_svhn: declare(z.object({ dest_dir: z.string(), split: splitSchema }), z.object({ path: z.string() })),
   diagnostic_nonfinite: declare(
     z.object({}),
     z.object({

@@ -15,14 +15,18 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
   SLOW_BLAS: 4,
 };
 
+const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
+
 export function reportAndExitCode(error: unknown): number {
   if (error instanceof UsageError) {
     process.stderr.write(`pladder: ${error.message}\n`);
     return 2;
   }
   if (error instanceof KernelError) {
-    process.stderr.write(`pladder: ${error.message}\n`);
-    return EXIT_CODES[error.code];
+    // Bad input or bad data is the user's to fix: the message says how; the traceback only helps us (PLADDER_DEBUG=1).
+    const userFixable = error.python !== undefined && USER_FIXABLE.has(error.python.type);
+    process.stderr.write(`pladder: ${userFixable && !process.env.PLADDER_DEBUG ? error.shortMessage : error.message}\n`);
+    return userFixable ? 2 : EXIT_CODES[error.code];
   }
   process.stderr.write(`pladder: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 1;

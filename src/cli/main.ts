@@ -3,6 +3,7 @@
 import { parseArgs } from 'node:util';
 import { runBench } from '../bench/main.js';
 import { stopAllKernels } from '../bridge/index.js';
+import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { reportAndExitCode, UsageError } from './exit.js';
 
@@ -10,11 +11,16 @@ const USAGE = `usage: pladder <command> [options]
 
 commands:
   doctor [--device D] [--json]     the interpreter, torch, the device and its speed, the datasets found
+  data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
+  data show NAME [--split S] [--count N] [--out FILE.png]
+                                   a contact sheet of samples with their labels
+  data download svhn [--split S]   SVHN format 2 from the official site (resumable, md5-checked)
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge)
   reproduce                        reproduce the paper's figures
 
 options:
-  --device D   auto (default: CUDA when present), cpu, cuda, cuda:N
+  --device D     auto (default: CUDA when present), cpu, cuda, cuda:N
+  --data-dir DIR datasets; else PLADDER_DATA, ./data, ../shared/data (view cache: PLADDER_CACHE or .cache/views)
 `;
 
 type Command = (args: string[]) => Promise<void>;
@@ -25,6 +31,7 @@ const commands: Record<string, Command> = {
     const report = await doctor(values.device);
     console.log(values.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
   },
+  data: dataCommand,
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
     const known = ['bridge'];

@@ -28,7 +28,7 @@ describe('pladder doctor', () => {
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'frobnicate'");
     const cuda = await pladder(['doctor', '--device', 'cuda:7']);
-    expect(cuda.exitCode).toBe(1);
+    expect(cuda.exitCode).toBe(2);
     expect(cuda.stderr).toMatch(/device 'cuda:7'/);
   });
 });

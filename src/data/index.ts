@@ -1,0 +1,35 @@
+/** Datasets from TypeScript: reports, loading views into a kernel, the labeled split, contact sheets. */
+import type { z } from 'zod';
+import { datasetNameSchema, type DatasetReport, type Kernel, type ProgressEvent } from '../bridge/index.js';
+import type { DataLocation } from './location.js';
+
+export { resolveDataLocation, type DataLocation } from './location.js';
+export type DatasetName = z.infer<typeof datasetNameSchema>;
+export const DATASET_NAMES = datasetNameSchema.options;
+
+export function describeDataset(kernel: Kernel, name: DatasetName, where: DataLocation): Promise<DatasetReport> {
+  return kernel.call('data_describe', { name, data_dir: where.dataDir, cache_dir: where.cacheDir });
+}
+
+export interface LoadedSplit {
+  /** Tensor names in the kernel: `<as>.x` (float32 view) and `<as>.y` (int64 labels). */
+  x: string;
+  y: string;
+  count: number;
+  labelCounts: number[];
+  seconds: number;
+}
+
+export async function loadView(
+  kernel: Kernel,
+  request: { name: DatasetName; split: 'train' | 'test'; view: 'flat784' | 'rgb32' | 'imagenet224'; as: string },
+  where: DataLocation,
+  onProgress?: (event: ProgressEvent) => void,
+): Promise<LoadedSplit> {
+  const loaded = await kernel.call(
+    'data_load',
+    { name: request.name, split: request.split, view: request.view, data_dir: where.dataDir, cache_dir: where.cacheDir, store_as: request.as },
+    onProgress ? { onProgress } : {},
+  );
+  return { x: loaded.x.name, y: loaded.y.name, count: loaded.x.shape[0] ?? 0, labelCounts: loaded.label_counts, seconds: loaded.seconds };
+}
