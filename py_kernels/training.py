@@ -309,7 +309,8 @@ class SupervisedTrainer(_Trainer):
     kind = "supervised"
 
     def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs_planned: int = 150,
-                 lr: float = 0.002, decay_fraction: float = 1.0 / 3.0, seed: int = 0):
+                 lr: float = 0.002, decay_fraction: float = 1.0 / 3.0, seed: int = 0,
+                 tune_cpu: bool = True):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
                          tune_cpu=tune_cpu)
         width = model.config.widths[0] if hasattr(model, "config") else x.shape[1]
