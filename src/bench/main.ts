@@ -1,6 +1,7 @@
 /** `make bench`: measures, prints, and records each figure in docs/results.md with command, machine, date and commit. */
 import { kernelFor, stopAllKernels } from '../bridge/index.js';
 import { measureLatency, measurePull, type PullResult } from './bridge.js';
+import { measureDataLoads } from './data.js';
 import { machineStamp, type MachineStamp } from './machine.js';
 import { table, writeSection } from './results-doc.js';
 
@@ -61,9 +62,35 @@ export async function benchBridge(device: string, log: (line: string) => void): 
   );
 }
 
+export async function benchData(device: string, log: (line: string) => void): Promise<void> {
+  log('data: flat784 views, first (uncached) and cached load, each in a fresh kernel');
+  const timings = await measureDataLoads(device, log);
+  const stamp = await machineStamp(device);
+  writeSection(
+    'data',
+    [
+      '## Data: loading the flat784 view',
+      '',
+      stampLines(stamp, 'make bench   (pladder bench --only data)'),
+      '',
+      table(
+        ['dataset', 'split', 'examples', 'first load (s)', 'cached load (s)'],
+        timings.map((t) => [t.dataset, t.split, t.examples, t.firstSeconds.toFixed(2), t.cachedSeconds.toFixed(2)]),
+      ),
+      '',
+      'First load: read and check the source files (md5), convert (luma and 32->28 resize for the RGB sets), write the',
+      'cache. Cached load: md5 (memoised by size and mtime) and the cached array. SVHN here is the 67-crop fixture',
+      'when the full files are absent.',
+    ].join('\n'),
+  );
+}
+
+export const BENCHMARKS = ['bridge', 'data'] as const;
+
 export async function runBench(options: { device: string; only?: string }, log: (line: string) => void = console.log): Promise<void> {
   try {
     if (!options.only || options.only === 'bridge') await benchBridge(options.device, log);
+    if (!options.only || options.only === 'data') await benchData(options.device, log);
     log('results written to docs/results.md');
   } finally {
     await stopAllKernels();

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** The `pladder` command line. */
 import { parseArgs } from 'node:util';
-import { runBench } from '../bench/main.js';
+import { BENCHMARKS, runBench } from '../bench/main.js';
 import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -15,7 +15,7 @@ commands:
   data show NAME [--split S] [--count N] [--out FILE.png]
                                    a contact sheet of samples with their labels
   data download svhn [--split S]   SVHN format 2 from the official site (resumable, md5-checked)
-  bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge)
+  bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data)
   reproduce                        reproduce the paper's figures
 
 options:
@@ -34,7 +34,7 @@ const commands: Record<string, Command> = {
   data: dataCommand,
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
-    const known = ['bridge'];
+    const known: readonly string[] = BENCHMARKS;
     if (values.only && !known.includes(values.only)) throw new UsageError(`--only ${values.only}: no such benchmark; choose one of ${known.join(', ')}`);
     await runBench({ device: values.device, ...(values.only ? { only: values.only } : {}) });
   },
