@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from py_kernels import data  # noqa: E402
 from py_kernels import device as devices  # noqa: E402
-from py_kernels import lifecycle, wire  # noqa: E402
+from py_kernels import lifecycle, runs, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
 
@@ -156,6 +156,49 @@ def data_contact_sheet(name: str, split: str, count: int, out_png: str, data_dir
 @call
 def data_download_svhn(dest_dir: str, split: str, progress: Callable[[dict], None] | None = None) -> dict:
     return {"path": data.download_svhn(dest_dir, split, progress)}
+
+
+# --- training runs (py_kernels/runs.py) ------------------------------------------------------------------------------
+
+
+@call
+def run_create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, test_limit: int | None) -> dict:
+    return runs.create(run_id, model, training, seed, tensors, test_limit, session().store, session().device)
+
+
+@call
+def run_epoch(run_id: str, checkpoint_path: str | None, progress: Callable[[dict], None] | None = None) -> dict:
+    return runs.epoch(run_id, checkpoint_path, progress)
+
+
+@call
+def run_load_checkpoint(run_id: str, path: str) -> dict:
+    return runs.load_checkpoint(run_id, path)
+
+
+@call
+def run_export(run_id: str, model_path: str, column_path: str) -> dict:
+    return runs.export(run_id, model_path, column_path)
+
+
+@call
+def run_weights_sha256(run_id: str) -> str:
+    return runs.weights_sha256(run_id)
+
+
+@call
+def run_column_check(run_id: str, column_path: str, x: str) -> dict:
+    return runs.column_outputs(run_id, column_path, session().store.get(x))
+
+
+@call
+def run_path_determinism(run_id: str, x: str) -> dict:
+    return runs.path_determinism(run_id, session().store.get(x))
+
+
+@call
+def run_close(run_id: str) -> None:
+    runs.close(run_id)
 
 
 # --- diagnostics: what the bridge must survive (used by `pladder doctor --selftest` and the tests) -------------------

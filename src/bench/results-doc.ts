@@ -1,7 +1,8 @@
 /** docs/results.md, the results document: each benchmark owns one section, replaced whole when it runs again. */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
+import { writeFileAtomic } from '../util/atomic.js';
 
 export const RESULTS_DOC = path.join(PROJECT_ROOT, 'docs', 'results.md');
 
@@ -20,10 +21,7 @@ export function writeSection(id: string, body: string, file = RESULTS_DOC): void
   const start = current.indexOf(begin);
   const stop = current.indexOf(end);
   const next = start >= 0 && stop > start ? current.slice(0, start) + block + current.slice(stop + end.length) : `${current.trimEnd()}\n\n${block}\n`;
-  mkdirSync(path.dirname(file), { recursive: true });
-  const temporary = `${file}.${process.pid}.tmp`;
-  writeFileSync(temporary, next);
-  renameSync(temporary, file);
+  writeFileAtomic(file, next);
 }
 
 /** A markdown table from a header row and data rows. */

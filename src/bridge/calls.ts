@@ -54,6 +54,26 @@ export type DatasetReport = z.infer<typeof datasetReportSchema>;
 
 const dataLocation = { data_dir: z.string(), cache_dir: z.string().nullable() };
 
+export const epochMetricsSchema = z.object({
+  epoch: z.number().int().positive(),
+  lr: z.number(),
+  iterations: z.number().int(),
+  seconds: z.number(),
+  examples_per_s: z.number(),
+  loss_total: realSchema.nullable(),
+  loss_supervised: realSchema.nullable(),
+  /** Unweighted denoising cost per layer, input first (ladder only). */
+  loss_denoising: z.array(realSchema.nullable()).optional(),
+  test_accuracy: z.number(),
+  test_error: z.number(),
+  test_examples: z.number().int(),
+  train_seconds: z.number(),
+  eval_seconds: z.number(),
+  /** Wall time inside the kernel call (training, evaluation, checkpoint). */
+  kernel_seconds: z.number(),
+});
+export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
+
 function declare<A extends z.ZodType, R extends z.ZodType>(args: A, result: R) {
   return { args, result };
 }
@@ -96,6 +116,43 @@ export const calls = {
     z.object({ path: z.string(), indices: z.array(z.number().int()), labels: z.array(z.number().int()) }),
   ),
   data_download_svhn: declare(z.object({ dest_dir: z.string(), split: splitSchema }), z.object({ path: z.string() })),
+  run_create: declare(
+    z.object({
+      run_id: z.string(),
+      model: z.record(z.string(), z.unknown()),
+      training: z.object({
+        epochs: z.number().int().positive(),
+        iterations_per_epoch: z.number().int().positive(),
+        labeled_batch: z.number().int().positive(),
+        unlabeled_batch: z.number().int().positive(),
+        learning_rate: z.number().positive(),
+        decay_fraction: z.number().min(0).max(1),
+      }),
+      seed: z.number().int().nonnegative(),
+      tensors: z.object({ train_x: z.string(), train_y: z.string(), labeled: z.string().nullable(), test_x: z.string(), test_y: z.string() }),
+      test_limit: z.number().int().positive().nullable(),
+    }),
+    z.object({ run_id: z.string(), parameters: z.number().int(), labeled: z.number().int(), unlabeled: z.number().int() }),
+  ),
+  run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
+  run_load_checkpoint: declare(
+    z.object({ run_id: z.string(), path: z.string() }),
+    z.object({ epoch: z.number().int().nonnegative(), last_metrics: epochMetricsSchema.omit({ kernel_seconds: true }).nullable() }),
+  ),
+  run_export: declare(
+    z.object({ run_id: z.string(), model_path: z.string(), column_path: z.string() }),
+    z.object({ model: z.string(), column: z.string() }),
+  ),
+  run_weights_sha256: declare(z.object({ run_id: z.string() }), z.string().regex(/^[0-9a-f]{64}$/)),
+  run_column_check: declare(
+    z.object({ run_id: z.string(), column_path: z.string(), x: z.string() }),
+    z.object({ layers: z.number().int(), max_abs_difference: z.array(z.number()) }),
+  ),
+  run_path_determinism: declare(
+    z.object({ run_id: z.string(), x: z.string() }),
+    z.object({ clean_identical: z.boolean(), corrupted_max_abs_difference: z.number() }),
+  ),
+  run_close: declare(z.object({ run_id: z.string() }), z.null()),
   diagnostic_nonfinite: declare(
     z.object({}),
     z.object({

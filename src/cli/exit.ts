@@ -1,5 +1,7 @@
 /** How the CLI ends on an error: a message a person can act on, and an exit code per kind of failure. */
 import { KernelError, type KernelErrorCode } from '../bridge/index.js';
+import { ExperimentError } from '../experiments/load.js';
+import { RunExistsError } from '../runs/experiment.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -18,7 +20,7 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
 const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
 
 export function reportAndExitCode(error: unknown): number {
-  if (error instanceof UsageError) {
+  if (error instanceof UsageError || error instanceof ExperimentError || error instanceof RunExistsError) {
     process.stderr.write(`pladder: ${error.message}\n`);
     return 2;
   }

@@ -6,11 +6,15 @@ import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { reportAndExitCode, UsageError } from './exit.js';
+import { runCommand } from './run.js';
 
 const USAGE = `usage: pladder <command> [options]
 
 commands:
   doctor [--device D] [--json]     the interpreter, torch, the device and its speed, the datasets found
+  run FILE [--seeds 1,2,3] [--quick] [--fresh] [--runs-dir runs]
+                                   train an experiment, one run directory per seed, then the aggregate
+  run --resume DIR                 continue a run from its last complete epoch
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
   data show NAME [--split S] [--count N] [--out FILE.png]
                                    a contact sheet of samples with their labels
@@ -32,6 +36,7 @@ const commands: Record<string, Command> = {
     console.log(values.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
   },
   data: dataCommand,
+  run: runCommand,
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
     const known: readonly string[] = BENCHMARKS;

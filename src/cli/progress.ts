@@ -6,28 +6,30 @@ export interface Bar {
   update(done: number, total: number, label?: string): void;
   /** A handler for kernel progress events. */
   onKernelProgress: (event: ProgressEvent) => void;
+  /** Prints a line above the bar (or plainly when the stream is not a terminal). */
+  log(line: string): void;
   stop(): void;
 }
 
 export function progressBar(title: string, stream: NodeJS.WriteStream = process.stderr): Bar {
-  const bar = new cliProgress.SingleBar(
+  const bars = new cliProgress.MultiBar(
     {
-      format: `${title} [{bar}] {percentage}% | {value}/{total} {label} | {duration_formatted} elapsed, {eta_formatted} left`,
+      format: `${title} [{bar}] {percentage}% | {label} | {duration_formatted} elapsed, {eta_formatted} left`,
       stream,
       hideCursor: true,
-      etaBuffer: 20,
+      etaBuffer: 50,
       fps: 5,
       noTTYOutput: !stream.isTTY,
-      notTTYSchedule: 10_000,
+      notTTYSchedule: 30_000,
+      clearOnComplete: false,
     },
     cliProgress.Presets.shades_classic,
   );
-  let started = false;
+  let bar: cliProgress.SingleBar | undefined;
+  let stopped = false;
   const update = (done: number, total: number, label = '') => {
-    if (!started) {
-      bar.start(total, done, { label });
-      started = true;
-    } else {
+    if (!bar) bar = bars.create(total, done, { label });
+    else {
       bar.setTotal(total);
       bar.update(done, { label });
     }
@@ -35,6 +37,10 @@ export function progressBar(title: string, stream: NodeJS.WriteStream = process.
   return {
     update,
     onKernelProgress: (event) => update(event.done, event.total, event.stage),
-    stop: () => started && bar.stop(),
+    log: (line) => (stream.isTTY ? bars.log(`${line}\n`) : stream.write(`${line}\n`)),
+    stop: () => {
+      if (!stopped) bars.stop();
+      stopped = true;
+    },
   };
 }

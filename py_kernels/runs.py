@@ -1,0 +1,161 @@
+"""Training runs held by the kernel between calls: one trainer per run id, driven epoch by epoch from TypeScript.
+
+TypeScript owns the loop, the run directory and the metrics; this module owns the tensors: it builds the model and
+trainer from a run spec and tensors already loaded into the kernel, trains and evaluates one epoch per call, and
+writes checkpoints atomically (a run killed at any moment resumes from its last complete epoch).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from .errors import KernelInputError
+from .models import build_model, column_from_state
+from .progress import ProgressSink
+from .tensors import TensorStore
+from .training import LadderTrainer, SupervisedTrainer, source_column_state
+
+
+@dataclass
+class Run:
+    trainer: LadderTrainer | SupervisedTrainer
+    architecture: str
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    batches: dict
+
+
+_runs: dict[str, Run] = {}
+
+
+def get(run_id: str) -> Run:
+    try:
+        return _runs[run_id]
+    except KeyError:
+        raise KernelInputError(f"no run {run_id!r} in the kernel; create it with run_create first") from None
+
+
+def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, test_limit: Optional[int],
+           store: TensorStore, device: torch.device) -> dict:
+    """Builds the network (weights initialised from `seed`) and its trainer.
+
+    model: {"architecture": "ladder" | "mlp", ...its options}; training: epochs, learning_rate, decay_fraction,
+    labeled_batch, unlabeled_batch; tensors: names of train_x, train_y, labeled (indices; None: every example),
+    test_x, test_y; test_limit: evaluate on the first N test examples only (None: all).
+    """
+    options = {k: v for k, v in model.items() if k != "architecture"}
+    network = build_model(model["architecture"], seed=seed, **options).to(device)
+    x, y = store.get(tensors["train_x"]), store.get(tensors["train_y"])
+    labeled = torch.arange(x.shape[0], device=x.device) if tensors["labeled"] is None else store.get(tensors["labeled"])
+    common = dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
+                  decay_fraction=training["decay_fraction"], seed=seed)
+    if model["architecture"] == "ladder":
+        trainer = LadderTrainer(network, x[labeled], y[labeled], x, **common)
+        batches = {"iterations": training["iterations_per_epoch"], "labeled_batch": training["labeled_batch"],
+                   "unlabeled_batch": training["unlabeled_batch"]}
+    else:
+        trainer = SupervisedTrainer(network, x[labeled], y[labeled], **common)
+        batches = {"iterations": training["iterations_per_epoch"], "batch_size": training["labeled_batch"]}
+    test = slice(None) if test_limit is None else slice(0, int(test_limit))
+    _runs[run_id] = Run(trainer, model["architecture"], store.get(tensors["test_x"])[test],
+                        store.get(tensors["test_y"])[test], batches)
+    parameters = sum(p.numel() for p in network.parameters())
+    return {"run_id": run_id, "parameters": parameters, "labeled": int(labeled.numel()), "unlabeled": int(x.shape[0])}
+
+
+def epoch(run_id: str, checkpoint_path: Optional[str], progress: Optional[ProgressSink]) -> dict:
+    """Trains one epoch, evaluates the clean path on the test set, writes the checkpoint; returns the metrics."""
+    run = get(run_id)
+    started = time.perf_counter()
+    metrics = run.trainer.train_epoch(**run.batches, progress_sink=progress)
+    evaluated = time.perf_counter()
+    test = run.trainer.evaluate(run.x_test, run.y_test)
+    metrics.update(test_accuracy=test["accuracy"], test_error=test["error"], test_examples=test["examples"],
+                   train_seconds=evaluated - started, eval_seconds=time.perf_counter() - evaluated)
+    if checkpoint_path:
+        save_checkpoint(run_id, checkpoint_path, metrics)
+    metrics["kernel_seconds"] = time.perf_counter() - started
+    return metrics
+
+
+def save_checkpoint(run_id: str, path: str, last_metrics: Optional[dict] = None) -> None:
+    state = get(run_id).trainer.state_dict()
+    state["last_metrics"] = last_metrics  # so a run killed right after this write still has the epoch's record
+    _save_atomic(state, path)
+
+
+def load_checkpoint(run_id: str, path: str) -> dict:
+    if not os.path.isfile(path):
+        raise KernelInputError(f"checkpoint {path} does not exist")
+    run = get(run_id)
+    state = torch.load(path, map_location=run.trainer.device)
+    run.trainer.load_state_dict(state)
+    return {"epoch": run.trainer.epoch, "last_metrics": state.get("last_metrics")}
+
+
+def export(run_id: str, model_path: str, column_path: str) -> dict:
+    """The final model, and its clean encoder as a reusable source column (weights, betas, BN statistics)."""
+    run = get(run_id)
+    _save_atomic({"architecture": run.architecture, "state": run.trainer.model.state_dict()}, model_path)
+    _save_atomic(source_column_state(run.trainer.model), column_path)
+    return {"model": model_path, "column": column_path}
+
+
+def weights_sha256(run_id: str) -> str:
+    """One hash over every parameter and buffer, in a fixed order: equal hashes mean bit-identical weights."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(get(run_id).trainer.model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def column_outputs(run_id: str, column_path: str, x: torch.Tensor) -> dict:
+    """Max |difference| between the saved column's outputs and the run's own clean encoder, layer by layer."""
+    run = get(run_id)
+    column = column_from_state(torch.load(column_path, map_location=run.trainer.device)).eval()
+    model = run.trainer.model.eval()
+    with torch.no_grad():
+        ours = model.encoder_activations(x)
+        theirs = column.activations(x)
+    return {"layers": len(ours), "max_abs_difference": [float((a - b).abs().max()) for a, b in zip(ours, theirs)]}
+
+
+def close(run_id: str) -> None:
+    _runs.pop(run_id, None)
+
+
+def _save_atomic(obj: object, path: str) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
+    with open(temporary, "wb") as handle:
+        torch.save(obj, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, target)
+
+
+def path_determinism(run_id: str, x: torch.Tensor) -> dict:
+    """For a ladder: is the clean path deterministic and noise-free, and is the corrupted path noisy?"""
+    run = get(run_id)
+    model = run.trainer.model
+    if not hasattr(model, "forward_corrupted"):
+        raise KernelInputError(f"run {run_id!r} is a {run.architecture}, which has no corrupted path")
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        clean_a, clean_b = model.forward_clean(x), model.forward_clean(x)
+        model.train()  # the corrupted path is a training-time path (batch statistics + noise)
+        noisy_a, noisy_b = model.forward_corrupted(x), model.forward_corrupted(x)
+    model.train(was_training)
+    return {
+        "clean_identical": bool(torch.equal(clean_a, clean_b)),
+        "corrupted_max_abs_difference": float((noisy_a - noisy_b).abs().max()),
+    }
