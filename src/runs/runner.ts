@@ -1,0 +1,156 @@
+/** The epoch loop: TypeScript drives, the kernel trains one whole epoch per call. */
+import { existsSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Kernel, KernelInfo } from '../bridge/index.js';
+import { gitCommit } from '../bench/machine.js';
+import { loadView, type DataLocation } from '../data/index.js';
+import type { Experiment } from '../experiments/schema.js';
+import { RunDirectory, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
+import { storeSource } from './source-cache.js';
+
+export interface RunEvents {
+  /** Progress within the run: iterations done of the run's total. */
+  progress(done: number, total: number, label: string): void;
+  log(line: string): void;
+}
+
+/** The experiment as `--quick` runs it: few short epochs and a test subset, the whole pipeline in about a minute. */
+export function applyQuick(experiment: Experiment): Experiment {
+  return {
+    ...experiment,
+    training: { ...experiment.training, epochs: experiment.quick.epochs, iterations_per_epoch: experiment.quick.iterations_per_epoch },
+  };
+}
+
+export function runDirFor(runsDir: string, experiment: Experiment, seed: number, quick: boolean): string {
+  return path.join(runsDir, quick ? `${experiment.name}-quick` : experiment.name, `seed-${seed}`);
+}
+
+/** Tensor names of a dataset split already loaded into this kernel. */
+const loaded = new WeakMap<Kernel, Set<string>>();
+
+async function ensureData(kernel: Kernel, dataset: Experiment['data']['dataset'], split: 'train' | 'test', where: DataLocation): Promise<string> {
+  const name = `data.${dataset}.${split}`;
+  const names = loaded.get(kernel) ?? new Set<string>();
+  loaded.set(kernel, names);
+  if (!names.has(name)) {
+    await loadView(kernel, { name: dataset, split, view: 'flat784', as: name }, where);
+    names.add(name);
+  }
+  return name;
+}
+
+/** Trains (or continues) the run in `dir`, whose config.json must exist; returns its result. */
+export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLocation, events: RunEvents): Promise<RunResult> {
+  const config = dir.readConfig();
+  const { experiment, seed } = config;
+  const { training } = experiment;
+  const runId = `${experiment.name}/seed-${seed}`;
+  const info = await kernel.info();
+  if (!dir.readMetrics().length) dir.writeEnvironment(await environment(info, config));
+
+  const train = await ensureData(kernel, experiment.data.dataset, 'train', where);
+  const test = await ensureData(kernel, experiment.data.dataset, 'test', where);
+  const labeled =
+    experiment.data.labels === null
+      ? null
+      : (await kernel.call('data_labeled_split', { labels: `${train}.y`, count: experiment.data.labels, seed, store_as: `${runId}.labeled` })).indices;
+  await kernel.call('run_create', {
+    run_id: runId,
+    model: experiment.model,
+    training,
+    seed,
+    tensors: { train_x: `${train}.x`, train_y: `${train}.y`, labeled, test_x: `${test}.x`, test_y: `${test}.y` },
+    test_limit: config.quick ? experiment.quick.test_subset : null,
+  });
+
+  let records = dir.readMetrics();
+  try {
+    records = await resumeFromCheckpoint(kernel, dir, runId, records);
+    if (records.length) events.log(`${runId}: resuming after epoch ${records.length}`);
+    const total = training.epochs * training.iterations_per_epoch;
+    let stopReason: RunResult['stop_reason'] = 'epochs';
+    for (let epoch = records.length + 1; epoch <= training.epochs; epoch++) {
+      const before = (epoch - 1) * training.iterations_per_epoch;
+      const last = records.at(-1);
+      const label = `seed ${seed} epoch ${epoch}/${training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}%` : ''}`;
+      events.progress(before, total, label);
+      const started = performance.now();
+      const metrics = await kernel.call(
+        'run_epoch',
+        { run_id: runId, checkpoint_path: dir.file('checkpoint.pt') },
+        { onProgress: (event) => events.progress(before + event.done, total, label) },
+      );
+      const wall = (performance.now() - started) / 1000;
+      records.push({ ...metrics, wall_seconds: wall, bridge_seconds: Math.max(0, wall - metrics.kernel_seconds) });
+      dir.writeMetrics(records);
+      events.log(
+        `${runId} epoch ${epoch}/${training.epochs}: test error ${(100 * metrics.test_error).toFixed(2)}%, ` +
+          `${metrics.seconds.toFixed(1)} s (${Math.round(metrics.examples_per_s)} examples/s)`,
+      );
+      if (training.stop_at_test_accuracy !== null && metrics.test_accuracy >= training.stop_at_test_accuracy) {
+        stopReason = 'target_accuracy';
+        events.log(`${runId}: reached test accuracy ${metrics.test_accuracy} >= ${training.stop_at_test_accuracy}, stopping`);
+        break;
+      }
+    }
+    events.progress(total, total, `seed ${seed} done`);
+    await kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') });
+    storeSource(config, dir.file('column.pt'), dir.dir);
+    const result = summarizeRun(records, stopReason);
+    dir.writeResult(result);
+    rmSync(dir.file('checkpoint.pt'), { force: true }); // model.pt holds the final state; keep the run small
+    return result;
+  } finally {
+    await kernel.call('run_close', { run_id: runId }).catch(() => undefined);
+  }
+}
+
+/** Continues from checkpoint.pt when it exists: the records kept are exactly those of its completed epochs. */
+async function resumeFromCheckpoint(kernel: Kernel, dir: RunDirectory, runId: string, records: EpochRecord[]): Promise<EpochRecord[]> {
+  const checkpoint = dir.file('checkpoint.pt');
+  if (!existsSync(checkpoint)) return [];
+  const restored = await kernel.call('run_load_checkpoint', { run_id: runId, path: checkpoint });
+  const kept = records.filter((record) => record.epoch <= restored.epoch);
+  // Killed between the checkpoint and the metrics write: the checkpoint carries that epoch's record.
+  if (kept.length < restored.epoch && restored.last_metrics && restored.last_metrics.epoch === restored.epoch) {
+    kept.push({ ...restored.last_metrics, kernel_seconds: NaN, wall_seconds: NaN, bridge_seconds: NaN });
+  }
+  if (kept.length !== restored.epoch) throw new Error(`${dir.dir}: checkpoint is at epoch ${restored.epoch} but metrics.jsonl holds ${kept.length} of its epochs`);
+  dir.writeMetrics(kept);
+  return kept;
+}
+
+function summarizeRun(records: EpochRecord[], stopReason: RunResult['stop_reason']): RunResult {
+  const final = records.at(-1);
+  if (!final) throw new Error('a run with no completed epoch has no result');
+  const best = records.reduce((a, b) => (b.test_error < a.test_error ? b : a));
+  const timed = records.filter((r) => Number.isFinite(r.wall_seconds));
+  const sum = (pick: (r: EpochRecord) => number) => timed.reduce((a, r) => a + pick(r), 0);
+  return {
+    epochs: final.epoch,
+    stop_reason: stopReason,
+    final_test_error: final.test_error,
+    best_test_error: best.test_error,
+    best_epoch: best.epoch,
+    mean_epoch_seconds: sum((r) => r.seconds) / Math.max(1, timed.length),
+    examples_per_second: sum((r) => r.examples_per_s) / Math.max(1, timed.length),
+    bridge_share: sum((r) => r.bridge_seconds) / Math.max(1e-9, sum((r) => r.wall_seconds)),
+    completed_at: new Date().toISOString(),
+  };
+}
+
+async function environment(info: KernelInfo, config: RunConfig): Promise<Record<string, unknown>> {
+  return {
+    started_at: new Date().toISOString(),
+    git_commit: await gitCommit(),
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
+    host: os.hostname(),
+    cpus: `${os.availableParallelism()} x ${os.cpus()[0]?.model.trim() ?? 'unknown'}`,
+    kernel: info,
+    device: config.device,
+    argv: process.argv.slice(2),
+  };
+}

@@ -1,0 +1,55 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { RunDirectory } from '../../src/runs/run-dir.js';
+import { pladder } from '../helpers/cli.js';
+import { python } from '../helpers/data.js';
+import { tinyExperimentFile } from '../helpers/experiments.js';
+import { VITE_NODE, waitUntil } from '../helpers/processes.js';
+
+/** sha256 over every tensor of model.pt's state, in name order (independent of the kernel that wrote it). */
+function weightsHash(runDir: string): Promise<string> {
+  return python(
+    `import hashlib, torch; s = torch.load("${path.join(runDir, 'model.pt')}")["state"]; h = hashlib.sha256()
+for k in sorted(s): h.update(k.encode()); h.update(s[k].contiguous().numpy().tobytes())
+print(h.hexdigest())`,
+  );
+}
+
+describe('a run killed at any moment resumes from its last complete epoch', () => {
+  it('ends with the same weights as a run never stopped (CPU, fixed seed)', async () => {
+    const { file, runsDir } = tinyExperimentFile({ epochs: 4, iterations: 25 });
+    const args = (runs: string) => ['run', file, '--quick', '--device', 'cpu', '--runs-dir', runs];
+
+    const straight = await pladder(args(path.join(runsDir, 'straight')));
+    expect(straight.exitCode, straight.stderr).toBe(0);
+    const straightDir = path.join(runsDir, 'straight', 'tiny-quick', 'seed-1');
+
+    // Killed outright (SIGKILL: no handler runs) once at least one epoch is complete.
+    const killedDir = path.join(runsDir, 'killed', 'tiny-quick', 'seed-1');
+    const child = execa(VITE_NODE, ['src/cli/main.ts', ...args(path.join(runsDir, 'killed'))], { reject: false });
+    const metrics = path.join(killedDir, 'metrics.jsonl');
+    const oneEpochDone = await waitUntil(() => existsSync(metrics) && readFileSync(metrics, 'utf8').trim().length > 0, 90_000);
+    expect(oneEpochDone).toBe(true);
+    child.kill('SIGKILL');
+    await child;
+    const run = new RunDirectory(killedDir);
+    expect(run.isComplete()).toBe(false);
+    const epochsBefore = run.readMetrics().length;
+    expect(epochsBefore).toBeGreaterThanOrEqual(1);
+    expect(epochsBefore).toBeLessThan(4);
+
+    // A plain re-run refuses to overwrite it and says how to continue.
+    const refused = await pladder(args(path.join(runsDir, 'killed')));
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(`pladder run --resume ${killedDir}`);
+
+    const resumed = await pladder(['run', '--resume', killedDir, '--device', 'cpu']);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    expect(run.isComplete()).toBe(true);
+    expect(run.readMetrics().map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
+    expect(await weightsHash(killedDir)).toBe(await weightsHash(straightDir));
+    expect(run.readResult().final_test_error).toBe(new RunDirectory(straightDir).readResult().final_test_error);
+  });
+});
