@@ -130,7 +130,8 @@ class _Cycler:
         self.pos = int(state["pos"])
 
 
-def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: torch.device, width: int) -> None:
+def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: torch.device, width: int,
+              classes: Optional[int] = None) -> None:
     if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or x.dim() != 2 or x.shape[1] != width:
         got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise KernelInputError(f"{name} must be a float32 tensor (N, {width}), got {got}")
@@ -142,6 +143,10 @@ def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: tor
             raise KernelInputError(f"labels for {name} must be an int64 tensor ({x.shape[0]},), got {got}")
         if y.device != device:
             raise KernelInputError(f"labels for {name} are on {y.device} but the model is on {device}")
+        if classes is not None and y.numel() and (int(y.min()) < 0 or int(y.max()) >= classes):
+            raise KernelInputError(
+                f"labels for {name} must lie in 0..{classes - 1}, got {int(y.min())}..{int(y.max())} "
+                f"(SVHN's label 10 means digit 0: map it before training)")
 
 
 class _Trainer:
@@ -181,7 +186,8 @@ class _Trainer:
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
         """Clean-path accuracy with the test-time (running) BN statistics -> {"accuracy", "error", "examples"}."""
-        _check_xy("x", x, y, self.device, x.shape[1] if x.dim() == 2 else -1)
+        widths = self.model.config.widths
+        _check_xy("x", x, y, self.device, widths[0], widths[-1])
         was_training = self.model.training
         self.model.eval()
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -249,7 +255,7 @@ class LadderTrainer(_Trainer):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
                          tune_cpu=tune_cpu)
         width = model.config.widths[0]
-        _check_xy("x_labeled", x_labeled, y_labeled, self.device, width)
+        _check_xy("x_labeled", x_labeled, y_labeled, self.device, width, model.config.widths[-1])
         _check_xy("x_unlabeled", x_unlabeled, None, self.device, width)
         self.x_labeled, self.y_labeled, self.x_unlabeled = x_labeled, y_labeled, x_unlabeled
         self.labeled = _Cycler(x_labeled.shape[0], self.generator, self.device)
@@ -303,7 +309,7 @@ class LadderTrainer(_Trainer):
 
 
 class SupervisedTrainer(_Trainer):
-    """Supervised training of an MLP (any module with `costs(x, y)` and `forward_clean`): x (N, 784) float32,
+    """Supervised training of an MLP (any module with `costs(x, y)`, `forward_clean` and `config.widths`): x (N, 784) float32,
     y (N,) int64 on the model's device. Stopping at a target accuracy is the caller's job (see `evaluate`)."""
 
     kind = "supervised"
@@ -313,8 +319,8 @@ class SupervisedTrainer(_Trainer):
                  tune_cpu: bool = True):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
                          tune_cpu=tune_cpu)
-        width = model.config.widths[0] if hasattr(model, "config") else x.shape[1]
-        _check_xy("x", x, y, self.device, width)
+        widths = model.config.widths
+        _check_xy("x", x, y, self.device, widths[0], widths[-1])
         self.x, self.y = x, y
         self.sampler = _Cycler(x.shape[0], self.generator, self.device)
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil libopenblas0-pthread"
+DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil libopenblas0-pthread fonts-dejavu-core"
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- 1. npm ---------------------------------------------------------------------------------------------------------

@@ -101,6 +101,17 @@ class EncoderColumn(nn.Module):
             EncoderLayer(w[i - 1], w[i], top=(i == len(w) - 1), eps=config.bn_eps, momentum=config.bn_momentum,
                          generator=generator)
             for i in range(1, len(w)))
+        self.frozen = False
+
+    def freeze(self) -> "EncoderColumn":
+        """A frozen progressive column: no gradients, and eval mode (running BN statistics) that a parent's
+        `.train()` does not undo."""
+        self.frozen = True
+        self.requires_grad_(False)
+        return self.train(False)
+
+    def train(self, mode: bool = True) -> "EncoderColumn":
+        return super().train(mode and not self.frozen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, widths[0]) -> logits (B, widths[-1])."""

@@ -18,7 +18,7 @@ export function formatOutcome(outcome: ExperimentOutcome): string {
   );
   const e = outcome.finalTestError;
   lines.push(`  ${outcome.experiment.name}: final test error ${percent(e.mean)}${e.n > 1 ? ` +- ${percent(e.std)} (std), 95% CI +- ${percent(e.ci95)}` : ''} over ${e.n} seed(s)`);
-  lines.push(`  summary: ${outcome.summaryFile}`);
+  lines.push(`  summary: ${outcome.summaryFile}`, `  figure: ${outcome.learningCurve.svg} (and .png)`);
   return lines.join('\n');
 }
 
@@ -54,7 +54,7 @@ export async function runCommand(args: string[]): Promise<void> {
       const where = resolveDataLocation(values['data-dir'] ?? config.data_dir);
       const result = await trainRun(kernel, dir, where, events);
       bar.stop();
-      console.log(formatOutcome(aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir)));
+      console.log(formatOutcome(await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir)));
       return;
     }
     const [file] = positionals;

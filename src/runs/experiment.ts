@@ -5,6 +5,8 @@ import type { Kernel } from '../bridge/index.js';
 import { summarize, type Summary } from '../analysis/stats.js';
 import type { DataLocation } from '../data/index.js';
 import type { Experiment } from '../experiments/schema.js';
+import { learningCurveSpec } from '../figures/learning-curve.js';
+import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { RunDirectory, type RunResult } from './run-dir.js';
 import { applyQuick, runDirFor, trainRun, type RunEvents } from './runner.js';
@@ -24,6 +26,7 @@ export interface ExperimentOutcome {
   finalTestError: Summary;
   bestTestError: Summary;
   summaryFile: string;
+  learningCurve: RenderedFigure;
 }
 
 export class RunExistsError extends Error {
@@ -51,8 +54,9 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
   return aggregate(effective, runs, path.dirname(runs[0]?.dir ?? options.runsDir));
 }
 
-/** The summary over seeds, written next to the seed directories. */
-export function aggregate(experiment: Experiment, runs: ExperimentOutcome['runs'], dir: string): ExperimentOutcome {
+/** The summary over seeds and the learning-curve figure, written next to the seed directories. */
+
+export async function aggregate(experiment: Experiment, runs: ExperimentOutcome['runs'], dir: string): Promise<ExperimentOutcome> {
   const finalTestError = summarize(runs.map((r) => r.result.final_test_error));
   const bestTestError = summarize(runs.map((r) => r.result.best_test_error));
   const summaryFile = path.join(dir, 'summary.json');
@@ -65,5 +69,7 @@ export function aggregate(experiment: Experiment, runs: ExperimentOutcome['runs'
     bridge_share: summarize(runs.map((r) => r.result.bridge_share)).mean,
     runs: runs.map((r) => ({ seed: r.seed, dir: r.dir, ...r.result })),
   });
-  return { experiment, runs, finalTestError, bestTestError, summaryFile };
+  const curves = runs.map((r) => ({ seed: r.seed, records: new RunDirectory(r.dir).readMetrics() }));
+  const learningCurve = await renderFigure(learningCurveSpec(experiment.name, curves), path.join(dir, 'learning-curve'));
+  return { experiment, runs, finalTestError, bestTestError, summaryFile, learningCurve };
 }

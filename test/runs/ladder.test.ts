@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel, toNumber } from '../../src/bridge/index.js';
@@ -42,6 +42,9 @@ describe('the ladder network, trained briefly on real MNIST through the bridge',
     }
     expect(dir.readConfig()).toMatchObject({ seed: 1, quick: true, device: 'cpu' });
     expect(path.basename(outcome.summaryFile)).toBe('summary.json');
+    // the learning curve as a picture: a real SVG and a real PNG
+    expect(readFileSync(outcome.learningCurve.svg, 'utf8')).toMatch(/^<svg[\s\S]*test error[\s\S]*<\/svg>$/);
+    expect(readFileSync(outcome.learningCurve.png).subarray(1, 4).toString()).toBe('PNG');
   });
 
   it('keeps the clean path deterministic and noise-free, the corrupted path noisy; the saved column is the clean encoder exactly', async () => {

@@ -1,0 +1,35 @@
+/** Test error against epoch for each seed of an experiment, with the mean over seeds. */
+import type { TopLevelSpec } from 'vega-lite';
+import type { EpochRecord } from '../runs/run-dir.js';
+
+export function learningCurveSpec(title: string, seeds: { seed: number; records: EpochRecord[] }[]): TopLevelSpec {
+  const values = seeds.flatMap(({ seed, records }) => records.map((r) => ({ seed: `seed ${seed}`, epoch: r.epoch, error: 100 * r.test_error })));
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle: 'test error of the clean path after each epoch' },
+    width: 520,
+    height: 300,
+    data: { values },
+    layer: [
+      {
+        mark: { type: 'line', opacity: 0.5, point: seeds.length === 1 },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+          y: { field: 'error', type: 'quantitative', title: 'test error (%)', scale: { type: 'log' } },
+          color: { field: 'seed', type: 'nominal', title: null },
+        },
+      },
+      ...(seeds.length > 1
+        ? [
+            {
+              mark: { type: 'line' as const, color: 'black', strokeWidth: 2 },
+              encoding: {
+                x: { field: 'epoch', type: 'quantitative' as const },
+                y: { aggregate: 'mean' as const, field: 'error', type: 'quantitative' as const },
+              },
+            },
+          ]
+        : []),
+    ],
+  };
+}
