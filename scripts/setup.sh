@@ -3,12 +3,12 @@
 #   1. npm packages (npm ci), rebuilt only when package-lock.json changed;
 #   2. a Python that imports torch, torchvision, numpy and scipy (PLADDER_PYTHON wins); where none exists:
 #      Debian as root -> Debian's PyTorch for /usr/bin/python3 (no PyPI needed), elsewhere -> pip install -r requirements.txt;
-#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower);
+#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), and a font for figures;
 #   4. the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil libopenblas0-pthread fonts-dejavu-core"
+DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil libopenblas0-pthread"
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- 1. npm ---------------------------------------------------------------------------------------------------------
@@ -58,9 +58,12 @@ else
   fi
 fi
 
-# --- 3. OpenBLAS for Debian's torch ---------------------------------------------------------------------------------
-if [ "$python" = /usr/bin/python3 ] && is_debian_root && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then
-  apt_install libopenblas0-pthread
+# --- 3. OpenBLAS for Debian's torch, and a font for the figures' PNG text -----------------------------------------
+if is_debian_root; then
+  missing=""
+  [ "$python" = /usr/bin/python3 ] && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1 && missing="$missing libopenblas0-pthread"
+  ! dpkg -s fonts-dejavu-core >/dev/null 2>&1 && missing="$missing fonts-dejavu-core"
+  [ -n "$missing" ] && apt_install $missing
 fi
 say "python: $python ($("$python" -c 'import torch; print("torch", torch.__version__)'))"
 
