@@ -223,7 +223,8 @@ class _Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("kind") != self.kind:
-            raise KernelInputError(f"checkpoint is for a {state.get('kind')!r} trainer, this is a {self.kind!r} trainer")
+            raise KernelInputError(
+                f"checkpoint is for a {state.get('kind')!r} trainer, this is a {self.kind!r} trainer")
         for key in ("epochs_planned", "lr", "decay_fraction"):
             mine = getattr(self, {"lr": "base_lr"}.get(key, key))
             if state[key] != mine:
@@ -309,8 +310,9 @@ class LadderTrainer(_Trainer):
 
 
 class SupervisedTrainer(_Trainer):
-    """Supervised training of an MLP (any module with `costs(x, y)`, `forward_clean` and `config.widths`): x (N, 784) float32,
-    y (N,) int64 on the model's device. Stopping at a target accuracy is the caller's job (see `evaluate`)."""
+    """Supervised training of an MLP (any module with `costs(x, y)`, `forward_clean` and `config.widths`):
+    x (N, 784) float32, y (N,) int64 on the model's device. Stopping at a target accuracy is the caller's job
+    (see `evaluate`)."""
 
     kind = "supervised"
 

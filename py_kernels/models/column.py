@@ -10,8 +10,8 @@ variance and an exponential moving average, `running = (1 - momentum) * running 
 (momentum 0.1 = CuriousAI's running average with its counter capped at 10). `recompute_statistics` replaces them
 by an exact pass over given data (CuriousAI's "final test" statistics) for callers that want it.
 
-The state dict of an `EncoderColumn` is also the encoder part of a ladder's (`encoder.` prefix stripped) and of an MLP's,
-so a trained column moves between them with `load_state_dict`.
+The state dict of an `EncoderColumn` is also the encoder part of a ladder's (`encoder.` prefix stripped) and an
+MLP's whole state dict, so a trained column moves between them with `load_state_dict`.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class EncoderLayer(nn.Module):
         """(B, width) -> (B, width): batch statistics in training mode (and the running averages updated),
         running averages in eval mode."""
         if self.training:
-            var, mean = torch.var_mean(z_pre, dim=0, unbiased=False)  # (width,), (width,)
+            var, mean = torch.var_mean(z_pre, dim=0, correction=0)  # (width,), (width,)
             self.update_running(mean, var, z_pre.shape[0])
         else:
             mean, var = self.running_mean, self.running_var
@@ -146,7 +146,7 @@ class EncoderColumn(nn.Module):
             h = x[b * batch_size:(b + 1) * batch_size]
             for layer, (s_mean, s_var) in zip(self.layers, sums):
                 z_pre = F.linear(h, layer.weight)                                  # (batch, width)
-                var, mean = torch.var_mean(z_pre, dim=0, unbiased=False)
+                var, mean = torch.var_mean(z_pre, dim=0, correction=0)
                 s_mean.add_(mean)
                 s_var.add_(var * (batch_size / (batch_size - 1)))
                 h = layer.activate((z_pre - mean) * torch.rsqrt(var + layer.eps))

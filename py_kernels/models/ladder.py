@@ -91,7 +91,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, z_tilde: torch.Tensor, from_above: torch.Tensor) -> torch.Tensor:
         u = from_above if self.V is None else F.linear(from_above, self.V)  # (B, width)
-        var, mean = torch.var_mean(u, dim=0, unbiased=False)
+        var, mean = torch.var_mean(u, dim=0, correction=0)
         u = (u - mean) * torch.rsqrt(var + self.eps)
         return self.g(z_tilde, u)
 
@@ -101,12 +101,12 @@ def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float):
     each row group normalised with its own batch statistics."""
     if all(s == sizes[0] for s in sizes):
         zg = z.view(len(sizes), sizes[0], z.shape[1])                     # (G, B, D)
-        var, mean = torch.var_mean(zg, dim=1, unbiased=False, keepdim=True)  # (G, 1, D)
+        var, mean = torch.var_mean(zg, dim=1, correction=0, keepdim=True)  # (G, 1, D)
         inv = torch.rsqrt(var + eps)
         return ((zg - mean) * inv).view(z.shape), mean.squeeze(1), inv.squeeze(1), var.squeeze(1)
     parts, means, invs, vars_ = [], [], [], []
     for zp in torch.split(z, list(sizes)):
-        var, mean = torch.var_mean(zp, dim=0, unbiased=False)
+        var, mean = torch.var_mean(zp, dim=0, correction=0)
         inv = torch.rsqrt(var + eps)
         parts.append((zp - mean) * inv)
         means.append(mean), invs.append(inv), vars_.append(var)
@@ -142,7 +142,7 @@ class Ladder(nn.Module):
         h = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         for layer in self.encoder.layers:
             z_pre = F.linear(h, layer.weight)
-            var, mean = torch.var_mean(z_pre, dim=0, unbiased=False)
+            var, mean = torch.var_mean(z_pre, dim=0, correction=0)
             z = (z_pre - mean) * torch.rsqrt(var + layer.eps)
             z = z + std * torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
             h = layer.activate(z)
