@@ -24,6 +24,7 @@ from py_kernels import device as devices  # noqa: E402
 from py_kernels import lifecycle, runs, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
+from py_kernels.training import configure_cpu_runtime  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -33,9 +34,10 @@ lifecycle.die_with_parent()
 class _Session:
     """What one kernel process holds between calls: its device and its named tensors."""
 
-    def __init__(self, device: torch.device, store: TensorStore):
+    def __init__(self, device: torch.device, store: TensorStore, threads: int):
         self.device = device
         self.store = store
+        self.threads = threads  # the CPU threads that do the heavy work (OpenBLAS's pool where it has one)
 
 
 _session: _Session | None = None
@@ -60,11 +62,15 @@ def session() -> _Session:
 def start(device: str, threads: int | None, exchange_dir: str) -> dict:
     global _session
     resolved = devices.resolve(device)
-    devices.configure_threads(threads)
-    _session = _Session(resolved, TensorStore(exchange_dir))
+    if resolved.type == "cpu":
+        # OpenBLAS gets the cores and torch one thread: both pools at full width oversubscribe (training.py).
+        compute_threads = configure_cpu_runtime(threads)["openblas_threads"] or devices.configure_threads(threads)
+    else:
+        compute_threads = devices.configure_threads(threads)
+    _session = _Session(resolved, TensorStore(exchange_dir), compute_threads)
     # A quick matmul (tens of ms) so that a reference BLAS is caught before hours of slow training.
     quick_rate = devices.matmul_gflops(resolved, size=512, repeats=5) if resolved.type == "cpu" else None
-    return {"pid": os.getpid(), **devices.describe(resolved), "matmul_gflops": quick_rate}
+    return {"pid": os.getpid(), **devices.describe(resolved, compute_threads), "matmul_gflops": quick_rate}
 
 
 @call
@@ -75,7 +81,7 @@ def ping() -> dict:
 @call
 def environment(measure_matmul: bool = True) -> dict:
     current = session().device
-    info = devices.describe(current)
+    info = devices.describe(current, session().threads)
     info["matmul_gflops"] = devices.matmul_gflops(current) if measure_matmul else None
     info["slow_blas_below_gflops"] = devices.SLOW_BLAS_GFLOPS
     return info
@@ -258,6 +264,16 @@ def dispatch(name: str, args_json: str, progress_callback: Any = None) -> str:
                 },
             }
         )
+
+
+@call
+def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int) -> dict:
+    """The plain PyTorch loop of the same recipe, under the kernel's thread settings: seconds per iteration."""
+    from py_kernels.reference import plain_ladder
+
+    store = session().store
+    return {"seconds_per_iteration": plain_ladder.seconds_per_iteration(store.get(x), store.get(y), store.get(labeled),
+                                                                        iterations)}
 
 
 def bench_tolist(name: str) -> list:

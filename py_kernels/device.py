@@ -65,14 +65,14 @@ def blas_library() -> str:
         return "unknown"
 
 
-def describe(device: torch.device) -> dict:
+def describe(device: torch.device, threads: int) -> dict:
     info: dict = {
         "python": sys.executable,
         "python_version": platform.python_version(),
         "torch": torch.__version__,
         "torchvision": _torchvision_version(),
         "device": str(device),
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "blas": blas_library(),
         "cuda_available": torch.cuda.is_available(),
         "cuda_name": None,

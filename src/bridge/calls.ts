@@ -153,6 +153,10 @@ export const calls = {
     z.object({ clean_identical: z.boolean(), corrupted_max_abs_difference: z.number() }),
   ),
   run_close: declare(z.object({ run_id: z.string() }), z.null()),
+  bench_plain_ladder: declare(
+    z.object({ x: z.string(), y: z.string(), labeled: z.string(), iterations: z.number().int().positive() }),
+    z.object({ seconds_per_iteration: z.number() }),
+  ),
   diagnostic_nonfinite: declare(
     z.object({}),
     z.object({

@@ -19,7 +19,7 @@ commands:
   data show NAME [--split S] [--count N] [--out FILE.png]
                                    a contact sheet of samples with their labels
   data download svhn [--split S]   SVHN format 2 from the official site (resumable, md5-checked)
-  bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data)
+  bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
   reproduce                        reproduce the paper's figures
 
 options:
