@@ -14,10 +14,12 @@ from ..errors import KernelInputError
 from .column import EncoderColumn, build_column, column_from_state
 from .ladder import Ladder, LadderConfig, build_ladder
 from .mlp import MLP, MLPConfig, build_mlp
+from .progressive import ProgressiveConfig, ProgressiveNetwork, build_progressive, parse_spec
 
 BUILDERS: Dict[str, Callable[..., nn.Module]] = {
     "ladder": build_ladder,
     "mlp": build_mlp,
+    "progressive": build_progressive,
 }
 
 
@@ -38,4 +40,5 @@ def build_model(name: str, **config) -> nn.Module:
 
 
 __all__ = ["BUILDERS", "EncoderColumn", "Ladder", "LadderConfig", "MLP", "MLPConfig", "build_column",
-           "build_ladder", "build_mlp", "build_model", "column_from_state", "list_models"]
+           "build_ladder", "build_mlp", "build_model", "build_progressive", "column_from_state", "list_models",
+           "parse_spec", "ProgressiveConfig", "ProgressiveNetwork"]
