@@ -9,7 +9,8 @@ earlier column j to layer l+1 of a later column k; its adapter is one of
     rusu    U ReLU(V (alpha h))         Rusu et al.: V reduces h to `reduced` units first
     none    U h                         the paper's Figure 7 ablation: no scalar
 with alpha a learnable scalar initialised to `alpha_init` and U, V drawn N(0, 1) / sqrt(fan_in), no biases (a bias
-before batch norm cancels out). Adapters take their widths from the two columns, so any widths join.
+before batch norm cancels out). Adapters take their widths from the two columns, so any widths join. Products with
+alpha are written `tensor * alpha`: torch 1.13's CPU `alpha * tensor` (0-dim first) is 30x slower on large tensors.
 
 Frozen columns come from a file (a `training.source_column_state` dict): their weights, betas and batch-norm running
 statistics never change (`EncoderColumn.freeze`: no gradients, always in eval mode). A frozen column with random
@@ -249,10 +250,10 @@ class ScalarAdapter(nn.Module):
         self.U = nn.Parameter(gaussian_init(n_out, n_in, generator))  # (n_out, n_in)
 
     def effective_weight(self) -> torch.Tensor:
-        return self.alpha * self.U                               # (n_out, n_in)
+        return self.U * self.alpha                               # (n_out, n_in)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.alpha * F.linear(h, self.U)                  # = U (alpha h), scaling the smaller tensor
+        return F.linear(h, self.U) * self.alpha                  # = U (alpha h), scaling the smaller tensor
 
 
 class RusuAdapter(nn.Module):
@@ -267,7 +268,7 @@ class RusuAdapter(nn.Module):
         self.U = nn.Parameter(gaussian_init(n_out, reduced, generator))  # (n_out, reduced)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        r = F.relu(self.alpha * F.linear(h, self.V))             # (B, reduced)
+        r = F.relu(F.linear(h, self.V) * self.alpha)             # (B, reduced)
         return F.linear(r, self.U)                               # (B, n_out)
 
 
@@ -317,6 +318,11 @@ class ProgressiveNetwork(nn.Module):
                 needed.add(lat.from_column)
         self.needed: Tuple[int, ...] = tuple(sorted(needed))
 
+    @property
+    def output_column(self) -> EncoderColumn:
+        """The last (trained) column: `training.source_column_state(net.output_column)` exports it as a column."""
+        return self.columns[-1]
+
     def train(self, mode: bool = True) -> "ProgressiveNetwork":
         super().train(mode)
         for column, spec in zip(self.columns, self.config.columns):
@@ -339,12 +345,18 @@ class ProgressiveNetwork(nn.Module):
                                    f"= hidden post-ReLU, {depth} = logits), got {l!r}")
         if isinstance(std, bool) or not isinstance(std, (int, float)) or not std >= 0 or not math.isfinite(std):
             raise KernelInputError(f"perturb.std must be a finite number >= 0, got {std!r}")
-        return k, l, float(std), perturb.get("generator")
+        generator = perturb.get("generator")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise KernelInputError(f"perturb.generator must be a torch.Generator or None, got {type(generator).__name__}")
+        return k, l, float(std), generator
 
     def _run(self, x: torch.Tensor, which: Sequence[int], perturb: Optional[dict]) -> List[Optional[List[torch.Tensor]]]:
         """x (B, width_in) -> hs[k] = [x, h_1, ..., h_L] (each (B, widths_k[l])) for the columns in `which`
         (in order, every column a lateral in them reads from included), None for the others."""
         p = self._check_perturb(perturb)
+        if p is not None and p[3] is not None and p[3].device.type != x.device.type:
+            raise KernelInputError(f"perturb.generator is on {p[3].device} but x is on {x.device}; "
+                                   f"make it with torch.Generator(device=x.device)")
 
         def perturbed(k: int, l: int, h: torch.Tensor) -> torch.Tensor:
             if p is None or p[0] != k or p[1] != l or p[2] == 0:

@@ -1,7 +1,9 @@
 /** Reading an experiment file: YAML, then the schema; every problem reported with file, line, field and a fix. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { buildGraph, formatPath, GraphError } from '../progressive/graph.js';
 import { experimentSchema, type Experiment } from './schema.js';
 
 export interface ExperimentProblem {
@@ -48,7 +50,36 @@ export function parseExperiment(text: string, file = '<experiment>'): Experiment
   }
   const parsed = experimentSchema.safeParse(doc.toJS());
   if (!parsed.success) throw new ExperimentError(file, parsed.error.issues.map((issue) => describeIssue(issue, doc, lines)));
+  const problems = checkProgressive(parsed.data, file).map(({ path: at, message }) => {
+    const offset = nodeOffset(doc, at.map(String));
+    const pos = offset === undefined ? undefined : lines.linePos(offset);
+    return { path: formatPath(at), line: pos?.line, column: pos?.col, message };
+  });
+  if (problems.length) throw new ExperimentError(file, problems);
   return parsed.data;
+}
+
+/** A progressive model's wiring, and the source experiments its columns come from, checked before anything runs. */
+function checkProgressive(experiment: Experiment, file: string): { path: (string | number)[]; message: string }[] {
+  const { model } = experiment;
+  if (model.architecture !== 'progressive') return [];
+  const problems: { path: (string | number)[]; message: string }[] = [];
+  try {
+    buildGraph(model);
+  } catch (error) {
+    if (!(error instanceof GraphError)) throw error;
+    problems.push(...error.problems);
+  }
+  model.columns.forEach((column, i) => {
+    const at = ['model', 'columns', i, 'weights'];
+    if (column.weights.from === 'source') {
+      const source = path.resolve(path.dirname(file), column.weights.experiment);
+      if (!existsSync(source)) problems.push({ path: [...at, 'experiment'], message: `the source experiment ${source} does not exist (paths are relative to ${path.dirname(path.resolve(file))})` });
+    } else if (column.weights.from === 'file' && !existsSync(path.resolve(path.dirname(file), column.weights.path))) {
+      problems.push({ path: [...at, 'path'], message: `the column file ${path.resolve(path.dirname(file), column.weights.path)} does not exist` });
+    }
+  });
+  return problems;
 }
 
 function describeIssue(issue: z.core.$ZodIssue, doc: Document, lines: LineCounter): ExperimentProblem {

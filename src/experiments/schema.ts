@@ -1,6 +1,7 @@
 /** The experiment file, as zod schemas that are also the TypeScript types. Defaults are explicit here and nowhere
  * else; every object is strict, so a misspelt key is an error rather than a silently ignored setting. */
 import { z } from 'zod';
+import { progressiveModelSchema } from '../progressive/schema.js';
 
 export const DATASETS = ['mnist', 'svhn', 'mnist-m'] as const;
 export const CLASSES = 10;
@@ -29,7 +30,7 @@ export const mlpModelSchema = z.strictObject({
   widths: widths.default(LADDER_WIDTHS),
 });
 
-export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema]);
+export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema, progressiveModelSchema]);
 
 export const dataSchema = z
   .strictObject({

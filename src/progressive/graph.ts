@@ -1,0 +1,133 @@
+/** The progressive wiring graph: the laterals spelt out, checked, and turned into the one spec the kernel builds.
+ *
+ * Layers are numbered per column: 0 is the input, 1..L-1 the hidden layers (post-activation), L the output. A lateral
+ * from layer l of an earlier column feeds the pre-activation of layer l+1 of a later, trainable column. */
+import type { Adapter, Column, ProgressiveModel } from './schema.js';
+
+export interface GraphProblem {
+  /** Where, as a path into the experiment: ['model', 'laterals', 2, 'to', 'column']. */
+  path: (string | number)[];
+  message: string;
+}
+
+export const formatPath = (path: (string | number)[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+
+export class GraphError extends Error {
+  override readonly name = 'GraphError';
+  constructor(readonly problems: GraphProblem[]) {
+    super(`invalid progressive network:\n${problems.map((p) => `  ${formatPath(p.path)}: ${p.message}`).join('\n')}`);
+  }
+}
+
+export interface ResolvedLateral {
+  from: { column: number; layer: number };
+  to: { column: number; layer: number };
+  adapter: Adapter;
+}
+
+export interface ProgressiveGraph {
+  columns: Column[];
+  laterals: ResolvedLateral[];
+}
+
+const depth = (column: Column) => column.widths.length - 1;
+
+/** The paper's wiring: every hidden layer of each frozen column into the next layer of the last column. */
+type DeclaredLateral = { from: { column: string; layer: number }; to: { column: string; layer: number }; adapter?: Adapter | undefined };
+
+function allLaterals(model: ProgressiveModel): DeclaredLateral[] {
+  const target = model.columns.at(-1);
+  if (!target) return [];
+  return model.columns
+    .filter((column) => column !== target && column.frozen)
+    .flatMap((column) =>
+      Array.from({ length: Math.min(depth(column), depth(target)) - 1 }, (_, i) => ({
+        from: { column: column.name, layer: i + 1 },
+        to: { column: target.name, layer: i + 2 },
+      })),
+    );
+}
+
+export function buildGraph(model: ProgressiveModel, path: (string | number)[] = ['model']): ProgressiveGraph {
+  const problems: GraphProblem[] = [];
+  const index = new Map<string, number>();
+  model.columns.forEach((column, i) => {
+    if (index.has(column.name)) problems.push({ path: [...path, 'columns', i, 'name'], message: `'${column.name}' names two columns; names must be unique` });
+    index.set(column.name, i);
+    if (column.frozen && column.weights.from === 'init') {
+      problems.push({ path: [...path, 'columns', i, 'frozen'], message: `column '${column.name}' is frozen with fresh random weights, so it could never learn; give it trained weights (weights: {from: source, ...}) or unfreeze it` });
+    }
+  });
+  const last = model.columns.at(-1);
+  if (last?.frozen) problems.push({ path: [...path, 'columns', model.columns.length - 1, 'frozen'], message: `the last column ('${last.name}') is the one trained on the target and cannot be frozen` });
+
+  const declared: DeclaredLateral[] = model.laterals === 'all' ? allLaterals(model) : model.laterals === 'none' ? [] : model.laterals;
+  const laterals: ResolvedLateral[] = [];
+  const edges = new Map<number, Set<number>>();
+  declared.forEach((lateral, i) => {
+    const expanded = model.laterals === 'all';
+    const at = expanded ? [...path, 'laterals'] : [...path, 'laterals', i];
+    const within = (...rest: string[]) => (expanded ? at : [...at, ...rest]);
+    const which = expanded ? `(all: ${lateral.from.column} layer ${lateral.from.layer} -> ${lateral.to.column} layer ${lateral.to.layer}) ` : '';
+    const from = index.get(lateral.from.column);
+    const to = index.get(lateral.to.column);
+    const known = [...index.keys()].join(', ');
+    if (from === undefined) problems.push({ path: within('from', 'column'), message: `${which}no column named '${lateral.from.column}' (columns: ${known})` });
+    if (to === undefined) problems.push({ path: within('to', 'column'), message: `${which}no column named '${lateral.to.column}' (columns: ${known})` });
+    if (from === undefined || to === undefined) return;
+    edges.set(from, (edges.get(from) ?? new Set()).add(to));
+    const source = model.columns[from]!;
+    const target = model.columns[to]!;
+    if (from === to) problems.push({ path: at, message: `${which}column '${source.name}' cannot feed itself` });
+    else if (from > to) problems.push({ path: at, message: `${which}runs from column '${source.name}' (#${from}) back to the earlier column '${target.name}' (#${to}); laterals go from earlier columns to later ones` });
+    if (target.frozen) problems.push({ path: within('to', 'column'), message: `${which}column '${target.name}' is frozen: a lateral into it would change a column that must stay untouched` });
+    if (lateral.from.layer > depth(source)) problems.push({ path: within('from', 'layer'), message: `${which}column '${source.name}' has layers 0..${depth(source)}; there is no layer ${lateral.from.layer}` });
+    if (lateral.to.layer < 1 || lateral.to.layer > depth(target)) problems.push({ path: within('to', 'layer'), message: `${which}column '${target.name}' takes laterals into layers 1..${depth(target)}; there is no layer ${lateral.to.layer}` });
+    if (lateral.to.layer !== lateral.from.layer + 1) problems.push({ path: within('to', 'layer'), message: `${which}a lateral from layer ${lateral.from.layer} goes into layer ${lateral.from.layer + 1}, not ${lateral.to.layer}` });
+    const adapter = lateral.adapter ?? model.adapter;
+    const width = source.widths[lateral.from.layer];
+    if (adapter.kind === 'rusu' && width !== undefined && adapter.reduced > width) {
+      problems.push({ path: within('adapter', 'reduced'), message: `${which}reduces layer ${lateral.from.layer} of '${source.name}' (${width} units) to ${adapter.reduced} units: more than it has; use reduced <= ${width}` });
+    }
+    laterals.push({ from: { column: from, layer: lateral.from.layer }, to: { column: to, layer: lateral.to.layer }, adapter });
+  });
+  const cycle = findCycle(edges);
+  if (cycle) problems.push({ path: [...path, 'laterals'], message: `the laterals form a cycle: ${cycle.map((i) => model.columns[i]?.name).join(' -> ')}` });
+  if (problems.length) throw new GraphError(problems);
+  return { columns: model.columns, laterals };
+}
+
+function findCycle(edges: Map<number, Set<number>>): number[] | undefined {
+  const state = new Map<number, 'open' | 'done'>();
+  const stack: number[] = [];
+  const visit = (node: number): number[] | undefined => {
+    if (state.get(node) === 'open') return [...stack.slice(stack.indexOf(node)), node];
+    if (state.get(node) === 'done') return undefined;
+    state.set(node, 'open');
+    stack.push(node);
+    for (const next of edges.get(node) ?? []) {
+      if (next === node) continue; // reported as "cannot feed itself"
+      const found = visit(next);
+      if (found) return found;
+    }
+    stack.pop();
+    state.set(node, 'done');
+    return undefined;
+  };
+  for (const node of edges.keys()) {
+    const found = visit(node);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** The spec py_kernels/models/progressive.py builds (and checks again), with every column's weights resolved. */
+export function kernelSpec(graph: ProgressiveGraph, columnFiles: (column: Column, index: number) => string | undefined) {
+  return {
+    columns: graph.columns.map((column, i) => {
+      const file = columnFiles(column, i);
+      return { name: column.name, widths: column.widths, weights: file ? { from: 'file', path: file } : { from: 'init' }, frozen: column.frozen };
+    }),
+    laterals: graph.laterals,
+  };
+}

@@ -1,0 +1,58 @@
+/** The progressive network as an experiment describes it: columns, lateral connections and their adapters. */
+import { z } from 'zod';
+
+export const DEFAULT_WIDTHS = [784, 1000, 500, 250, 250, 250, 10];
+
+export const adapterSchema = z.discriminatedUnion('kind', [
+  /** The paper: a learnable scalar alpha times a learned projection, U (alpha h). */
+  z.strictObject({ kind: z.literal('scalar'), alpha_init: z.number().default(0.1) }),
+  /** Rusu et al. 2016: U relu(V (alpha h)), V reducing the dimension to `reduced` units. */
+  z.strictObject({ kind: z.literal('rusu'), alpha_init: z.number().default(0.1), reduced: z.int().positive().default(64) }),
+  /** The ablation of the paper's Figure 7: a plain projection U h, no scalar. */
+  z.strictObject({ kind: z.literal('none') }),
+]);
+export type Adapter = z.output<typeof adapterSchema>;
+
+export const columnWeightsSchema = z.discriminatedUnion('from', [
+  /** Fresh weights, initialised from the run's seed. */
+  z.strictObject({ from: z.literal('init') }),
+  /** A trained column of another experiment (trained first if needed, else reused from the source cache). */
+  z.strictObject({
+    from: z.literal('source'),
+    /** The source experiment's file, relative to this experiment's file. */
+    experiment: z.string(),
+    seed: z.int().nonnegative().default(1),
+  }),
+  /** A column.pt written by an earlier run. */
+  z.strictObject({ from: z.literal('file'), path: z.string() }),
+]);
+export type ColumnWeights = z.output<typeof columnWeightsSchema>;
+
+export const columnSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, "_" and "-" only'),
+  widths: z.array(z.int().positive()).min(2).default(DEFAULT_WIDTHS),
+  weights: columnWeightsSchema.default({ from: 'init' }),
+  /** Frozen: no gradients, batch-norm statistics fixed, weights untouched. */
+  frozen: z.boolean().default(false),
+});
+export type Column = z.output<typeof columnSchema>;
+
+export const layerRefSchema = z.strictObject({ column: z.string(), layer: z.int().nonnegative() });
+
+export const lateralSchema = z.strictObject({
+  from: layerRefSchema,
+  to: layerRefSchema,
+  /** Default: the model's `adapter`. */
+  adapter: adapterSchema.optional(),
+});
+export type Lateral = z.output<typeof lateralSchema>;
+
+export const progressiveModelSchema = z.strictObject({
+  architecture: z.literal('progressive'),
+  /** In order; the last column is the one trained on the target. */
+  columns: z.array(columnSchema).min(1),
+  /** 'all': from every hidden layer l of each frozen column into layer l+1 of the last column (the paper's wiring). */
+  laterals: z.union([z.literal('all'), z.literal('none'), z.array(lateralSchema)]).default('all'),
+  adapter: adapterSchema.default({ kind: 'scalar', alpha_init: 0.1 }),
+});
+export type ProgressiveModel = z.output<typeof progressiveModelSchema>;
