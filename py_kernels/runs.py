@@ -65,7 +65,7 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
     _runs[run_id] = Run(trainer, model["architecture"], store.get(tensors["test_x"])[test],
                         store.get(tensors["test_y"])[test], batches)
-    parameters = sum(p.numel() for p in network.parameters())
+    parameters = sum(p.numel() for p in network.parameters() if p.requires_grad)
     return {"run_id": run_id, "parameters": parameters, "labeled": int(labeled.numel()), "unlabeled": int(x.shape[0])}
 
 
@@ -103,7 +103,9 @@ def export(run_id: str, model_path: str, column_path: str) -> dict:
     """The final model, and its clean encoder as a reusable source column (weights, betas, BN statistics)."""
     run = get(run_id)
     _save_atomic({"architecture": run.architecture, "state": run.trainer.model.state_dict()}, model_path)
-    _save_atomic(source_column_state(run.trainer.model), column_path)
+    # A progressive network's reusable column is the one it trained (its frozen columns are someone else's).
+    model = run.trainer.model
+    _save_atomic(source_column_state(getattr(model, "output_column", model)), column_path)
     return {"model": model_path, "column": column_path}
 
 

@@ -56,7 +56,21 @@ export function parseExperiment(text: string, file = '<experiment>'): Experiment
     return { path: formatPath(at), line: pos?.line, column: pos?.col, message };
   });
   if (problems.length) throw new ExperimentError(file, problems);
-  return parsed.data;
+  return withAbsolutePaths(parsed.data, file);
+}
+
+/** Paths inside an experiment are relative to its file; the resolved experiment carries them absolute. */
+function withAbsolutePaths(experiment: Experiment, file: string): Experiment {
+  const { model } = experiment;
+  if (model.architecture !== 'progressive') return experiment;
+  const absolute = (p: string) => path.resolve(path.dirname(file), p);
+  const columns = model.columns.map((column) => {
+    const { weights } = column;
+    if (weights.from === 'source') return { ...column, weights: { ...weights, experiment: absolute(weights.experiment) } };
+    if (weights.from === 'file') return { ...column, weights: { ...weights, path: absolute(weights.path) } };
+    return column;
+  });
+  return { ...experiment, model: { ...model, columns } };
 }
 
 /** A progressive model's wiring, and the source experiments its columns come from, checked before anything runs. */

@@ -10,6 +10,7 @@ import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { RunDirectory, type RunResult } from './run-dir.js';
 import { applyQuick, runDirFor, trainRun, type RunEvents } from './runner.js';
+import { resolveSources } from './sources.js';
 
 export interface ExperimentOptions {
   runsDir: string;
@@ -46,7 +47,12 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
       if (dir.exists()) {
         throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
       }
-      dir.writeConfig({ experiment: effective, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
+      const train = async (source: Experiment, sourceSeed: number) => {
+        const outcome = await runExperiment(kernel, source, where, { ...options, seeds: [sourceSeed], fresh: false }, events);
+        return outcome.runs[0]!.dir;
+      };
+      const resolved = await resolveSources(effective, { kernel, where, runsDir: options.runsDir, device: options.device, quick: options.quick, events, train });
+      dir.writeConfig({ experiment: resolved, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
       await trainRun(kernel, dir, where, events);
     }
     runs.push({ seed, dir: dir.dir, result: dir.readResult() });

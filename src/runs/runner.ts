@@ -6,6 +6,7 @@ import type { Kernel, KernelInfo } from '../bridge/index.js';
 import { gitCommit } from '../bench/machine.js';
 import { loadView, type DataLocation } from '../data/index.js';
 import type { Experiment } from '../experiments/schema.js';
+import { buildGraph, kernelSpec } from '../progressive/graph.js';
 import { RunDirectory, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
 import { storeSource } from './source-cache.js';
 
@@ -58,7 +59,7 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
       : (await kernel.call('data_labeled_split', { labels: `${train}.y`, count: experiment.data.labels, seed, store_as: `${runId}.labeled` })).indices;
   await kernel.call('run_create', {
     run_id: runId,
-    model: experiment.model,
+    model: kernelModel(experiment),
     training,
     seed,
     tensors: { train_x: `${train}.x`, train_y: `${train}.y`, labeled, test_x: `${test}.x`, test_y: `${test}.y` },
@@ -105,6 +106,17 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
   } finally {
     await kernel.call('run_close', { run_id: runId }).catch(() => undefined);
   }
+}
+
+/** The model as the kernel builds it: a progressive network as its one spec, built from the validated graph. */
+function kernelModel(experiment: Experiment): Record<string, unknown> {
+  const { model } = experiment;
+  if (model.architecture !== 'progressive') return model;
+  const spec = kernelSpec(buildGraph(model), (column) => {
+    if (column.weights.from === 'source') throw new Error(`column '${column.name}' still names its source experiment; resolve sources before the run`);
+    return column.weights.from === 'file' ? column.weights.path : undefined;
+  });
+  return { architecture: 'progressive', spec };
 }
 
 /** Continues from checkpoint.pt when it exists: the records kept are exactly those of its completed epochs. */

@@ -1,0 +1,47 @@
+/** Source columns of a progressive experiment: each `from: source` column becomes the column.pt of a trained run of
+ * its source experiment, from the source cache when that exact training was done before, else trained now. */
+import type { Kernel } from '../bridge/index.js';
+import type { DataLocation } from '../data/index.js';
+import { loadExperiment } from '../experiments/load.js';
+import type { Experiment } from '../experiments/schema.js';
+import type { Column } from '../progressive/schema.js';
+import type { RunEvents } from './runner.js';
+import { applyQuick } from './runner.js';
+import { cachedSource } from './source-cache.js';
+
+export interface SourceContext {
+  kernel: Kernel;
+  where: DataLocation;
+  runsDir: string;
+  device: string;
+  quick: boolean;
+  events: RunEvents;
+  /** Trains the source experiment for one seed and returns its run directory (runExperiment, passed in to avoid a cycle). */
+  train(experiment: Experiment, seed: number): Promise<string>;
+}
+
+/** The experiment with every `from: source` column replaced by `from: file` pointing at a trained column. */
+export async function resolveSources(experiment: Experiment, context: SourceContext): Promise<Experiment> {
+  const { model } = experiment;
+  if (model.architecture !== 'progressive') return experiment;
+  const columns: Column[] = [];
+  for (const column of model.columns) {
+    if (column.weights.from !== 'source') {
+      columns.push(column);
+      continue;
+    }
+    const { experiment: file, seed } = column.weights;
+    const source = loadExperiment(file);
+    const effective = context.quick ? applyQuick(source) : source;
+    const cached = cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir });
+    let path = cached;
+    if (path) {
+      context.events.log(`column '${column.name}': reusing the trained source ${source.name} seed ${seed} (${path})`);
+    } else {
+      context.events.log(`column '${column.name}': training its source ${source.name} seed ${seed} first`);
+      path = `${await context.train(source, seed)}/column.pt`;
+    }
+    columns.push({ ...column, weights: { from: 'file', path } });
+  }
+  return { ...experiment, model: { ...model, columns } };
+}
