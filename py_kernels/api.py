@@ -188,8 +188,13 @@ def run_export(run_id: str, model_path: str, column_path: str) -> dict:
 
 
 @call
-def run_weights_sha256(run_id: str) -> str:
-    return runs.weights_sha256(run_id)
+def run_weights_sha256(run_id: str, prefix: str = "") -> str:
+    return runs.weights_sha256(run_id, prefix)
+
+
+@call
+def run_scalars(run_id: str, suffix: str) -> dict:
+    return runs.scalars(run_id, suffix)
 
 
 @call

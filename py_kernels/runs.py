@@ -109,13 +109,22 @@ def export(run_id: str, model_path: str, column_path: str) -> dict:
     return {"model": model_path, "column": column_path}
 
 
-def weights_sha256(run_id: str) -> str:
-    """One hash over every parameter and buffer, in a fixed order: equal hashes mean bit-identical weights."""
+def weights_sha256(run_id: str, prefix: str = "") -> str:
+    """One hash over every parameter and buffer whose name starts with `prefix`, in a fixed order: equal hashes mean
+    bit-identical weights (and batch-norm statistics)."""
     digest = hashlib.sha256()
     for name, tensor in sorted(get(run_id).trainer.model.state_dict().items()):
+        if not name.startswith(prefix):
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
+
+
+def scalars(run_id: str, suffix: str) -> dict:
+    """Every one-element parameter whose name ends with `suffix` (e.g. the laterals' alpha), by name."""
+    return {name: float(p) for name, p in get(run_id).trainer.model.named_parameters()
+            if name.endswith(suffix) and p.numel() == 1}
 
 
 def column_outputs(run_id: str, column_path: str, x: torch.Tensor) -> dict:

@@ -143,7 +143,8 @@ export const calls = {
     z.object({ run_id: z.string(), model_path: z.string(), column_path: z.string() }),
     z.object({ model: z.string(), column: z.string() }),
   ),
-  run_weights_sha256: declare(z.object({ run_id: z.string() }), z.string().regex(/^[0-9a-f]{64}$/)),
+  run_weights_sha256: declare(z.object({ run_id: z.string(), prefix: z.string().optional() }), z.string().regex(/^[0-9a-f]{64}$/)),
+  run_scalars: declare(z.object({ run_id: z.string(), suffix: z.string() }), z.record(z.string(), z.number())),
   run_column_check: declare(
     z.object({ run_id: z.string(), column_path: z.string(), x: z.string() }),
     z.object({ layers: z.number().int(), max_abs_difference: z.array(z.number()) }),

@@ -5,6 +5,7 @@ import { BENCHMARKS, runBench } from '../bench/main.js';
 import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
+import { figureCommand } from './figure.js';
 import { reportAndExitCode, UsageError } from './exit.js';
 import { runCommand } from './run.js';
 
@@ -15,12 +16,14 @@ commands:
   run FILE [--seeds 1,2,3] [--quick] [--fresh] [--runs-dir runs]
                                    train an experiment, one run directory per seed, then the aggregate
   run --resume DIR                 continue a run from its last complete epoch
+  figure FILE... [--quick]         a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
+                                   then SVG + PNG + table in figures/ (and docs/results.md for full runs)
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
   data show NAME [--split S] [--count N] [--out FILE.png]
                                    a contact sheet of samples with their labels
   data download svhn [--split S]   SVHN format 2 from the official site (resumable, md5-checked)
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
-  reproduce                        reproduce the paper's figures
+  reproduce [--quick]              reproduce the paper's figures (5 and 7)
 
 options:
   --device D     auto (default: CUDA when present), cpu, cuda, cuda:N
@@ -37,14 +40,16 @@ const commands: Record<string, Command> = {
   },
   data: dataCommand,
   run: runCommand,
+  figure: figureCommand,
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
     const known: readonly string[] = BENCHMARKS;
     if (values.only && !known.includes(values.only)) throw new UsageError(`--only ${values.only}: no such benchmark; choose one of ${known.join(', ')}`);
     await runBench({ device: values.device, ...(values.only ? { only: values.only } : {}) });
   },
-  async reproduce() {
-    throw new UsageError('reproduce: not built yet. The experiment runner and the figures are the next issues; see README.md.');
+  async reproduce(args) {
+    // The paper's figures that this project reproduces so far, each with every experiment it needs.
+    await figureCommand(['experiments/figure5.yaml', 'experiments/figure7.yaml', ...args]);
   },
 };
 

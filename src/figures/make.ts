@@ -1,0 +1,78 @@
+/** Making one of the paper's figures: run (or reuse) every experiment it compares, then draw and tabulate. */
+import path from 'node:path';
+import { bestAccuracy, epochsToAccuracy, meanCurve } from '../analysis/curves.js';
+import { machineStamp } from '../bench/machine.js';
+import { table, writeSection } from '../bench/results-doc.js';
+import type { Kernel } from '../bridge/index.js';
+import type { DataLocation } from '../data/index.js';
+import { loadExperiment } from '../experiments/load.js';
+import { PROJECT_ROOT } from '../paths.js';
+import { runExperiment, type ExperimentOptions } from '../runs/experiment.js';
+import { RunDirectory } from '../runs/run-dir.js';
+import type { RunEvents } from '../runs/runner.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { bestSpec, curvesSpec } from './paper.js';
+import { renderFigure, type RenderedFigure } from './render.js';
+import type { Figure } from './schema.js';
+
+export interface MadeFigure {
+  files: RenderedFigure;
+  table: string;
+  json: string;
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
+
+export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<MadeFigure> {
+  const approaches = [];
+  for (const entry of figure.experiments) {
+    const outcome = await runExperiment(kernel, loadExperiment(entry.file), where, options, events);
+    approaches.push({ label: entry.label, experiment: outcome.experiment.name, runs: outcome.runs.map((r) => new RunDirectory(r.dir).readMetrics()) });
+  }
+  const dir = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '');
+  const base = path.join(dir, figure.name);
+  const rows = approaches.map((a) => {
+    const curve = meanCurve(a.runs);
+    const best = bestAccuracy(a.runs);
+    const final = curve.at(-1);
+    return { ...a, curve, best, final, reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)) };
+  });
+  const files = await renderFigure(
+    figure.kind === 'curves' ? curvesSpec(figure.title, rows) : bestSpec(figure.title, rows),
+    base,
+  );
+  const markdown = table(
+    ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy', ...figure.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
+    rows.map((r) => [
+      r.label,
+      r.runs.length,
+      r.final?.epoch ?? 0,
+      `${pct(r.final?.mean ?? NaN)} (95% CI ${pct(r.final?.low ?? NaN)}-${pct(r.final?.high ?? NaN)})`,
+      `${pct(r.best.mean)} +- ${pct(r.best.ci95)}`,
+      ...r.reach.map((epochs) => (epochs === null ? 'not reached' : String(epochs))),
+    ]),
+  );
+  writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\nPaper: ${figure.paper}\n`);
+  const json = `${base}.json`;
+  writeJsonAtomic(json, rows.map(({ runs: _runs, ...row }) => row));
+  if (!options.quick) {
+    const stamp = await machineStamp(options.device);
+    writeSection(
+      figure.name,
+      [
+        `## ${figure.title} (${figure.name})`,
+        '',
+        `- command: \`make ${figure.name}\``,
+        `- machine: ${stamp.machine}`,
+        `- date: ${stamp.date}`,
+        `- commit: ${stamp.commit}`,
+        `- figure: [${path.basename(files.svg)}](../figures/${path.basename(files.svg)}), numbers: figures/${figure.name}.json`,
+        '',
+        markdown,
+        '',
+        `Paper: ${figure.paper}`,
+      ].join('\n'),
+    );
+  }
+  return { files, table: markdown, json };
+}

@@ -1,0 +1,42 @@
+/** The paper's comparison figures: Figure 5 (test accuracy by epoch for the four transfer approaches) and Figure 7
+ * (best test accuracy with and without the learnable scalar). */
+import type { TopLevelSpec } from 'vega-lite';
+import type { CurvePoint } from '../analysis/curves.js';
+import type { Summary } from '../analysis/stats.js';
+
+export function curvesSpec(title: string, approaches: { label: string; curve: CurvePoint[] }[]): TopLevelSpec {
+  const values = approaches.flatMap(({ label, curve }) => curve.map((p) => ({ approach: label, epoch: p.epoch, mean: 100 * p.mean, low: 100 * p.low, high: 100 * p.high })));
+  const color = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), legend: { orient: 'bottom' as const, columns: 2, labelLimit: 360 } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle: 'mean over seeds, band: 95% confidence interval' },
+    width: 560,
+    height: 340,
+    data: { values },
+    encoding: { x: { field: 'epoch', type: 'quantitative', title: 'epoch' } },
+    layer: [
+      { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
+      { mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { field: 'mean', type: 'quantitative', title: 'test accuracy (%)' }, color } },
+    ],
+  };
+}
+
+export function bestSpec(title: string, approaches: { label: string; best: Summary }[]): TopLevelSpec {
+  const values = approaches.map(({ label, best }) => {
+    const half = Number.isFinite(best.ci95) ? best.ci95 : 0;
+    return { approach: label, best: 100 * best.mean, low: 100 * (best.mean - half), high: 100 * (best.mean + half), text: `${(100 * best.mean).toFixed(1)}%` };
+  });
+  const x = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), axis: { labelAngle: 0 } };
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: { text: title, subtitle: 'best test accuracy over the run, mean over seeds with 95% confidence interval' },
+    width: 420,
+    height: 300,
+    data: { values },
+    layer: [
+      { mark: { type: 'bar', width: 60 }, encoding: { x, y: { field: 'best', type: 'quantitative', title: 'best test accuracy (%)', scale: { domain: [0, 100] } }, color: { field: 'approach', type: 'nominal', legend: null } } },
+      { mark: { type: 'rule' }, encoding: { x, y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' } } },
+      { mark: { type: 'text', dy: -10, fontSize: 13 }, encoding: { x, y: { field: 'high', type: 'quantitative' }, text: { field: 'text' } } },
+    ],
+  };
+}
