@@ -83,7 +83,6 @@ def environment(measure_matmul: bool = True) -> dict:
     current = session().device
     info = devices.describe(current, session().threads)
     info["matmul_gflops"] = devices.matmul_gflops(current) if measure_matmul else None
-    info["slow_blas_below_gflops"] = devices.SLOW_BLAS_GFLOPS
     return info
 
 

@@ -10,10 +10,6 @@ import torch
 
 from .errors import KernelInputError
 
-# Below this rate a 1024x1024 float32 matmul is running on the reference BLAS (measured 5 GFLOP/s without OpenBLAS,
-# about 100 GFLOP/s with it, on 2 cores), and training is an order of magnitude slower than it should be.
-SLOW_BLAS_GFLOPS = 20.0
-
 
 def resolve(requested: str) -> torch.device:
     """'auto' picks CUDA when present; 'cpu', 'cuda' and 'cuda:N' are taken as asked, or refused with the reason."""
@@ -59,7 +55,8 @@ def blas_library() -> str:
     """The BLAS that numpy/torch resolve to on Linux, read from the process's mapped libraries."""
     try:
         with open("/proc/self/maps", encoding="utf-8") as maps:
-            names = {line.split()[-1] for line in maps if "blas" in line.lower() and "/" in line}
+            names = {line.split()[-1] for line in maps
+                     if "/" in line and any(k in line.rsplit("/", 1)[-1].lower() for k in ("blas", "mkl", "blis"))}
         return ", ".join(sorted(os.path.basename(n) for n in names)) or "unknown"
     except OSError:
         return "unknown"

@@ -86,7 +86,7 @@ export const calls = {
   ping: declare(z.object({}), z.object({ pid: z.number().int(), time: z.number() })),
   environment: declare(
     z.object({ measure_matmul: z.boolean() }),
-    deviceInfoSchema.extend({ matmul_gflops: z.number().nullable(), slow_blas_below_gflops: z.number() }),
+    deviceInfoSchema.extend({ matmul_gflops: z.number().nullable() }),
   ),
   tensor_random: declare(
     z.object({ name: z.string(), shape: shapeSchema, dtype: dtypeSchema, seed: z.number().int() }),

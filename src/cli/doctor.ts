@@ -1,5 +1,5 @@
 /** `pladder doctor`: what the kernels will run on, and whether that is fit to train. */
-import { kernelFor, SLOW_BLAS_GFLOPS } from '../bridge/index.js';
+import { isSlowBlas, kernelFor, SLOW_BLAS_GFLOPS } from '../bridge/index.js';
 
 export interface DoctorReport {
   python: string;
@@ -27,7 +27,7 @@ export async function doctor(device: string): Promise<DoctorReport> {
     deviceDetail: env.cuda_name ? `${env.cuda_name}, ${gib(env.cuda_memory_bytes ?? 0)}` : `CPU, ${env.threads} threads`,
     blas: env.blas,
     matmulGflops: env.matmul_gflops,
-    slowBlas: env.device === 'cpu' && env.matmul_gflops !== null && env.matmul_gflops < SLOW_BLAS_GFLOPS,
+    slowBlas: isSlowBlas(env),
   };
 }
 
@@ -41,7 +41,7 @@ export function formatDoctor(report: DoctorReport): string {
       'matmul',
       report.matmulGflops === null
         ? 'not measured'
-        : `${report.matmulGflops.toFixed(1)} GFLOP/s (1024x1024 float32)${report.slowBlas ? `  SLOW: below ${SLOW_BLAS_GFLOPS}; install OpenBLAS (Debian: apt-get install libopenblas0-pthread)` : '  ok'}`,
+        : `${report.matmulGflops.toFixed(1)} GFLOP/s (1024x1024 float32)${report.slowBlas ? `  SLOW: below ${SLOW_BLAS_GFLOPS} with no optimised BLAS loaded; install OpenBLAS (Debian: apt-get install libopenblas0-pthread)` : '  ok'}`,
     ],
   ];
   return rows.map(([key, value]) => `  ${key.padEnd(12)} ${value}`).join('\n');

@@ -32,3 +32,14 @@ describe('pladder doctor', () => {
     expect(cuda.stderr).toMatch(/device 'cuda:7'/);
   });
 });
+
+describe('the slow-BLAS check', () => {
+  it('flags a slow CPU only when no optimised BLAS is loaded (a busy machine is slow too)', async () => {
+    const { isSlowBlas } = await import('../../src/bridge/index.js');
+    const reference = { device: 'cpu', matmul_gflops: 5, blas: 'libblas.so.3' };
+    expect(isSlowBlas(reference)).toBe(true);
+    expect(isSlowBlas({ ...reference, blas: 'libblas.so.3, libopenblasp-r0.3.21.so' })).toBe(false);
+    expect(isSlowBlas({ ...reference, matmul_gflops: 90 })).toBe(false);
+    expect(isSlowBlas({ ...reference, device: 'cuda:0' })).toBe(false);
+  });
+});
