@@ -1,0 +1,42 @@
+/** The options that every training command (run, figure, reproduce) shares, parsed and checked once. */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { resolveDataLocation, type DataLocation } from '../data/index.js';
+import type { ExperimentOptions } from '../runs/experiment.js';
+import type { RunEvents } from '../runs/runner.js';
+import { UsageError } from './exit.js';
+import type { Bar } from './progress.js';
+
+const shared = {
+  seeds: { type: 'string' },
+  device: { type: 'string', default: 'auto' },
+  quick: { type: 'boolean', default: false },
+  'runs-dir': { type: 'string', default: 'runs' },
+  'data-dir': { type: 'string' },
+  fresh: { type: 'boolean', default: false },
+} as const;
+
+export function parseSeeds(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const seeds = text.split(',').map((s) => Number(s.trim()));
+  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`--seeds ${text}: a comma-separated list of whole numbers >= 0, e.g. --seeds 1,2,3`);
+  return seeds;
+}
+
+export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = {}) {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...shared, ...(extra.resume ? { resume: { type: 'string' } } : {}) } as typeof shared & { resume?: { type: 'string' } } });
+  const seeds = parseSeeds(values.seeds);
+  const experiment: ExperimentOptions = {
+    runsDir: path.resolve(values['runs-dir']),
+    device: values.device,
+    quick: values.quick,
+    fresh: values.fresh,
+    ...(seeds ? { seeds } : {}),
+  };
+  const where: DataLocation = resolveDataLocation(values['data-dir']);
+  return { positionals, experiment, where, dataDir: values['data-dir'], resume: (values as { resume?: string }).resume };
+}
+
+export function barEvents(bar: Bar): RunEvents {
+  return { progress: (done, total, label) => bar.update(done, total, label), log: (line) => bar.log(line) };
+}
