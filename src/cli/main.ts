@@ -13,7 +13,7 @@ const USAGE = `usage: pladder <command> [options]
 
 commands:
   doctor [--device D] [--json]     the interpreter, torch, the device and its speed, the datasets found
-  run FILE [--seeds 1,2,3] [--quick] [--fresh] [--runs-dir runs]
+  run FILE [--seeds 1,2,3] [--epochs N] [--quick] [--fresh] [--runs-dir runs]
                                    train an experiment, one run directory per seed, then the aggregate
   run --resume DIR                 continue a run from its last complete epoch
   figure FILE... [--quick]         a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,

@@ -14,6 +14,7 @@ const shared = {
   'runs-dir': { type: 'string', default: 'runs' },
   'data-dir': { type: 'string' },
   fresh: { type: 'boolean', default: false },
+  epochs: { type: 'string' },
 } as const;
 
 export function parseSeeds(text: string | undefined): number[] | undefined {
@@ -26,12 +27,15 @@ export function parseSeeds(text: string | undefined): number[] | undefined {
 export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = {}) {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...shared, ...(extra.resume ? { resume: { type: 'string' } } : {}) } as typeof shared & { resume?: { type: 'string' } } });
   const seeds = parseSeeds(values.seeds);
+  const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
+  if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new UsageError(`--epochs ${values.epochs}: a whole number of epochs, at least 1`);
   const experiment: ExperimentOptions = {
     runsDir: path.resolve(values['runs-dir']),
     device: values.device,
     quick: values.quick,
     fresh: values.fresh,
     ...(seeds ? { seeds } : {}),
+    ...(epochs ? { epochs } : {}),
   };
   const where: DataLocation = resolveDataLocation(values['data-dir']);
   return { positionals, experiment, where, dataDir: values['data-dir'], resume: (values as { resume?: string }).resume };

@@ -62,7 +62,8 @@ export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLoca
       [
         `## ${figure.title} (${figure.name})`,
         '',
-        `- command: \`make ${figure.name}\``,
+        `- command: \`bin/pladder figure experiments/${figure.name}.yaml${options.epochs ? ` --epochs ${options.epochs}` : ''}\` (full length: \`make ${figure.name}\`)`,
+        `- epochs: ${options.epochs ? `${options.epochs} (shortened with --epochs from the experiment files' own length)` : 'as in the experiment files'}`,
         `- machine: ${stamp.machine}`,
         `- date: ${stamp.date}`,
         `- commit: ${stamp.commit}`,

@@ -9,7 +9,7 @@ import { learningCurveSpec } from '../figures/learning-curve.js';
 import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { RunDirectory, type RunResult } from './run-dir.js';
-import { applyQuick, runDirFor, trainRun, type RunEvents } from './runner.js';
+import { applyQuick, runDirFor, trainRun, withEpochs, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
 
 export interface ExperimentOptions {
@@ -19,6 +19,8 @@ export interface ExperimentOptions {
   seeds?: number[];
   /** Start over where a run directory already exists (otherwise: complete runs are reused, partial ones refused). */
   fresh?: boolean;
+  /** Train this many epochs instead of the experiment's (its sources keep theirs). */
+  epochs?: number;
 }
 
 export interface ExperimentOutcome {
@@ -35,11 +37,12 @@ export class RunExistsError extends Error {
 }
 
 export async function runExperiment(kernel: Kernel, experiment: Experiment, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome> {
-  const effective = options.quick ? applyQuick(experiment) : experiment;
+  const shortened = options.epochs ? withEpochs(experiment, options.epochs) : experiment;
+  const effective = options.quick ? applyQuick(shortened) : shortened;
   const seeds = options.seeds ?? experiment.seeds;
   const runs: ExperimentOutcome['runs'] = [];
   for (const seed of seeds) {
-    const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options.quick));
+    const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options));
     if (dir.exists() && options.fresh) rmSync(dir.dir, { recursive: true, force: true });
     if (dir.isComplete()) {
       events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
@@ -48,7 +51,8 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
         throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
       }
       const train = async (source: Experiment, sourceSeed: number) => {
-        const outcome = await runExperiment(kernel, source, where, { ...options, seeds: [sourceSeed], fresh: false }, events);
+        const { epochs: _ownEpochs, ...sourceOptions } = options;
+        const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false }, events);
         return outcome.runs[0]!.dir;
       };
       const resolved = await resolveSources(effective, { kernel, where, runsDir: options.runsDir, device: options.device, quick: options.quick, events, train });

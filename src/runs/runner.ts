@@ -24,8 +24,15 @@ export function applyQuick(experiment: Experiment): Experiment {
   };
 }
 
-export function runDirFor(runsDir: string, experiment: Experiment, seed: number, quick: boolean): string {
-  return path.join(runsDir, quick ? `${experiment.name}-quick` : experiment.name, `seed-${seed}`);
+/** The experiment shortened to `epochs` (the schedule, including its decay, follows the new length). */
+export function withEpochs(experiment: Experiment, epochs: number): Experiment {
+  return { ...experiment, training: { ...experiment.training, epochs } };
+}
+
+/** runs/<name>[-epochsN][-quick]/seed-S: variants of one experiment never share a directory. */
+export function runDirFor(runsDir: string, experiment: Experiment, seed: number, variant: { quick: boolean; epochs?: number | undefined }): string {
+  const name = `${experiment.name}${variant.epochs ? `-epochs${variant.epochs}` : ''}${variant.quick ? '-quick' : ''}`;
+  return path.join(runsDir, name, `seed-${seed}`);
 }
 
 /** Tensor names of a dataset split already loaded into this kernel. */
