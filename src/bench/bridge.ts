@@ -11,7 +11,10 @@ export interface LatencyResult {
 export interface PullResult {
   path: 'binary' | 'json';
   values: number;
+  repeats: number;
+  /** The best of the repeats (steady state), and their median. */
   seconds: number;
+  medianSeconds: number;
   bytesPerSecond: number;
 }
 
@@ -28,20 +31,23 @@ export async function measureLatency(kernel: Kernel, calls = 3000): Promise<Late
   return { calls, meanMs: times.reduce((a, b) => a + b, 0) / calls, medianMs: at(0.5), p99Ms: at(0.99) };
 }
 
-/** Best of `repeats` pulls of a float32 tensor of `values` elements. */
+/** `repeats` pulls of a float32 tensor of `values` elements: best and median. The first pulls of a large tensor
+ * are slower while the OS assembles huge pages for Node's fresh buffers; the best is the steady state. */
 export async function measurePull(kernel: Kernel, path: 'binary' | 'json', values: number, repeats: number): Promise<PullResult> {
   const name = `bench-${values}`;
   await kernel.call('tensor_random', { name, shape: [values], dtype: 'float32', seed: 0 });
-  let best = Infinity;
+  const times: number[] = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
     const length = path === 'binary' ? (await pullTensor(kernel, name)).data.length : await pullAsJson(kernel, name);
-    best = Math.min(best, performance.now() - start);
+    times.push((performance.now() - start) / 1000);
     if (length !== values) throw new Error(`${path} pull of ${name} gave ${length} values`);
   }
   await kernel.call('tensor_drop', { name });
-  const seconds = best / 1000;
-  return { path, values, seconds, bytesPerSecond: (values * 4) / seconds };
+  times.sort((a, b) => a - b);
+  const seconds = times[0] ?? NaN;
+  const medianSeconds = times[Math.floor((times.length - 1) / 2)] ?? NaN;
+  return { path, values, repeats, seconds, medianSeconds, bytesPerSecond: (values * 4) / seconds };
 }
 
 /** pythonia's own way: `tensor.tolist()` in Python, serialised to JSON and parsed by Node. */
