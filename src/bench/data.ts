@@ -14,7 +14,7 @@ export interface DataLoadTiming {
 }
 
 /** Each cached load runs in a fresh kernel, so nothing from the first load is still in memory. */
-export async function measureDataLoads(device: string, log: (line: string) => void): Promise<DataLoadTiming[]> {
+export async function measureDataLoads(device: string, log: (line: string) => void): Promise<{ dataDir: string; timings: DataLoadTiming[] }> {
   const where = { ...resolveDataLocation(), cacheDir: mkdtempSync(path.join(os.tmpdir(), 'pladder-bench-cache-')) };
   const timings: DataLoadTiming[] = [];
   try {
@@ -45,5 +45,5 @@ export async function measureDataLoads(device: string, log: (line: string) => vo
   } finally {
     rmSync(where.cacheDir, { recursive: true, force: true });
   }
-  return timings;
+  return { dataDir: where.dataDir, timings };
 }

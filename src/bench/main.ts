@@ -71,7 +71,7 @@ export async function benchBridge(device: string, log: (line: string) => void): 
 
 export async function benchData(device: string, log: (line: string) => void): Promise<void> {
   log('data: flat784 views, first (uncached) and cached load, each in a fresh kernel');
-  const timings = await measureDataLoads(device, log);
+  const { dataDir, timings } = await measureDataLoads(device, log);
   const stamp = await machineStamp(device);
   writeSection(
     'data',
@@ -79,6 +79,7 @@ export async function benchData(device: string, log: (line: string) => void): Pr
       '## Data: loading the flat784 view',
       '',
       stampLines(stamp, 'make bench   (pladder bench --only data)'),
+      `- data directory: ${dataDir}`,
       '',
       table(
         ['dataset', 'split', 'examples', 'first load (s)', 'cached load (s)'],
