@@ -232,6 +232,16 @@ def diagnostic_raise(message: str) -> None:
 
 
 @call
+def diagnostic_crash(how: str) -> None:
+    """Ends the kernel process the hard way, as a segfault or the out-of-memory killer would."""
+    import signal
+
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    os._exit(3)
+
+
+@call
 def diagnostic_sleep(seconds: float, progress: Callable[[dict], None] | None = None) -> dict:
     from py_kernels.progress import Progress
 

@@ -169,6 +169,7 @@ export const calls = {
       nested: z.tuple([z.object({ loss: realSchema }), z.array(realSchema)]),
     }),
   ),
+  diagnostic_crash: declare(z.object({ how: z.enum(['kill', 'exit']) }), z.null()),
   diagnostic_raise: declare(z.object({ message: z.string() }), z.null()),
   diagnostic_sleep: declare(z.object({ seconds: z.number().nonnegative() }), z.object({ slept: z.number() })),
 } as const;

@@ -122,6 +122,8 @@ export class Kernel {
     const exited = new Promise<never>((_, reject) => {
       child?.once('exit', (code, signal) => {
         untrack();
+        pythonia.end(); // its timers, and the handle of the process that is gone
+        rmSync(exchangeDir, { recursive: true, force: true });
         reject(
           new KernelError('KERNEL_EXITED', `The Python kernel (pid ${child.pid}, device '${this.device}') exited with ${signal ? `signal ${signal}` : `code ${code}`}.`, {
             device: this.device,

@@ -89,6 +89,15 @@ describe('typed calls through the real bridge', () => {
     expect(events.at(-1)).toMatchObject({ stage: 'sleep', done: 120, total: 120 });
   });
 
+  it.each(['kill', 'exit'] as const)('survives the kernel dying in a call (%s): a clear error, then a fresh kernel', async (how) => {
+    const before = (await kernel.call('ping', {})).pid;
+    const error = await failure(kernel.call('diagnostic_crash', { how }));
+    expect(error.code).toBe('KERNEL_EXITED');
+    expect(error.shortMessage).toMatch(how === 'kill' ? /exited with signal SIGKILL/ : /exited with code 3/);
+    const after = (await kernel.call('ping', {})).pid;
+    expect(after).not.toBe(before);
+  });
+
   it('fails a call past its timeout with a clear error, and the next call gets a fresh kernel', async () => {
     const before = (await kernel.call('ping', {})).pid;
     const error = await failure(kernel.call('diagnostic_sleep', { seconds: 30 }, { timeoutMs: 300 }));
