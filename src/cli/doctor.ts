@@ -1,5 +1,6 @@
 /** `pladder doctor`: what the kernels will run on, and whether that is fit to train. */
 import { isSlowBlas, kernelFor, SLOW_BLAS_GFLOPS } from '../bridge/index.js';
+import { DATASET_NAMES, describeDataset, resolveDataLocation } from '../data/index.js';
 
 export interface DoctorReport {
   python: string;
@@ -11,13 +12,22 @@ export interface DoctorReport {
   blas: string;
   matmulGflops: number | null;
   slowBlas: boolean;
+  dataDir: string;
+  datasets: { name: string; found: boolean; location: string; train: number | null; test: number | null; checksum: string }[];
 }
 
-export async function doctor(device: string): Promise<DoctorReport> {
+export async function doctor(device: string, dataDir?: string): Promise<DoctorReport> {
   // Report a slow BLAS rather than refusing to start: saying so is the doctor's job.
   const kernel = kernelFor(device, { allowSlowBlas: true });
   const env = await kernel.call('environment', { measure_matmul: true });
   const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  const where = resolveDataLocation(dataDir);
+  const datasets = [];
+  for (const name of DATASET_NAMES) {
+    const report = await describeDataset(kernel, name, where);
+    const checksum = [...new Set(report.files.map((f) => f.checksum))].join(', ');
+    datasets.push({ name, found: report.found, location: report.location, train: report.counts.train, test: report.counts.test, checksum });
+  }
   return {
     python: env.python,
     pythonVersion: env.python_version,
@@ -28,6 +38,8 @@ export async function doctor(device: string): Promise<DoctorReport> {
     blas: env.blas,
     matmulGflops: env.matmul_gflops,
     slowBlas: isSlowBlas(env),
+    dataDir: `${where.dataDir} (from ${where.source})`,
+    datasets,
   };
 }
 
@@ -44,5 +56,9 @@ export function formatDoctor(report: DoctorReport): string {
         : `${report.matmulGflops.toFixed(1)} GFLOP/s (1024x1024 float32)${report.slowBlas ? `  SLOW: below ${SLOW_BLAS_GFLOPS} with no optimised BLAS loaded; install OpenBLAS (Debian: apt-get install libopenblas0-pthread)` : '  ok'}`,
     ],
   ];
+  rows.push(['data dir', report.dataDir]);
+  for (const d of report.datasets) {
+    rows.push([d.name, d.found ? `found, ${d.train}/${d.test} examples, checksum ${d.checksum}  ${d.location}` : `not found in ${d.location} (pladder data says how to get it)`]);
+  }
   return rows.map(([key, value]) => `  ${key.padEnd(12)} ${value}`).join('\n');
 }

@@ -12,7 +12,8 @@ import { runCommand } from './run.js';
 const USAGE = `usage: pladder <command> [options]
 
 commands:
-  doctor [--device D] [--json]     the interpreter, torch, the device and its speed, the datasets found
+  doctor [--device D] [--json] [--data-dir DIR]
+                                   the interpreter, torch, the device and its speed, the datasets found
   run FILE [--seeds 1,2,3] [--epochs N] [--quick] [--fresh] [--runs-dir runs]
                                    train an experiment, one run directory per seed, then the aggregate
   run --resume DIR                 continue a run from its last complete epoch
@@ -34,8 +35,8 @@ type Command = (args: string[]) => Promise<void>;
 
 const commands: Record<string, Command> = {
   async doctor(args) {
-    const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false } } });
-    const report = await doctor(values.device);
+    const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, json: { type: 'boolean', default: false }, 'data-dir': { type: 'string' } } });
+    const report = await doctor(values.device, values['data-dir']);
     console.log(values.json ? JSON.stringify(report, null, 2) : formatDoctor(report));
   },
   data: dataCommand,

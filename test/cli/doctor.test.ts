@@ -12,6 +12,9 @@ describe('pladder doctor', () => {
     expect(report.deviceDetail).toMatch(/CPU, \d+ threads/);
     expect(report.matmulGflops).toBeGreaterThan(0);
     expect(typeof report.slowBlas).toBe('boolean');
+    const mnist = report.datasets.find((d: { name: string }) => d.name === 'mnist');
+    expect(mnist).toMatchObject({ found: true, train: 60000, test: 10000, checksum: 'ok' });
+    expect(report.datasets.map((d: { name: string }) => d.name)).toEqual(['mnist', 'svhn', 'mnist-m']);
   });
 
   it('says what to install when no Python with torch exists', async () => {
