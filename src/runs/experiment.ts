@@ -55,7 +55,7 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
         const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false }, events);
         return outcome.runs[0]!.dir;
       };
-      const resolved = await resolveSources(effective, { kernel, where, runsDir: options.runsDir, device: options.device, quick: options.quick, events, train });
+      const resolved = await resolveSources(effective, { where, device: options.device, quick: options.quick, events, train });
       dir.writeConfig({ experiment: resolved, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
       await trainRun(kernel, dir, where, events);
     }

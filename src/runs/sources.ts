@@ -1,6 +1,5 @@
 /** Source columns of a progressive experiment: each `from: source` column becomes the column.pt of a trained run of
  * its source experiment, from the source cache when that exact training was done before, else trained now. */
-import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../experiments/schema.js';
@@ -10,9 +9,7 @@ import { applyQuick } from './runner.js';
 import { cachedSource } from './source-cache.js';
 
 export interface SourceContext {
-  kernel: Kernel;
   where: DataLocation;
-  runsDir: string;
   device: string;
   quick: boolean;
   events: RunEvents;
