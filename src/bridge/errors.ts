@@ -6,6 +6,7 @@ export type KernelErrorCode =
   | 'CALL_TIMEOUT' // the call ran past its timeout; the kernel was stopped
   | 'KERNEL_EXITED' // the Python process ended while a call was in flight (crash, OOM kill, signal)
   | 'KERNEL_STOPPED' // a call was made to a kernel after stop()
+  | 'BAD_ARGUMENTS' // the arguments of a call did not match its declared schema (nothing was sent)
   | 'BAD_REPLY' // Python's reply did not match the call's schema
   | 'SLOW_BLAS' // torch on the CPU runs on the reference BLAS: training would be an order of magnitude slower
   | 'NO_PYTHON'; // no interpreter with torch, torchvision, numpy and scipy was found

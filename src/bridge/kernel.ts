@@ -46,7 +46,21 @@ interface Running {
   info: KernelInfo;
   exchangeDir: string;
   exited: Promise<never>;
-  untrack: () => void;
+  /** Ends the process (if alive) and removes what it used; idempotent. */
+  dispose: () => void;
+}
+
+/** Loading torch and the kernels takes seconds; a minute more is a hung interpreter. */
+const START_TIMEOUT_MS = 120_000;
+
+/** A promise that rejects with `error()` after `ms`, unless cleared first. */
+function deadline(ms: number, error: () => Error): { expired: Promise<never>; clear: () => void } {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(error()), ms);
+  });
+  expired.catch(() => undefined);
+  return { expired, clear: () => clearTimeout(timer) };
 }
 
 export class Kernel {
@@ -91,7 +105,7 @@ export class Kernel {
     this.stopped = final;
     const running = this.running;
     this.running = undefined;
-    if (running) end(await running.catch(() => undefined));
+    if (running) (await running.catch(() => undefined))?.dispose();
   }
 
   private ensureRunning(): Promise<Running> {
@@ -115,15 +129,18 @@ export class Kernel {
     const exchangeDir = makeExchangeDir(this.device);
     const pythonia = loadPythonia(python.executable);
     const child = pythonia.process();
-    const untrack = trackKernel(() => {
+    const release = () => {
       pythonia.end();
       rmSync(exchangeDir, { recursive: true, force: true });
-    });
+    };
+    const untrack = trackKernel(release);
+    const dispose = () => {
+      untrack();
+      release();
+    };
     const exited = new Promise<never>((_, reject) => {
       child?.once('exit', (code, signal) => {
-        untrack();
-        pythonia.end(); // its timers, and the handle of the process that is gone
-        rmSync(exchangeDir, { recursive: true, force: true });
+        dispose(); // pythonia's timers, the handle of the process that is gone, the exchange folder
         reject(
           new KernelError('KERNEL_EXITED', `The Python kernel (pid ${child.pid}, device '${this.device}') exited with ${signal ? `signal ${signal}` : `code ${code}`}.`, {
             device: this.device,
@@ -133,21 +150,24 @@ export class Kernel {
       });
     });
     exited.catch(() => undefined);
+    const importing = deadline(START_TIMEOUT_MS, () => new KernelError('CALL_TIMEOUT', `The Python kernel for device '${this.device}' did not load py_kernels/api.py within ${START_TIMEOUT_MS / 1000} s.`, { device: this.device }));
     try {
-      const api = await Promise.race([pythonia.importFile(API_MODULE), exited]);
-      const partial = { pythonia, api, exchangeDir, exited, untrack };
+      const api = await Promise.race([pythonia.importFile(API_MODULE), exited, importing.expired]);
+      const partial = { pythonia, api, exchangeDir, exited, dispose };
       const info = await this.invoke(
         { ...partial, info: undefined as never },
         'start',
         { device: this.device, threads: this.options.threads ?? null, exchange_dir: exchangeDir },
-        { timeoutMs: 120_000 },
+        { timeoutMs: START_TIMEOUT_MS },
       );
       checkBlas(info, this.options.allowSlowBlas ?? process.env.PLADDER_ALLOW_SLOW_BLAS === '1');
       pythonia.setKeepsNodeAlive(false);
       return { ...partial, info };
     } catch (error) {
-      end({ pythonia, exchangeDir, untrack });
+      dispose();
       throw error;
+    } finally {
+      importing.clear();
     }
   }
 
@@ -160,28 +180,23 @@ export class Kernel {
     const declared = calls[name];
     const parsedArgs = declared.args.safeParse(args);
     if (!parsedArgs.success) {
-      throw new KernelError('BAD_REPLY', `Arguments of kernel call '${name}' are invalid: ${parsedArgs.error.message}`, { call: name, device: this.device });
+      throw new KernelError('BAD_ARGUMENTS', `Arguments of kernel call '${name}' are invalid: ${parsedArgs.error.message}`, { call: name, device: this.device });
     }
     const progress = onProgress ? (event: string) => forwardProgress(event, onProgress) : undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        void this.stop();
-        reject(
-          new KernelError('CALL_TIMEOUT', `Kernel call '${name}' on device '${this.device}' ran past its ${timeoutMs / 1000} s timeout; the Python kernel was stopped and its state is lost.`, {
-            call: name,
-            device: this.device,
-            hint: 'Give the call more time (timeoutMs, or PLADDER_CALL_TIMEOUT_MS for every call), or do less per call.',
-          }),
-        );
-      }, timeoutMs);
+    const timeout = deadline(timeoutMs, () => {
+      void this.stop();
+      return new KernelError('CALL_TIMEOUT', `Kernel call '${name}' on device '${this.device}' ran past its ${timeoutMs / 1000} s timeout; the Python kernel was stopped and its state is lost.`, {
+        call: name,
+        device: this.device,
+        hint: 'Give the call more time (timeoutMs, or PLADDER_CALL_TIMEOUT_MS for every call), or do less per call.',
+      });
     });
     this.enter(running);
     try {
-      const reply = await Promise.race([running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running.exited, timedOut]);
+      const reply = await Promise.race([running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running.exited, timeout.expired]);
       return this.unwrap(name, reply);
     } finally {
-      clearTimeout(timer);
+      timeout.clear();
       this.leave(running);
     }
   }
@@ -215,13 +230,6 @@ export class Kernel {
 function forwardProgress(event: string, onProgress: (event: ProgressEvent) => void): void {
   const parsed = progressEventSchema.safeParse(JSON.parse(event));
   if (parsed.success) onProgress(parsed.data);
-}
-
-function end(running: Pick<Running, 'pythonia' | 'exchangeDir' | 'untrack'> | undefined): void {
-  if (!running) return;
-  running.untrack();
-  running.pythonia.end();
-  rmSync(running.exchangeDir, { recursive: true, force: true });
 }
 
 function checkBlas(info: KernelInfo, allowSlow: boolean): void {

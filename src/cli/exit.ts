@@ -12,6 +12,7 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
   CALL_TIMEOUT: 1,
   KERNEL_EXITED: 1,
   KERNEL_STOPPED: 1,
+  BAD_ARGUMENTS: 2,
   BAD_REPLY: 1,
   NO_PYTHON: 3,
   SLOW_BLAS: 4,
