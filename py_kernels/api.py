@@ -159,8 +159,10 @@ def data_contact_sheet(name: str, split: str, count: int, out_png: str, data_dir
 
 
 @call
-def data_download_svhn(dest_dir: str, split: str, progress: Callable[[dict], None] | None = None) -> dict:
-    return {"path": data.download_svhn(dest_dir, split, progress)}
+def data_download_svhn(dest_dir: str, split: str, url: str | None = None, md5: str | None = None,
+                       progress: Callable[[dict], None] | None = None) -> dict:
+    """From the official site, or from `url` (a mirror) with its `md5`."""
+    return {"path": data.download_svhn(dest_dir, split, progress, url=url, md5=md5)}
 
 
 # --- training runs (py_kernels/runs.py) ------------------------------------------------------------------------------

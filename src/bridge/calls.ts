@@ -115,7 +115,10 @@ export const calls = {
     z.object({ name: datasetNameSchema, split: splitSchema, count: z.number().int().positive(), out_png: z.string(), data_dir: z.string(), seed: z.number().int() }),
     z.object({ path: z.string(), indices: z.array(z.number().int()), labels: z.array(z.number().int()) }),
   ),
-  data_download_svhn: declare(z.object({ dest_dir: z.string(), split: splitSchema }), z.object({ path: z.string() })),
+  data_download_svhn: declare(
+    z.object({ dest_dir: z.string(), split: splitSchema, url: z.string().nullable().default(null), md5: z.string().nullable().default(null) }),
+    z.object({ path: z.string() }),
+  ),
   run_create: declare(
     z.object({
       run_id: z.string(),

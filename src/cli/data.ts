@@ -38,6 +38,7 @@ export async function dataCommand(args: string[]): Promise<void> {
       seed: { type: 'string', default: '0' },
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
+      mirror: { type: 'string' },
     },
   });
   const where = resolveDataLocation(values['data-dir']);
@@ -69,7 +70,8 @@ export async function dataCommand(args: string[]): Promise<void> {
     for (const part of split === 'train' && !args.includes('--split') ? (['train', 'test'] as const) : ([split] as const)) {
       const bar = progressBar(`svhn ${part}`);
       try {
-        const done = await kernel.call('data_download_svhn', { dest_dir: dest, split: part }, { onProgress: bar.onKernelProgress, timeoutMs: 6 * 3600_000 });
+        const url = values.mirror ? `${values.mirror.replace(/\/$/, '')}/${part}_32x32.mat` : null;
+        const done = await kernel.call('data_download_svhn', { dest_dir: dest, split: part, url, md5: null }, { onProgress: bar.onKernelProgress, timeoutMs: 6 * 3600_000 });
         bar.stop();
         console.log(`svhn ${part}: ${done.path}`);
       } finally {

@@ -22,7 +22,8 @@ commands:
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
   data show NAME [--split S] [--count N] [--out FILE.png]
                                    a contact sheet of samples with their labels
-  data download svhn [--split S]   SVHN format 2 from the official site (resumable, md5-checked)
+  data download svhn [--split S] [--mirror URL]
+                                   SVHN format 2 from the official site or a mirror (resumable, md5-checked)
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
   reproduce [--quick]              reproduce the paper's figures (5 and 7)
 
