@@ -14,7 +14,7 @@ export function learningCurveSpec(title: string, seeds: { seed: number; records:
       {
         mark: { type: 'line', opacity: 0.5, point: seeds.length === 1 },
         encoding: {
-          x: { field: 'epoch', type: 'quantitative', title: 'epoch' },
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } },
           y: { field: 'error', type: 'quantitative', title: 'test error (%)', scale: { type: 'log' } },
           color: { field: 'seed', type: 'nominal', title: null },
         },

@@ -13,7 +13,7 @@ export function curvesSpec(title: string, approaches: { label: string; curve: Cu
     width: 560,
     height: 340,
     data: { values },
-    encoding: { x: { field: 'epoch', type: 'quantitative', title: 'epoch' } },
+    encoding: { x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } } },
     layer: [
       { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
       { mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { field: 'mean', type: 'quantitative', title: 'test accuracy (%)' }, color } },
