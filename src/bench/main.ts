@@ -64,7 +64,7 @@ export async function benchBridge(device: string, log: (line: string) => void): 
       'Node reads them into a typed array. The JSON path is pythonia\'s own: `tensor.tolist()` serialised and parsed.',
       'Each time includes the Python-side export. The first pulls of a large tensor are slower while the OS',
       "assembles huge pages for Node's fresh buffers (bin/pladder asks glibc for them); the best is the steady state.",
-      'Measured with the machine otherwise idle (background training paused).',
+      'Measured with the machine otherwise idle.',
     ].join('\n'),
   );
 }
