@@ -41,6 +41,12 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
   const effective = options.quick ? applyQuick(shortened) : shortened;
   const seeds = options.seeds ?? experiment.seeds;
   const runs: ExperimentOutcome['runs'] = [];
+  // A source column is trained (once, for its own seed and length) by running its experiment like any other.
+  const train = async (source: Experiment, sourceSeed: number) => {
+    const { epochs: _ownLength, ...sourceOptions } = options;
+    const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false }, events);
+    return outcome.runs[0]!.dir;
+  };
   for (const seed of seeds) {
     const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options));
     if (dir.exists() && options.fresh) rmSync(dir.dir, { recursive: true, force: true });
@@ -50,11 +56,6 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
       if (dir.exists()) {
         throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
       }
-      const train = async (source: Experiment, sourceSeed: number) => {
-        const { epochs: _ownEpochs, ...sourceOptions } = options;
-        const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false }, events);
-        return outcome.runs[0]!.dir;
-      };
       const resolved = await resolveSources(effective, { where, device: options.device, quick: options.quick, events, train });
       dir.writeConfig({ experiment: resolved, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
       await trainRun(kernel, dir, where, events);
@@ -65,7 +66,6 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
 }
 
 /** The summary over seeds and the learning-curve figure, written next to the seed directories. */
-
 export async function aggregate(experiment: Experiment, runs: ExperimentOutcome['runs'], dir: string): Promise<ExperimentOutcome> {
   const finalTestError = summarize(runs.map((r) => r.result.final_test_error));
   const bestTestError = summarize(runs.map((r) => r.result.best_test_error));
