@@ -42,10 +42,13 @@ class _Session:
 
 _session: _Session | None = None
 CALLS: dict[str, Callable[..., Any]] = {}
+TAKES_PROGRESS: set[str] = set()  # read once at registration, not on every call across the bridge
 
 
 def call(fn: Callable[..., Any]) -> Callable[..., Any]:
     CALLS[fn.__name__] = fn
+    if "progress" in inspect.signature(fn).parameters:
+        TAKES_PROGRESS.add(fn.__name__)
     return fn
 
 
@@ -265,7 +268,7 @@ def dispatch(name: str, args_json: str, progress_callback: Any = None) -> str:
         if fn is None:
             raise KernelInputError(f"unknown kernel call {name!r}; known calls: {', '.join(sorted(CALLS))}")
         kwargs = json.loads(args_json)
-        if "progress" in inspect.signature(fn).parameters:
+        if name in TAKES_PROGRESS:
             kwargs["progress"] = None if progress_callback is None else (lambda event: progress_callback(wire.dumps(event)))
         return wire.dumps({"ok": True, "value": fn(**kwargs)})
     except BaseException as error:  # noqa: BLE001 - every failure must reach TypeScript as data, not kill the bridge
