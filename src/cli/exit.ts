@@ -2,6 +2,7 @@
 import { KernelError, type KernelErrorCode } from '../bridge/index.js';
 import { ExperimentError } from '../experiments/load.js';
 import { RunExistsError } from '../runs/experiment.js';
+import { RecordError } from '../runs/record.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -21,7 +22,7 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
 const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
 
 export function reportAndExitCode(error: unknown): number {
-  if (error instanceof UsageError || error instanceof ExperimentError || error instanceof RunExistsError) {
+  if (error instanceof UsageError || error instanceof ExperimentError || error instanceof RunExistsError || error instanceof RecordError) {
     process.stderr.write(`pladder: ${error.message}\n`);
     return 2;
   }

@@ -7,6 +7,7 @@ import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { figureCommand } from './figure.js';
 import { reportAndExitCode, UsageError } from './exit.js';
+import { recordCommand } from './record.js';
 import { runCommand } from './run.js';
 
 const USAGE = `usage: pladder <command> [options]
@@ -24,6 +25,9 @@ commands:
                                    a contact sheet of samples with their labels
   data download svhn [--split S] [--mirror URL]
                                    SVHN format 2 from the official site or a mirror (resumable, md5-checked)
+  record DIR [--section ID] [--note TEXT]
+                                   an experiment's runs (e.g. runs/ladder-mnist100, complete or not) as a section
+                                   of docs/results.md: commands, machine, commit, errors by epoch, seeds' summary
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
   reproduce [--quick]              reproduce the paper's figures (5 and 7)
 
@@ -43,6 +47,7 @@ const commands: Record<string, Command> = {
   data: dataCommand,
   run: runCommand,
   figure: figureCommand,
+  record: recordCommand,
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
     const known: readonly string[] = BENCHMARKS;

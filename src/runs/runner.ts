@@ -1,5 +1,5 @@
 /** The epoch loop: TypeScript drives, the kernel trains one whole epoch per call. */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Kernel, KernelInfo } from '../bridge/index.js';
@@ -76,7 +76,10 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
   let records = dir.readMetrics();
   try {
     records = await resumeFromCheckpoint(kernel, dir, runId, records);
-    if (records.length) events.log(`${runId}: resuming after epoch ${records.length}`);
+    if (records.length) {
+      events.log(`${runId}: resuming after epoch ${records.length}`);
+      await noteResume(dir, records.length);
+    }
     const total = training.epochs * training.iterations_per_epoch;
     let stopReason: RunResult['stop_reason'] = 'epochs';
     for (let epoch = records.length + 1; epoch <= training.epochs; epoch++) {
@@ -158,6 +161,16 @@ function summarizeRun(records: EpochRecord[], stopReason: RunResult['stop_reason
     bridge_share: sum((r) => r.bridge_seconds) / Math.max(1e-9, sum((r) => r.wall_seconds)),
     completed_at: new Date().toISOString(),
   };
+}
+
+/** Appends this continuation to environment.json, so a run's record says where it was stopped and resumed. */
+async function noteResume(dir: RunDirectory, afterEpoch: number): Promise<void> {
+  const file = dir.file('environment.json');
+  if (!existsSync(file)) return;
+  const environment = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const resumes = Array.isArray(environment.resumes) ? environment.resumes : [];
+  const resume = { after_epoch: afterEpoch, started_at: new Date().toISOString(), git_commit: await gitCommit(), argv: process.argv.slice(2) };
+  dir.writeEnvironment({ ...environment, resumes: [...resumes, resume] });
 }
 
 async function environment(info: KernelInfo, config: RunConfig): Promise<Record<string, unknown>> {

@@ -51,5 +51,17 @@ describe('a run killed at any moment resumes from its last complete epoch', () =
     expect(run.readMetrics().map((r) => r.epoch)).toEqual([1, 2, 3, 4]);
     expect(await weightsHash(killedDir)).toBe(await weightsHash(straightDir));
     expect(run.readResult().final_test_error).toBe(new RunDirectory(straightDir).readResult().final_test_error);
+
+    // The run's record says where it was resumed, and `pladder record` reports it.
+    const environment = JSON.parse(readFileSync(run.file('environment.json'), 'utf8'));
+    expect(environment.resumes).toHaveLength(1);
+    expect(environment.resumes[0].after_epoch).toBeGreaterThanOrEqual(epochsBefore);
+    expect(environment.resumes[0].argv).toContain('--resume');
+    const doc = path.join(runsDir, 'doc', 'results.md');
+    const recorded = await pladder(['record', path.dirname(killedDir), '--doc', doc]);
+    expect(recorded.exitCode, recorded.stderr).toBe(0);
+    const section = readFileSync(doc, 'utf8');
+    expect(section).toContain(`resumed: seed 1 after epoch ${environment.resumes[0].after_epoch}`);
+    expect(section).toContain(`bin/pladder run --resume ${killedDir} --device cpu`);
   });
 });
