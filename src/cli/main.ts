@@ -15,10 +15,12 @@ const USAGE = `usage: pladder <command> [options]
 commands:
   doctor [--device D] [--json] [--data-dir DIR]
                                    the interpreter, torch, the device and its speed, the datasets found
-  run FILE [--seeds 1,2,3] [--epochs N] [--quick] [--fresh] [--runs-dir runs]
-                                   train an experiment, one run directory per seed, then the aggregate
+  run FILE [--seeds 1,2,3] [--epochs N] [--quick] [--fresh] [--runs-dir runs] [--parallel N]
+                                   train an experiment, one run directory per seed, then the aggregate;
+                                   --parallel N: N seeds side by side, each its own process and share of the cores
   run --resume DIR                 continue a run from its last complete epoch
-  figure FILE... [--quick]         a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
+  figure FILE... [--quick] [--parallel N]
+                                   a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
                                    then SVG + PNG + table in figures/ (and docs/results.md for full runs)
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
   data show NAME [--split S] [--count N] [--out FILE.png]
@@ -29,7 +31,8 @@ commands:
                                    an experiment's runs (e.g. runs/ladder-mnist100, complete or not) as a section
                                    of docs/results.md: commands, machine, commit, errors by epoch, seeds' summary
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
-  reproduce [--quick]              reproduce the paper's figures (5 and 7)
+  reproduce [--quick] [--parallel N]
+                                   reproduce the paper's figures (5 and 7)
 
 options:
   --device D     auto (default: CUDA when present), cpu, cuda, cuda:N

@@ -3,7 +3,8 @@ import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '../bridge/index.js';
 
 export interface Bar {
-  update(done: number, total: number, label?: string): void;
+  /** Moves the bar of `lane` (one line per lane, e.g. per run; created on first use). */
+  update(done: number, total: number, label?: string, lane?: string): void;
   /** A handler for kernel progress events. */
   onKernelProgress: (event: ProgressEvent) => void;
   /** Prints a line above the bar (or plainly when the stream is not a terminal). */
@@ -25,10 +26,11 @@ export function progressBar(title: string, stream: NodeJS.WriteStream = process.
     },
     cliProgress.Presets.shades_classic,
   );
-  let bar: cliProgress.SingleBar | undefined;
+  const lanes = new Map<string, cliProgress.SingleBar>();
   let stopped = false;
-  const update = (done: number, total: number, label = '') => {
-    if (!bar) bar = bars.create(total, done, { label });
+  const update = (done: number, total: number, label = '', lane = '') => {
+    const bar = lanes.get(lane);
+    if (!bar) lanes.set(lane, bars.create(total, done, { label }));
     else {
       bar.setTotal(total);
       bar.update(done, { label });

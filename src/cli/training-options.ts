@@ -15,6 +15,7 @@ const shared = {
   'data-dir': { type: 'string' },
   fresh: { type: 'boolean', default: false },
   epochs: { type: 'string' },
+  parallel: { type: 'string', default: '1' },
 } as const;
 
 export function parseSeeds(text: string | undefined): number[] | undefined {
@@ -29,11 +30,14 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = 
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
   if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new UsageError(`--epochs ${values.epochs}: a whole number of epochs, at least 1`);
+  const parallel = Number(values.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel ${values.parallel}: how many seeds train side by side, a whole number >= 1 (e.g. 2 on 2 cores, 3 on a GPU)`);
   const experiment: ExperimentOptions = {
     runsDir: path.resolve(values['runs-dir']),
     device: values.device,
     quick: values.quick,
     fresh: values.fresh,
+    parallel,
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
   };
@@ -42,5 +46,5 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = 
 }
 
 export function barEvents(bar: Bar): RunEvents {
-  return { progress: (done, total, label) => bar.update(done, total, label), log: (line) => bar.log(line) };
+  return { progress: (done, total, label, runId) => bar.update(done, total, label, runId), log: (line) => bar.log(line) };
 }

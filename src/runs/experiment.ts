@@ -1,7 +1,8 @@
 /** Running an experiment: one run per seed (each its own directory), then the aggregate over seeds. */
 import { rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import type { Kernel } from '../bridge/index.js';
+import { Kernel } from '../bridge/index.js';
 import { summarize, type Summary } from '../analysis/stats.js';
 import type { DataLocation } from '../data/index.js';
 import type { Experiment } from '../experiments/schema.js';
@@ -21,6 +22,8 @@ export interface ExperimentOptions {
   fresh?: boolean;
   /** Train this many epochs instead of the experiment's (its sources keep theirs). */
   epochs?: number;
+  /** Seeds trained side by side, each in its own Python process with an equal share of the CPU cores (default 1). */
+  parallel?: number;
 }
 
 export interface ExperimentOutcome {
@@ -40,29 +43,68 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
   const shortened = options.epochs ? withEpochs(experiment, options.epochs) : experiment;
   const effective = options.quick ? applyQuick(shortened) : shortened;
   const seeds = options.seeds ?? experiment.seeds;
-  const runs: ExperimentOutcome['runs'] = [];
   // A source column is trained (once, for its own seed and length) by running its experiment like any other.
   const train = async (source: Experiment, sourceSeed: number) => {
     const { epochs: _ownLength, ...sourceOptions } = options;
-    const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false }, events);
+    const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false, parallel: 1 }, events);
     return outcome.runs[0]!.dir;
   };
-  for (const seed of seeds) {
-    const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options));
+  // Every seed's directory is checked before any training, so that a refusal never comes hours in.
+  const dirs = seeds.map((seed) => new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)));
+  for (const dir of dirs) {
     if (dir.exists() && options.fresh) rmSync(dir.dir, { recursive: true, force: true });
+    if (dir.exists() && !dir.isComplete()) {
+      throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
+    }
+  }
+  const runSeed = async (worker: Kernel, seed: number, dir: RunDirectory) => {
     if (dir.isComplete()) {
       events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
     } else {
-      if (dir.exists()) {
-        throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
-      }
       const resolved = await resolveSources(effective, { where, device: options.device, quick: options.quick, events, train });
       dir.writeConfig({ experiment: resolved, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
-      await trainRun(kernel, dir, where, events);
+      await trainRun(worker, dir, where, events);
     }
-    runs.push({ seed, dir: dir.dir, result: dir.readResult() });
+    return { seed, dir: dir.dir, result: dir.readResult() };
+  };
+
+  const workers = Math.min(options.parallel ?? 1, dirs.filter((dir) => !dir.isComplete()).length);
+  let runs: ExperimentOutcome['runs'];
+  if (workers <= 1) {
+    runs = [];
+    for (const [i, seed] of seeds.entries()) runs.push(await runSeed(kernel, seed, dirs[i]!));
+  } else {
+    // Sources first, on the shared kernel: seeds running side by side must not train the same source twice.
+    await resolveSources(effective, { where, device: options.device, quick: options.quick, events, train });
+    runs = await inParallel(workers, options.device, seeds.map((seed, i) => (worker: Kernel) => runSeed(worker, seed, dirs[i]!)));
   }
   return aggregate(effective, runs, path.dirname(runs[0]?.dir ?? options.runsDir));
+}
+
+/** Runs the jobs on `workers` fresh kernels (separate Python processes) that split the cores between them; every job
+ * runs to its end even when another fails (the first failure is thrown after all have settled). */
+async function inParallel<T>(workers: number, device: string, jobs: ((kernel: Kernel) => Promise<T>)[]): Promise<T[]> {
+  const threads = Math.max(1, Math.floor(os.availableParallelism() / workers));
+  const kernels = Array.from({ length: workers }, () => new Kernel({ device, threads }));
+  const results: PromiseSettledResult<T>[] = new Array(jobs.length);
+  let next = 0;
+  try {
+    await Promise.all(
+      kernels.map(async (worker) => {
+        for (let job = next++; job < jobs.length; job = next++) {
+          results[job] = await jobs[job]!(worker).then(
+            (value) => ({ status: 'fulfilled' as const, value }),
+            (reason: unknown) => ({ status: 'rejected' as const, reason }),
+          );
+        }
+      }),
+    );
+  } finally {
+    await Promise.all(kernels.map((worker) => worker.stop({ final: true })));
+  }
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** The summary over seeds and the learning-curve figure, written next to the seed directories. */

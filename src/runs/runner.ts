@@ -11,8 +11,8 @@ import { RunDirectory, type EpochRecord, type RunConfig, type RunResult } from '
 import { storeSource } from './source-cache.js';
 
 export interface RunEvents {
-  /** Progress within the run: iterations done of the run's total. */
-  progress(done: number, total: number, label: string): void;
+  /** Progress within the run `runId`: iterations done of the run's total (runs may progress side by side). */
+  progress(done: number, total: number, label: string, runId: string): void;
   log(line: string): void;
 }
 
@@ -85,13 +85,13 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
     for (let epoch = records.length + 1; epoch <= training.epochs; epoch++) {
       const before = (epoch - 1) * training.iterations_per_epoch;
       const last = records.at(-1);
-      const label = `seed ${seed} epoch ${epoch}/${training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}%` : ''}`;
-      events.progress(before, total, label);
+      const label = `${runId} epoch ${epoch}/${training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}%` : ''}`;
+      events.progress(before, total, label, runId);
       const started = performance.now();
       const metrics = await kernel.call(
         'run_epoch',
         { run_id: runId, checkpoint_path: dir.file('checkpoint.pt') },
-        { onProgress: (event) => events.progress(before + event.done, total, label) },
+        { onProgress: (event) => events.progress(before + event.done, total, label, runId) },
       );
       const wall = (performance.now() - started) / 1000;
       records.push({ ...metrics, wall_seconds: wall, bridge_seconds: Math.max(0, wall - metrics.kernel_seconds) });
@@ -106,7 +106,7 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
         break;
       }
     }
-    events.progress(total, total, `seed ${seed} done`);
+    events.progress(total, total, `${runId} done`, runId);
     await kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') });
     storeSource(config, dir.file('column.pt'), dir.dir);
     const result = summarizeRun(records, stopReason);
