@@ -7,7 +7,7 @@ import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { runExperiment, type ExperimentOptions } from '../runs/experiment.js';
+import { runExperiments, type ExperimentOptions } from '../runs/experiment.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import type { RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -24,11 +24,12 @@ export interface MadeFigure {
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
 export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<MadeFigure> {
-  const approaches = [];
-  for (const entry of figure.experiments) {
-    const outcome = await runExperiment(kernel, loadExperiment(entry.file), where, options, events);
-    approaches.push({ label: entry.label, experiment: outcome.experiment.name, runs: outcome.runs.map((r) => new RunDirectory(r.dir).readMetrics()) });
-  }
+  const outcomes = await runExperiments(kernel, figure.experiments.map((entry) => loadExperiment(entry.file)), where, options, events);
+  const approaches = figure.experiments.map((entry, i) => ({
+    label: entry.label,
+    experiment: outcomes[i]!.experiment.name,
+    runs: outcomes[i]!.runs.map((r) => new RunDirectory(r.dir).readMetrics()),
+  }));
   const dir = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '');
   const base = path.join(dir, figure.name);
   const rows = approaches.map((a) => {

@@ -40,45 +40,64 @@ export class RunExistsError extends Error {
 }
 
 export async function runExperiment(kernel: Kernel, experiment: Experiment, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome> {
-  const shortened = options.epochs ? withEpochs(experiment, options.epochs) : experiment;
-  const effective = options.quick ? applyQuick(shortened) : shortened;
-  const seeds = options.seeds ?? experiment.seeds;
+  const [outcome] = await runExperiments(kernel, [experiment], where, options, events);
+  return outcome!;
+}
+
+/** Runs every seed of every experiment, `options.parallel` at a time (the pool spans experiments, so a figure's
+ * runs all share it), then aggregates each experiment. */
+export async function runExperiments(kernel: Kernel, experiments: Experiment[], where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome[]> {
   // A source column is trained (once, for its own seed and length) by running its experiment like any other.
   const train = async (source: Experiment, sourceSeed: number) => {
     const { epochs: _ownLength, ...sourceOptions } = options;
     const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false, parallel: 1 }, events);
     return outcome.runs[0]!.dir;
   };
-  // Every seed's directory is checked before any training, so that a refusal never comes hours in.
-  const dirs = seeds.map((seed) => new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)));
-  for (const dir of dirs) {
+  const plans = experiments.map((experiment) => {
+    const shortened = options.epochs ? withEpochs(experiment, options.epochs) : experiment;
+    const effective = options.quick ? applyQuick(shortened) : shortened;
+    const seeds = (options.seeds ?? experiment.seeds).map((seed) => ({ seed, dir: new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)) }));
+    return { effective, seeds, resolved: undefined as Promise<Experiment> | undefined };
+  });
+  // Every run directory is checked before any training, so that a refusal never comes hours in.
+  for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
     if (dir.exists() && options.fresh) rmSync(dir.dir, { recursive: true, force: true });
     if (dir.exists() && !dir.isComplete()) {
       throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
     }
   }
-  const runSeed = async (worker: Kernel, seed: number, dir: RunDirectory) => {
-    if (dir.isComplete()) {
-      events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
-    } else {
-      const resolved = await resolveSources(effective, { where, device: options.device, quick: options.quick, events, train });
-      dir.writeConfig({ experiment: resolved, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
-      await trainRun(worker, dir, where, events);
-    }
-    return { seed, dir: dir.dir, result: dir.readResult() };
-  };
+  // Sources are resolved (found in the cache, or trained) once per experiment, when its first run needs them.
+  const sourcesResolved = (plan: (typeof plans)[number]) =>
+    (plan.resolved ??= resolveSources(plan.effective, { where, device: options.device, quick: options.quick, events, train }));
+  const jobs = plans.flatMap((plan) =>
+    plan.seeds.map(({ seed, dir }) => async (worker: Kernel) => {
+      if (dir.isComplete()) {
+        events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
+      } else {
+        dir.writeConfig({ experiment: await sourcesResolved(plan), seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
+        await trainRun(worker, dir, where, events);
+      }
+      return { seed, dir: dir.dir, result: dir.readResult() };
+    }),
+  );
 
-  const workers = Math.min(options.parallel ?? 1, dirs.filter((dir) => !dir.isComplete()).length);
+  const pending = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
+  const workers = Math.min(options.parallel ?? 1, pending);
   let runs: ExperimentOutcome['runs'];
   if (workers <= 1) {
     runs = [];
-    for (const [i, seed] of seeds.entries()) runs.push(await runSeed(kernel, seed, dirs[i]!));
+    for (const job of jobs) runs.push(await job(kernel));
   } else {
-    // Sources first, on the shared kernel: seeds running side by side must not train the same source twice.
-    await resolveSources(effective, { where, device: options.device, quick: options.quick, events, train });
-    runs = await inParallel(workers, options.device, seeds.map((seed, i) => (worker: Kernel) => runSeed(worker, seed, dirs[i]!)));
+    // Sources first, on the shared kernel: runs side by side must not train the same source twice.
+    for (const plan of plans) await sourcesResolved(plan);
+    runs = await inParallel(workers, options.device, jobs);
   }
-  return aggregate(effective, runs, path.dirname(runs[0]?.dir ?? options.runsDir));
+  const outcomes: ExperimentOutcome[] = [];
+  for (const { effective, seeds } of plans) {
+    const own = runs.splice(0, seeds.length);
+    outcomes.push(await aggregate(effective, own, path.dirname(own[0]?.dir ?? options.runsDir)));
+  }
+  return outcomes;
 }
 
 /** Runs the jobs on `workers` fresh kernels (separate Python processes) that split the cores between them; every job

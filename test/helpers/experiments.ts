@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 
 /** A small real experiment on MNIST: the full ladder recipe, few iterations per epoch, a test subset. */
-export function tinyExperimentFile(overrides: { epochs?: number; iterations?: number; architecture?: 'ladder' | 'mlp'; seeds?: number[] } = {}) {
+export function tinyExperimentFile(overrides: { name?: string; epochs?: number; iterations?: number; architecture?: 'ladder' | 'mlp'; seeds?: number[] } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pladder-exp-'));
-  const file = path.join(dir, 'tiny.yaml');
+  const file = path.join(dir, `${overrides.name ?? 'tiny'}.yaml`);
   writeFileSync(
     file,
     [
-      'name: tiny',
+      `name: ${overrides.name ?? 'tiny'}`,
       'model:',
       `  architecture: ${overrides.architecture ?? 'ladder'}`,
       'data:',
