@@ -18,7 +18,9 @@ export function progressBar(title: string, stream: NodeJS.WriteStream = process.
       format: `${title} [{bar}] {percentage}% | {label} | {duration_formatted} elapsed, {eta_formatted} left`,
       stream,
       hideCursor: true,
-      etaBuffer: 50,
+      // Time left from the rate over the last ~2000 updates (kernels report every 0.2 s: about 7 minutes, several
+      // epochs), not the last 10 s: an evaluation pause or a burst of load elsewhere must not swing it by hours.
+      etaBuffer: 2000,
       fps: 5,
       noTTYOutput: !stream.isTTY,
       notTTYSchedule: 30_000,
