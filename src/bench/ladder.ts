@@ -16,24 +16,30 @@ export interface LadderBench {
   bridgeShare: number;
   plainIterations: number;
   plainEpochSeconds: number;
+  /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
+  sideBySide?: { workers: number; threadsEach: number; iterationsEach: number; examplesPerSecond: number };
 }
 
-export async function measureLadder(device: string, log: (line: string) => void, plainIterations = 60): Promise<LadderBench> {
+type Recipe = ReturnType<typeof loadExperiment>;
+
+/** One run of `experiment` (1 epoch) through the real runner in `dir` on `kernel`. */
+async function trainOne(kernel: Kernel, experiment: Recipe, dir: string, device: string, progress: (done: number, total: number) => void) {
+  const where = resolveDataLocation();
+  const run = new RunDirectory(dir);
+  run.writeConfig({ experiment, seed: 1, quick: false, device, data_dir: where.dataDir });
+  return trainRun(kernel, run, where, { progress, log: () => undefined });
+}
+
+export async function measureLadder(device: string, log: (line: string) => void, plainIterations = 60, sideBySideIterations = 150): Promise<LadderBench> {
   const base = loadExperiment(path.join(PROJECT_ROOT, 'experiments', 'ladder-mnist100.yaml'));
   const experiment = { ...base, training: { ...base.training, epochs: 1 } };
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'pladder-bench-run-'));
-  const where = resolveDataLocation();
   const kernel = new Kernel({ device });
   try {
-    const dir = new RunDirectory(path.join(runsDir, 'seed-1'));
-    dir.writeConfig({ experiment, seed: 1, quick: false, device, data_dir: where.dataDir });
     let lastShown = 0;
-    const result = await trainRun(kernel, dir, where, {
-      progress: (done, total) => {
-        if (done - lastShown >= 100 || done === total) log(`    ${done}/${total} iterations`);
-        if (done - lastShown >= 100) lastShown = done;
-      },
-      log: () => undefined,
+    const result = await trainOne(kernel, experiment, path.join(runsDir, 'seed-1'), device, (done, total) => {
+      if (done - lastShown >= 100 || done === total) log(`    ${done}/${total} iterations`);
+      if (done - lastShown >= 100) lastShown = done;
     });
     log(`  ours: ${result.mean_epoch_seconds.toFixed(1)} s per ${experiment.training.iterations_per_epoch}-iteration epoch; running the plain loop (${plainIterations} iterations)`);
     const plain = await kernel.call('bench_plain_ladder', {
@@ -42,6 +48,7 @@ export async function measureLadder(device: string, log: (line: string) => void,
       labeled: `${experiment.name}/seed-1.labeled`,
       iterations: plainIterations,
     });
+    await kernel.stop({ final: true }); // its cores go to the runs side by side
     return {
       iterations: experiment.training.iterations_per_epoch,
       epochSeconds: result.mean_epoch_seconds,
@@ -49,9 +56,28 @@ export async function measureLadder(device: string, log: (line: string) => void,
       bridgeShare: result.bridge_share,
       plainIterations,
       plainEpochSeconds: plain.seconds_per_iteration * experiment.training.iterations_per_epoch,
+      ...(os.availableParallelism() > 1 ? { sideBySide: await measureSideBySide(experiment, runsDir, device, sideBySideIterations, log) } : {}),
     };
   } finally {
     await kernel.stop({ final: true });
     rmSync(runsDir, { recursive: true, force: true });
+  }
+}
+
+/** What `--parallel` gains: one short run per core-share at once, throughput counted over all of them (training time
+ * inside the kernels, as for the single run). */
+async function measureSideBySide(base: Recipe, runsDir: string, device: string, iterations: number, log: (line: string) => void) {
+  const workers = Math.min(os.availableParallelism(), 4);
+  const threadsEach = Math.max(1, Math.floor(os.availableParallelism() / workers));
+  log(`  side by side: ${workers} runs of ${iterations} iterations, ${threadsEach} thread(s) each`);
+  const experiment = { ...base, training: { ...base.training, iterations_per_epoch: iterations } };
+  const kernels = Array.from({ length: workers }, () => new Kernel({ device, threads: threadsEach }));
+  try {
+    await Promise.all(kernels.map((k) => k.info())); // started (torch loaded) before the clock matters
+    const results = await Promise.all(kernels.map((k, i) => trainOne(k, experiment, path.join(runsDir, `side-${i}`), device, () => undefined)));
+    const examplesPerSecond = results.reduce((sum, r) => sum + r.examples_per_second, 0);
+    return { workers, threadsEach, iterationsEach: iterations, examplesPerSecond };
+  } finally {
+    await Promise.all(kernels.map((k) => k.stop({ final: true })));
   }
 }

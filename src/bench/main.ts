@@ -112,6 +112,15 @@ export async function benchLadder(device: string, log: (line: string) => void): 
           ["bridge share of the epoch's wall time", `${(100 * b.bridgeShare).toFixed(3)} %`, '< 2 %'],
           [`plain PyTorch loop of the same recipe (${b.plainIterations} iterations, scaled to ${b.iterations})`, `${b.plainEpochSeconds.toFixed(1)} s`, ''],
           ['speed-up over the plain loop', `${(b.plainEpochSeconds / b.epochSeconds).toFixed(2)}x`, '>= 1x'],
+          ...(b.sideBySide
+            ? [
+                [
+                  `${b.sideBySide.workers} runs side by side (\`--parallel ${b.sideBySide.workers}\`, ${b.sideBySide.threadsEach} thread(s) each, ${b.sideBySide.iterationsEach} iterations each)`,
+                  `${Math.round(b.sideBySide.examplesPerSecond)} examples/s together, ${(b.sideBySide.examplesPerSecond / b.examplesPerSecond).toFixed(2)}x one run`,
+                  '> 1x',
+                ],
+              ]
+            : []),
         ],
       ),
       '',
