@@ -15,11 +15,12 @@ const USAGE = `usage: pladder <command> [options]
 commands:
   doctor [--device D] [--json] [--data-dir DIR]
                                    the interpreter, torch, the device and its speed, the datasets found
-  run FILE [--seeds 1,2,3] [--epochs N] [--quick] [--fresh] [--runs-dir runs] [--parallel N]
+  run FILE [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh] [--runs-dir runs] [--parallel N]
                                    train an experiment, one run directory per seed, then the aggregate;
+                                   --epochs/--labels: a variant with its own length / target label budget;
                                    --parallel N: N seeds side by side, each its own process and share of the cores
   run --resume DIR                 continue a run from its last complete epoch
-  figure FILE... [--quick] [--parallel N]
+  figure FILE... [--quick] [--epochs N] [--labels N|all] [--parallel N]
                                    a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
                                    then SVG + PNG + table in figures/ (and docs/results.md for full runs)
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status

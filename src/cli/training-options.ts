@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveDataLocation, type DataLocation } from '../data/index.js';
+import { CLASSES } from '../experiments/schema.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
 import type { RunEvents } from '../runs/runner.js';
 import { UsageError } from './exit.js';
@@ -15,6 +16,7 @@ const shared = {
   'data-dir': { type: 'string' },
   fresh: { type: 'boolean', default: false },
   epochs: { type: 'string' },
+  labels: { type: 'string' },
   parallel: { type: 'string', default: '1' },
 } as const;
 
@@ -30,6 +32,10 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = 
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
   if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new UsageError(`--epochs ${values.epochs}: a whole number of epochs, at least 1`);
+  const labels = values.labels === undefined ? undefined : values.labels === 'all' ? null : Number(values.labels);
+  if (typeof labels === 'number' && (!Number.isInteger(labels) || labels < CLASSES || labels % CLASSES !== 0)) {
+    throw new UsageError(`--labels ${values.labels}: labeled target examples, a multiple of the ${CLASSES} classes (e.g. 1000), or 'all'`);
+  }
   const parallel = Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel ${values.parallel}: how many seeds train side by side, a whole number >= 1 (e.g. 2 on 2 cores, 3 on a GPU)`);
   const experiment: ExperimentOptions = {
@@ -40,6 +46,7 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = 
     parallel,
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
+    ...(labels !== undefined ? { labels } : {}),
   };
   const where: DataLocation = resolveDataLocation(values['data-dir']);
   return { positionals, experiment, where, dataDir: values['data-dir'], resume: (values as { resume?: string }).resume };

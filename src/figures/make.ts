@@ -9,7 +9,7 @@ import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { runExperiments, type ExperimentOptions } from '../runs/experiment.js';
 import { RunDirectory } from '../runs/run-dir.js';
-import type { RunEvents } from '../runs/runner.js';
+import { variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { bestSpec, curvesSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
@@ -31,7 +31,8 @@ export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLoca
     runs: outcomes[i]!.runs.map((r) => new RunDirectory(r.dir).readMetrics()),
   }));
   const dir = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '');
-  const base = path.join(dir, figure.name);
+  const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`; // e.g. figure5-epochs10-labels1000
+  const base = path.join(dir, name);
   const rows = approaches.map((a) => {
     const curve = meanCurve(a.runs);
     const best = bestAccuracy(a.runs);
@@ -58,17 +59,19 @@ export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLoca
   writeJsonAtomic(json, rows.map(({ runs: _runs, ...row }) => row));
   if (!options.quick) {
     const stamp = await machineStamp(options.device);
+    const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}`;
     writeSection(
-      figure.name,
+      name,
       [
-        `## ${figure.title} (${figure.name})`,
+        `## ${figure.title} (${name})`,
         '',
-        `- command: \`bin/pladder figure experiments/${figure.name}.yaml${options.epochs ? ` --epochs ${options.epochs}` : ''}\` (full length: \`make ${figure.name}\`)`,
+        `- command: \`bin/pladder figure experiments/${figure.name}.yaml${flags}\` (full length: \`make ${figure.name}\`)`,
         `- epochs: ${options.epochs ? `${options.epochs} (shortened with --epochs from the experiment files' own length)` : 'as in the experiment files'}`,
+        ...(options.labels !== undefined ? [`- target labels: ${options.labels ?? 'all'} (--labels; the source columns keep theirs)`] : []),
         `- machine: ${stamp.machine}`,
         `- date: ${stamp.date}`,
         `- commit: ${stamp.commit}`,
-        `- figure: [${path.basename(files.svg)}](../figures/${path.basename(files.svg)}), numbers: figures/${figure.name}.json`,
+        `- figure: [${path.basename(files.svg)}](../figures/${path.basename(files.svg)}), numbers: figures/${name}.json`,
         '',
         markdown,
         '',

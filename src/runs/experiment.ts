@@ -10,7 +10,7 @@ import { learningCurveSpec } from '../figures/learning-curve.js';
 import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { RunDirectory, type RunResult } from './run-dir.js';
-import { applyQuick, runDirFor, trainRun, withEpochs, type RunEvents } from './runner.js';
+import { applyVariant, runDirFor, trainRun, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
 
 export interface ExperimentOptions {
@@ -22,6 +22,8 @@ export interface ExperimentOptions {
   fresh?: boolean;
   /** Train this many epochs instead of the experiment's (its sources keep theirs). */
   epochs?: number;
+  /** Labeled examples of the experiment's own (target) dataset instead of its `data.labels` (null: all). */
+  labels?: number | null;
   /** Seeds trained side by side, each in its own Python process with an equal share of the CPU cores (default 1). */
   parallel?: number;
 }
@@ -49,13 +51,12 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
 export async function runExperiments(kernel: Kernel, experiments: Experiment[], where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome[]> {
   // A source column is trained (once, for its own seed and length) by running its experiment like any other.
   const train = async (source: Experiment, sourceSeed: number) => {
-    const { epochs: _ownLength, ...sourceOptions } = options;
+    const { epochs: _ownLength, labels: _ownLabels, ...sourceOptions } = options;
     const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false, parallel: 1 }, events);
     return outcome.runs[0]!.dir;
   };
   const plans = experiments.map((experiment) => {
-    const shortened = options.epochs ? withEpochs(experiment, options.epochs) : experiment;
-    const effective = options.quick ? applyQuick(shortened) : shortened;
+    const effective = applyVariant(experiment, options);
     const seeds = (options.seeds ?? experiment.seeds).map((seed) => ({ seed, dir: new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)) }));
     return { effective, seeds, resolved: undefined as Promise<Experiment> | undefined };
   });

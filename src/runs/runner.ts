@@ -24,15 +24,32 @@ export function applyQuick(experiment: Experiment): Experiment {
   };
 }
 
-/** The experiment shortened to `epochs` (the schedule, including its decay, follows the new length). */
-export function withEpochs(experiment: Experiment, epochs: number): Experiment {
-  return { ...experiment, training: { ...experiment.training, epochs } };
+/** What a command line may change of an experiment: its length, its (target) label budget, the quick mode. */
+export interface Variant {
+  quick: boolean;
+  /** Train this many epochs (the schedule, including its decay, follows the new length). */
+  epochs?: number | undefined;
+  /** Labeled training examples of the experiment's own dataset (null: all), balanced over the classes. */
+  labels?: number | null | undefined;
 }
 
-/** runs/<name>[-epochsN][-quick]/seed-S: variants of one experiment never share a directory. */
-export function runDirFor(runsDir: string, experiment: Experiment, seed: number, variant: { quick: boolean; epochs?: number | undefined }): string {
-  const name = `${experiment.name}${variant.epochs ? `-epochs${variant.epochs}` : ''}${variant.quick ? '-quick' : ''}`;
-  return path.join(runsDir, name, `seed-${seed}`);
+/** The experiment as the variant runs it (its sources are not touched: they keep their own length and labels). */
+export function applyVariant(experiment: Experiment, variant: Variant): Experiment {
+  const training = variant.epochs ? { ...experiment.training, epochs: variant.epochs } : experiment.training;
+  const data = variant.labels !== undefined ? { ...experiment.data, labels: variant.labels } : experiment.data;
+  const varied = { ...experiment, training, data };
+  return variant.quick ? applyQuick(varied) : varied;
+}
+
+/** The name suffix of a variant, e.g. -epochs10-labels1000-quick: variants never share a run directory or figure. */
+export function variantSuffix(variant: Variant): string {
+  const labels = variant.labels === undefined ? '' : `-labels${variant.labels ?? 'all'}`;
+  return `${variant.epochs ? `-epochs${variant.epochs}` : ''}${labels}${variant.quick ? '-quick' : ''}`;
+}
+
+/** runs/<name><variant suffix>/seed-S. */
+export function runDirFor(runsDir: string, experiment: Experiment, seed: number, variant: Variant): string {
+  return path.join(runsDir, `${experiment.name}${variantSuffix(variant)}`, `seed-${seed}`);
 }
 
 /** Tensor names of a dataset split already loaded into this kernel. */
