@@ -24,7 +24,8 @@ export interface ExperimentOptions {
   epochs?: number;
   /** Labeled examples of the experiment's own (target) dataset instead of its `data.labels` (null: all). */
   labels?: number | null;
-  /** Seeds trained side by side, each in its own Python process with an equal share of the CPU cores (default 1). */
+  /** Runs trained side by side (seeds, and the experiments of one call), each in its own Python process with an
+   * equal share of the CPU cores (default 1). */
   parallel?: number;
 }
 
