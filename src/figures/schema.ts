@@ -1,8 +1,7 @@
 /** A figure file (experiments/figure5.yaml, figure7.yaml): which experiments it compares, and how. */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parse } from 'yaml';
 import { z } from 'zod';
+import { parseYamlFile, readInputFile } from '../experiments/yaml-file.js';
 
 export const figureSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
@@ -18,9 +17,6 @@ export const figureSchema = z.strictObject({
 export type Figure = z.output<typeof figureSchema>;
 
 export function loadFigure(file: string): Figure {
-  const parsed = figureSchema.safeParse(parse(readFileSync(file, 'utf8')));
-  if (!parsed.success) {
-    throw new Error(`${file}: invalid figure\n${parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
-  }
-  return { ...parsed.data, experiments: parsed.data.experiments.map((e) => ({ ...e, file: path.resolve(path.dirname(file), e.file) })) };
+  const { data } = parseYamlFile(readInputFile(file, 'figure'), file, figureSchema, 'figure');
+  return { ...data, experiments: data.experiments.map((e) => ({ ...e, file: path.resolve(path.dirname(file), e.file) })) };
 }

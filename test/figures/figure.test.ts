@@ -1,6 +1,9 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { InputFileError } from '../../src/experiments/yaml-file.js';
+import { loadFigure } from '../../src/figures/schema.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
@@ -37,5 +40,23 @@ describe('pladder figure: every run of a figure, then the figure', () => {
       expect(row.reach[1]).toBeNull(); // 99.9% is not reached in 40 iterations
     }
     expect(readFileSync(`${output}.md`, 'utf8')).toContain('| MLP | 2 | 2 |');
+  });
+});
+
+describe('a figure file', () => {
+  it('is refused with the file, line, field and a fix for each problem', () => {
+    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'pladder-fig-')), 'bad.yaml');
+    writeFileSync(file, 'name: f\ntitle: t\nkind: curvs\nexperimnts: []\n');
+    let error: unknown;
+    try {
+      loadFigure(file);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InputFileError);
+    const message = (error as Error).message;
+    expect(message).toContain(`${file}: 3 problems`);
+    expect(message).toContain(`${file}:3:7 kind: Invalid option`);
+    expect(message).toContain(`${file}:4:1 unknown key 'experimnts' (did you mean 'experiments'?)`);
   });
 });

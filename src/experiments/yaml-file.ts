@@ -1,0 +1,164 @@
+/** Reading a YAML input file against a zod schema: every problem with file, line, column, field and a fix (an unknown
+ * key gets a "did you mean"). Experiments and figures are both read this way. */
+import { readFileSync } from 'node:fs';
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+
+export interface FileProblem {
+  path: string;
+  line: number | undefined;
+  column: number | undefined;
+  message: string;
+}
+
+/** A file that cannot be used as it is: each problem on its own `file:line:column field: message` line. */
+export class InputFileError extends Error {
+  override readonly name = 'InputFileError';
+  constructor(
+    readonly file: string,
+    readonly problems: FileProblem[],
+    readonly kind = 'experiment',
+  ) {
+    super(
+      `${file}: ${problems.length === 1 ? `invalid ${kind}` : `${problems.length} problems`}\n` +
+        problems.map((p) => `  ${file}:${p.line ?? '?'}:${p.column ?? '?'} ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'),
+    );
+  }
+}
+
+export function readInputFile(file: string, kind: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputFileError(file, [{ path: '', line: undefined, column: undefined, message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})` }], kind);
+  }
+}
+
+export interface ParsedFile<T> {
+  data: T;
+  /** Where `path` (or its nearest present parent) is in the file, for problems found after the schema. */
+  position(path: (string | number)[]): { line: number; column: number } | undefined;
+}
+
+export function parseYamlFile<S extends z.ZodType>(text: string, file: string, schema: S, kind: string): ParsedFile<z.output<S>> {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new InputFileError(
+      file,
+      doc.errors.map((error) => {
+        const at = lines.linePos(error.pos[0]);
+        return { path: '', line: at.line, column: at.col, message: `YAML: ${error.message.split('\n')[0]}` };
+      }),
+      kind,
+    );
+  }
+  const parsed = schema.safeParse(doc.toJS());
+  if (!parsed.success) throw new InputFileError(file, parsed.error.issues.map((issue) => describeIssue(issue, schema, doc, lines)), kind);
+  return {
+    data: parsed.data,
+    position: (path) => {
+      const offset = nodeOffset(doc, path.map(String));
+      if (offset === undefined) return undefined;
+      const at = lines.linePos(offset);
+      return { line: at.line, column: at.col };
+    },
+  };
+}
+
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document, lines: LineCounter): FileProblem {
+  const path = issue.path.map(String);
+  let message = issue.message;
+  let offset = nodeOffset(doc, path);
+  if (issue.code === 'unrecognized_keys') {
+    const allowed = allowedKeys(schema, path);
+    message = issue.keys
+      .map((key) => {
+        const guess = closest(key, allowed);
+        return `unknown key '${key}'${guess ? ` (did you mean '${guess}'?)` : ''}`;
+      })
+      .join('; ');
+    if (allowed.length) message += `; allowed here: ${allowed.join(', ')}`;
+    offset = keyOffset(doc, path, issue.keys[0] ?? '') ?? offset;
+  } else if (issue.code === 'invalid_type' && doc.getIn(path) === undefined) {
+    message = `missing: this field is required (${issue.expected})`;
+    offset = nodeOffset(doc, path.slice(0, -1));
+  } else if (issue.code !== 'custom') {
+    const received = doc.getIn(path);
+    if (received !== undefined && (typeof received !== 'object' || received === null)) message += `; got ${JSON.stringify(received)}`;
+  }
+  const at = offset === undefined ? undefined : lines.linePos(offset);
+  return { path: path.join('.'), line: at?.line, column: at?.col, message };
+}
+
+export function nodeOffset(doc: Document, path: string[]): number | undefined {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (range) return range[0];
+  }
+  return undefined;
+}
+
+function keyOffset(doc: Document, path: string[], key: string): number | undefined {
+  const map = path.length === 0 ? doc.contents : doc.getIn(path, true);
+  if (!isMap(map)) return undefined;
+  for (const pair of map.items) {
+    if (isPair(pair) && isScalar(pair.key) && pair.key.value === key) return pair.key.range?.[0];
+  }
+  return undefined;
+}
+
+/** The keys the schema accepts at `path` (for "did you mean"). */
+function allowedKeys(root: z.ZodType, path: string[]): string[] {
+  let schema: unknown = root;
+  for (const key of path) schema = childSchema(schema, key);
+  const shape = objectShape(schema);
+  return shape ? Object.keys(shape) : [];
+}
+
+function unwrap(schema: unknown): unknown {
+  let current = schema as { def?: { innerType?: unknown; in?: unknown; type?: string; schema?: unknown } } | undefined;
+  while (current?.def && (current.def.innerType || current.def.type === 'pipe')) {
+    current = (current.def.innerType ?? current.def.in) as typeof current;
+  }
+  return current;
+}
+
+function objectShape(schema: unknown): Record<string, unknown> | undefined {
+  const unwrapped = unwrap(schema) as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[] } } | undefined;
+  if (unwrapped?.def?.type === 'object') return unwrapped.def.shape;
+  if (unwrapped?.def?.type === 'union' && unwrapped.def.options) {
+    return Object.assign({}, ...unwrapped.def.options.map((option) => objectShape(option) ?? {}));
+  }
+  return undefined;
+}
+
+function childSchema(schema: unknown, key: string): unknown {
+  const shape = objectShape(schema);
+  if (shape) return shape[key];
+  const unwrapped = unwrap(schema) as { def?: { type?: string; element?: unknown } } | undefined;
+  return unwrapped?.def?.type === 'array' ? unwrapped.def.element : undefined;
+}
+
+function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
+  for (const candidate of candidates) {
+    const distance = levenshtein(word, candidate);
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+function levenshtein(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
+}
