@@ -63,5 +63,5 @@ describe('a run killed at any moment resumes from its last complete epoch', () =
     const section = readFileSync(doc, 'utf8');
     expect(section).toContain(`resumed: seed 1 after epoch ${environment.resumes[0].after_epoch}`);
     expect(section).toContain(`bin/pladder run --resume ${killedDir} --device cpu`);
-  });
+  }, 300_000); // three CLI runs and a kill: about 40 s on a quiet 2-core machine, far more when it is busy
 });
