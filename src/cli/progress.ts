@@ -31,11 +31,13 @@ export function progressBar(title: string, stream: NodeJS.WriteStream = process.
   const lanes = new Map<string, cliProgress.SingleBar>();
   let stopped = false;
   const update = (done: number, total: number, label = '', lane = '') => {
-    const bar = lanes.get(lane);
-    if (!bar) lanes.set(lane, bars.create(total, done, { label }));
-    else {
-      bar.setTotal(total);
-      bar.update(done, { label });
+    const bar = lanes.get(lane) ?? lanes.set(lane, bars.create(total, done, { label })).get(lane)!;
+    bar.setTotal(total);
+    bar.update(done, { label });
+    // A finished lane leaves the display (its result is logged), so a long pool shows only the runs still going.
+    if (done >= total && lanes.size > 1) {
+      bars.remove(bar);
+      lanes.delete(lane);
     }
   };
   return {

@@ -39,8 +39,9 @@ export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLoca
     const final = curve.at(-1);
     return { ...a, curve, best, final, reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)) };
   });
+  const title = `${figure.title}${options.labels !== undefined ? `, ${options.labels ?? 'all'} target labels` : ''}`;
   const files = await renderFigure(
-    figure.kind === 'curves' ? curvesSpec(figure.title, rows) : bestSpec(figure.title, rows),
+    figure.kind === 'curves' ? curvesSpec(title, rows) : bestSpec(title, rows),
     base,
   );
   const markdown = table(
