@@ -22,7 +22,8 @@ export async function machineStamp(device: string): Promise<MachineStamp> {
 export async function gitCommit(): Promise<string> {
   try {
     const { stdout } = await execa('git', ['rev-parse', '--short=10', 'HEAD'], { cwd: PROJECT_ROOT });
-    const { stdout: dirty } = await execa('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: PROJECT_ROOT });
+    // Results and figures are what the commands write, so their own changes do not make the code "uncommitted".
+    const { stdout: dirty } = await execa('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!docs', ':!figures'], { cwd: PROJECT_ROOT });
     return dirty.trim() ? `${stdout.trim()} (with uncommitted changes)` : stdout.trim();
   } catch {
     return 'unknown (not a git checkout)';
