@@ -7,7 +7,7 @@ import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { runExperiments, type ExperimentOptions } from '../runs/experiment.js';
+import { runExperiments, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
@@ -16,6 +16,7 @@ import { renderFigure, type RenderedFigure } from './render.js';
 import type { Figure } from './schema.js';
 
 export interface MadeFigure {
+  figure: Figure;
   files: RenderedFigure;
   table: string;
   json: string;
@@ -23,13 +24,21 @@ export interface MadeFigure {
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
-export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<MadeFigure> {
-  const outcomes = await runExperiments(kernel, figure.experiments.map((entry) => loadExperiment(entry.file)), where, options, events);
-  const approaches = figure.experiments.map((entry, i) => ({
-    label: entry.label,
-    experiment: outcomes[i]!.experiment.name,
-    runs: outcomes[i]!.runs.map((r) => new RunDirectory(r.dir).readMetrics()),
-  }));
+/** Runs (or reuses) every experiment of the figures in one pool (`options.parallel` at a time), then draws each. */
+export async function makeFigures(kernel: Kernel, figures: Figure[], where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<MadeFigure[]> {
+  const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((entry) => entry.file)))];
+  const outcomes = await runExperiments(kernel, files.map((file) => loadExperiment(file)), where, options, events);
+  const byFile = new Map(files.map((file, i) => [file, outcomes[i]!]));
+  const made: MadeFigure[] = [];
+  for (const figure of figures) made.push(await drawFigure(figure, byFile, options));
+  return made;
+}
+
+async function drawFigure(figure: Figure, outcomes: Map<string, ExperimentOutcome>, options: ExperimentOptions): Promise<MadeFigure> {
+  const approaches = figure.experiments.map((entry) => {
+    const outcome = outcomes.get(entry.file)!;
+    return { label: entry.label, experiment: outcome.experiment.name, runs: outcome.runs.map((r) => new RunDirectory(r.dir).readMetrics()) };
+  });
   const dir = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '');
   const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`; // e.g. figure5-epochs10-labels1000
   const base = path.join(dir, name);
@@ -80,5 +89,5 @@ export async function makeFigure(kernel: Kernel, figure: Figure, where: DataLoca
       ].join('\n'),
     );
   }
-  return { files, table: markdown, json };
+  return { figure, files, table: markdown, json };
 }

@@ -1,6 +1,6 @@
 /** An experiment's runs as a section of the results document: who ran what, where, when, at which commit, the test
  * error of each seed at milestone epochs, the summary over seeds, and the learning curves as SVG + PNG. */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { summarize, type Summary } from '../analysis/stats.js';
@@ -54,15 +54,16 @@ export function readSeedRuns(experimentDir: string): SeedRuns[] {
   const seeds = readdirSync(experimentDir)
     .filter((name) => /^seed-\d+$/.test(name))
     .map((name) => new RunDirectory(path.join(experimentDir, name)))
-    .filter((dir) => dir.exists() && dir.readMetrics().length > 0);
+    .filter((dir) => dir.exists())
+    .map((dir) => ({ dir, records: dir.readMetrics() }))
+    .filter(({ records }) => records.length > 0);
   if (seeds.length === 0) throw new RecordError(`${experimentDir} holds no seed-N run directory with a completed epoch`);
   return seeds
-    .map((dir) => {
+    .map(({ dir, records }) => {
       const config = dir.readConfig();
-      const file = dir.file('environment.json');
-      const environment = environmentSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-      if (!environment.success) throw new RecordError(`${file}: not a run environment (${environment.error.issues[0]?.message ?? 'invalid'})`);
-      return { seed: config.seed, dir: dir.dir, config, environment: environment.data, records: dir.readMetrics(), complete: dir.isComplete() };
+      const environment = environmentSchema.safeParse(dir.readEnvironment());
+      if (!environment.success) throw new RecordError(`${dir.file('environment.json')}: not a run environment (${environment.error.issues[0]?.message ?? 'invalid'})`);
+      return { seed: config.seed, dir: dir.dir, config, environment: environment.data, records, complete: dir.isComplete() };
     })
     .sort((a, b) => a.seed - b.seed);
 }

@@ -71,6 +71,11 @@ export class RunDirectory {
     writeJsonAtomic(this.file('config.json'), config);
   }
 
+  /** environment.json as written (its shape is checked by whoever reads a field of it). */
+  readEnvironment(): Record<string, unknown> {
+    return JSON.parse(readFileSync(this.file('environment.json'), 'utf8')) as Record<string, unknown>;
+  }
+
   writeEnvironment(environment: Record<string, unknown>): void {
     writeJsonAtomic(this.file('environment.json'), environment);
   }

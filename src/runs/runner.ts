@@ -1,5 +1,5 @@
 /** The epoch loop: TypeScript drives, the kernel trains one whole epoch per call. */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Kernel, KernelInfo } from '../bridge/index.js';
@@ -182,9 +182,8 @@ function summarizeRun(records: EpochRecord[], stopReason: RunResult['stop_reason
 
 /** Appends this continuation to environment.json, so a run's record says where it was stopped and resumed. */
 async function noteResume(dir: RunDirectory, afterEpoch: number): Promise<void> {
-  const file = dir.file('environment.json');
-  if (!existsSync(file)) return;
-  const environment = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  if (!existsSync(dir.file('environment.json'))) return;
+  const environment = dir.readEnvironment();
   const resumes = Array.isArray(environment.resumes) ? environment.resumes : [];
   const resume = { after_epoch: afterEpoch, started_at: new Date().toISOString(), git_commit: await gitCommit(), argv: process.argv.slice(2) };
   dir.writeEnvironment({ ...environment, resumes: [...resumes, resume] });
