@@ -6,7 +6,7 @@ QUICK_FLAG = $(if $(QUICK),--quick,)
 # Runs side by side, each its own Python process with a share of the cores (one per core by default; PARALLEL=1: one
 # run at a time). On a GPU the fully-connected columns are bound by kernel launches, so runs side by side pay off too.
 PARALLEL ?= $(shell nproc 2>/dev/null || echo 1)
-RUN_FLAGS = $(QUICK_FLAG) --parallel $(PARALLEL)
+RUN_FLAGS = $(QUICK_FLAG) --parallel $(PARALLEL) --continue
 
 setup:
 	@bash scripts/setup.sh

@@ -1,7 +1,7 @@
 /** How the CLI ends on an error: a message a person can act on, and an exit code per kind of failure. */
 import { KernelError, type KernelErrorCode } from '../bridge/index.js';
 import { InputFileError } from '../experiments/yaml-file.js';
-import { RunExistsError } from '../runs/experiment.js';
+import { MissingRunsError, RunExistsError } from '../runs/experiment.js';
 import { RecordError } from '../runs/record.js';
 
 export class UsageError extends Error {
@@ -22,7 +22,7 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
 const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
 
 export function reportAndExitCode(error: unknown): number {
-  if (error instanceof UsageError || error instanceof InputFileError || error instanceof RunExistsError || error instanceof RecordError) {
+  if (error instanceof UsageError || error instanceof InputFileError || error instanceof RunExistsError || error instanceof MissingRunsError || error instanceof RecordError) {
     process.stderr.write(`pladder: ${error.message}\n`);
     return 2;
   }

@@ -7,13 +7,13 @@ import { progressBar } from './progress.js';
 import { barEvents, parseTrainingArgs } from './training-options.js';
 
 export async function figureCommand(args: string[]): Promise<void> {
-  const { positionals, experiment: options, where } = parseTrainingArgs(args);
+  const { positionals, experiment: options, where, noTrain } = parseTrainingArgs(args, { noTrain: true });
   if (positionals.length === 0) throw new UsageError('figure: which figure? e.g. pladder figure experiments/figure5.yaml [--quick]');
   const kernel = kernelFor(options.device);
   const figures = positionals.map((file) => loadFigure(file));
   const bar = progressBar(figures.map((figure) => figure.name).join('+'));
   try {
-    const made = await makeFigures(kernel, figures, where, options, barEvents(bar));
+    const made = await makeFigures(kernel, figures, where, { ...options, noTrain }, barEvents(bar));
     bar.stop();
     for (const { figure, table, files, json } of made) {
       console.log(`${figure.title}\n\n${table}\n\nPaper: ${figure.paper}\nfigure: ${files.svg} (and .png), numbers: ${json}\n`);

@@ -15,14 +15,16 @@ const USAGE = `usage: pladder <command> [options]
 commands:
   doctor [--device D] [--json] [--data-dir DIR]
                                    the interpreter, torch, the device and its speed, the datasets found
-  run FILE [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh] [--runs-dir runs] [--parallel N]
+  run FILE [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh|--continue] [--runs-dir runs] [--parallel N]
                                    train an experiment, one run directory per seed, then the aggregate;
                                    --epochs/--labels: a variant with its own length / target label budget;
-                                   --parallel N: N seeds side by side, each its own process and share of the cores
+                                   --parallel N: N seeds side by side, each its own process and share of the cores;
+                                   unfinished runs are refused: --continue goes on from their last epoch, --fresh restarts
   run --resume DIR                 continue a run from its last complete epoch
-  figure FILE... [--quick] [--epochs N] [--labels N|all] [--parallel N]
+  figure FILE... [--quick] [--epochs N] [--labels N|all] [--parallel N] [--fresh|--continue] [--no-train]
                                    a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
-                                   then SVG + PNG + table in figures/ (and docs/results.md for full runs)
+                                   then SVG + PNG + table in figures/ (and docs/results.md for full runs);
+                                   --no-train: draw from the runs as they stand, finished or not, training nothing
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
   data show NAME [--split S] [--count N] [--out FILE.png]
                                    a contact sheet of samples with their labels
@@ -32,8 +34,7 @@ commands:
                                    an experiment's runs (e.g. runs/ladder-mnist100, complete or not) as a section
                                    of docs/results.md: commands, machine, commit, errors by epoch, seeds' summary
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
-  reproduce [--quick] [--parallel N]
-                                   reproduce the paper's figures (5 and 7)
+  reproduce [figure's options]     reproduce the paper's figures (5 and 7)
 
 options:
   --device D     auto (default: CUDA when present), cpu, cuda, cuda:N

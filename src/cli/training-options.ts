@@ -15,6 +15,7 @@ const shared = {
   'runs-dir': { type: 'string', default: 'runs' },
   'data-dir': { type: 'string' },
   fresh: { type: 'boolean', default: false },
+  continue: { type: 'boolean', default: false },
   epochs: { type: 'string' },
   labels: { type: 'string' },
   parallel: { type: 'string', default: '1' },
@@ -27,8 +28,15 @@ export function parseSeeds(text: string | undefined): number[] | undefined {
   return seeds;
 }
 
-export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = {}) {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...shared, ...(extra.resume ? { resume: { type: 'string' } } : {}) } as typeof shared & { resume?: { type: 'string' } } });
+/** `extra` adds the options of one command: `run --resume DIR`, `figure --no-train`. */
+export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noTrain?: boolean } = {}) {
+  const options = {
+    ...shared,
+    ...(extra.resume ? { resume: { type: 'string' } } : {}),
+    ...(extra.noTrain ? { 'no-train': { type: 'boolean', default: false } } : {}),
+  } as typeof shared & { resume?: { type: 'string' }; 'no-train'?: { type: 'boolean'; default: false } };
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  if (values.fresh && values.continue) throw new UsageError('--fresh and --continue: choose one (start unfinished runs over, or continue them)');
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
   if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new UsageError(`--epochs ${values.epochs}: a whole number of epochs, at least 1`);
@@ -43,13 +51,15 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean } = 
     device: values.device,
     quick: values.quick,
     fresh: values.fresh,
+    continue: values.continue,
     parallel,
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
     ...(labels !== undefined ? { labels } : {}),
   };
   const where: DataLocation = resolveDataLocation(values['data-dir']);
-  return { positionals, experiment, where, dataDir: values['data-dir'], resume: (values as { resume?: string }).resume };
+  const own = values as { resume?: string; 'no-train'?: boolean };
+  return { positionals, experiment, where, dataDir: values['data-dir'], resume: own.resume, noTrain: own['no-train'] ?? false };
 }
 
 export function barEvents(bar: Bar): RunEvents {

@@ -7,8 +7,8 @@ import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { runExperiments, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
-import { RunDirectory } from '../runs/run-dir.js';
+import { existingRuns, runExperiments, type ExperimentOptions } from '../runs/experiment.js';
+import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
 import { variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { bestSpec, curvesSpec } from './paper.js';
@@ -24,43 +24,64 @@ export interface MadeFigure {
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
+/** The runs of one experiment that a figure compares: each seed's epoch records. */
+interface ExperimentRuns {
+  experiment: string;
+  runs: { seed: number; records: EpochRecord[] }[];
+}
+
+export interface FigureOptions extends ExperimentOptions {
+  /** Draw from the run directories as they stand (complete or not) and train nothing. */
+  noTrain?: boolean;
+}
+
 /** Runs (or reuses) every experiment of the figures in one pool (`options.parallel` at a time), then draws each. */
-export async function makeFigures(kernel: Kernel, figures: Figure[], where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<MadeFigure[]> {
+export async function makeFigures(kernel: Kernel, figures: Figure[], where: DataLocation, options: FigureOptions, events: RunEvents): Promise<MadeFigure[]> {
   const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((entry) => entry.file)))];
-  const outcomes = await runExperiments(kernel, files.map((file) => loadExperiment(file)), where, options, events);
-  const byFile = new Map(files.map((file, i) => [file, outcomes[i]!]));
+  const experiments = files.map((file) => loadExperiment(file));
+  const runs: ExperimentRuns[] = options.noTrain
+    ? experiments.map((experiment) => ({ experiment: experiment.name, runs: existingRuns(experiment, options) }))
+    : (await runExperiments(kernel, experiments, where, options, events)).map((outcome) => ({
+        experiment: outcome.experiment.name,
+        runs: outcome.runs.map((r) => ({ seed: r.seed, records: new RunDirectory(r.dir).readMetrics() })),
+      }));
+  const byFile = new Map(files.map((file, i) => [file, runs[i]!]));
   const made: MadeFigure[] = [];
   for (const figure of figures) made.push(await drawFigure(figure, byFile, options));
   return made;
 }
 
-async function drawFigure(figure: Figure, outcomes: Map<string, ExperimentOutcome>, options: ExperimentOptions): Promise<MadeFigure> {
-  const approaches = figure.experiments.map((entry) => {
-    const outcome = outcomes.get(entry.file)!;
-    return { label: entry.label, experiment: outcome.experiment.name, runs: outcome.runs.map((r) => new RunDirectory(r.dir).readMetrics()) };
-  });
+/** "100" when every seed ran as long, else each seed's epochs: "100, 100, 31". */
+function epochsRun(runs: ExperimentRuns['runs']): string {
+  const lengths = runs.map((r) => r.records.length);
+  return new Set(lengths).size === 1 ? String(lengths[0]) : lengths.join(', ');
+}
+
+async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, options: FigureOptions): Promise<MadeFigure> {
+  const approaches = figure.experiments.map((entry) => ({ label: entry.label, ...byFile.get(entry.file)! }));
   const dir = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '');
   const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`; // e.g. figure5-epochs10-labels1000
   const base = path.join(dir, name);
   const rows = approaches.map((a) => {
-    const curve = meanCurve(a.runs);
-    const best = bestAccuracy(a.runs);
-    const final = curve.at(-1);
-    return { ...a, curve, best, final, reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)) };
+    const records = a.runs.map((r) => r.records);
+    const curve = meanCurve(records);
+    // Final and best accuracy come from the seeds that ran furthest, so that a stopped seed does not pull them down.
+    const furthest = Math.max(...records.map((r) => r.length));
+    const leaders = records.filter((r) => r.length === furthest);
+    return { ...a, curve, best: bestAccuracy(leaders), final: curve.at(-1), reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)) };
   });
+  const complete = rows.every((r) => new Set(r.runs.map((run) => run.records.length)).size === 1);
   const title = `${figure.title}${options.labels !== undefined ? `, ${options.labels ?? 'all'} target labels` : ''}`;
-  const files = await renderFigure(
-    figure.kind === 'curves' ? curvesSpec(title, rows) : bestSpec(title, rows),
-    base,
-  );
+  const note = complete ? undefined : 'runs still in progress: each epoch averages the seeds that reached it';
+  const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, rows, note) : bestSpec(title, rows, note), base);
   const markdown = table(
     ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy', ...figure.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
     rows.map((r) => [
       r.label,
       r.runs.length,
-      r.final?.epoch ?? 0,
-      `${pct(r.final?.mean ?? NaN)} (95% CI ${pct(r.final?.low ?? NaN)}-${pct(r.final?.high ?? NaN)})`,
-      `${pct(r.best.mean)} +- ${pct(r.best.ci95)}`,
+      epochsRun(r.runs),
+      `${pct(r.final?.mean ?? NaN)} (95% CI ${pct(r.final?.low ?? NaN)}-${pct(r.final?.high ?? NaN)})${complete ? '' : `, ${r.final?.seeds ?? 0} seed(s) at epoch ${r.final?.epoch ?? 0}`}`,
+      `${pct(r.best.mean)} +- ${pct(r.best.ci95)}${complete ? '' : ` (${r.best.n} seed(s))`}`,
       ...r.reach.map((epochs) => (epochs === null ? 'not reached' : String(epochs))),
     ]),
   );
@@ -69,7 +90,7 @@ async function drawFigure(figure: Figure, outcomes: Map<string, ExperimentOutcom
   writeJsonAtomic(json, rows.map(({ runs: _runs, ...row }) => row));
   if (!options.quick) {
     const stamp = await machineStamp(options.device);
-    const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}`;
+    const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.noTrain ? ' --no-train' : ''}`;
     writeSection(
       name,
       [
@@ -78,6 +99,7 @@ async function drawFigure(figure: Figure, outcomes: Map<string, ExperimentOutcom
         `- command: \`bin/pladder figure experiments/${figure.name}.yaml${flags}\` (full length: \`make ${figure.name}\`)`,
         `- epochs: ${options.epochs ? `${options.epochs} (shortened with --epochs from the experiment files' own length)` : 'as in the experiment files'}`,
         ...(options.labels !== undefined ? [`- target labels: ${options.labels ?? 'all'} (--labels; the source columns keep theirs)`] : []),
+        ...(complete ? [] : ['- runs: not every seed has finished (epochs per seed in the table); the curve averages the seeds that reached each epoch, final and best accuracy come from the seeds that ran furthest. `make ' + figure.name + '` continues them.']),
         `- machine: ${stamp.machine}`,
         `- date: ${stamp.date}`,
         `- commit: ${stamp.commit}`,

@@ -4,12 +4,12 @@ import type { TopLevelSpec } from 'vega-lite';
 import type { CurvePoint } from '../analysis/curves.js';
 import type { Summary } from '../analysis/stats.js';
 
-export function curvesSpec(title: string, approaches: { label: string; curve: CurvePoint[] }[]): TopLevelSpec {
+export function curvesSpec(title: string, approaches: { label: string; curve: CurvePoint[] }[], note?: string): TopLevelSpec {
   const values = approaches.flatMap(({ label, curve }) => curve.map((p) => ({ approach: label, epoch: p.epoch, mean: 100 * p.mean, low: 100 * p.low, high: 100 * p.high })));
   const color = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), legend: { orient: 'bottom' as const, columns: 2, labelLimit: 360 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: 'mean over seeds, band: 95% confidence interval' },
+    title: { text: title, subtitle: ['mean over seeds, band: 95% confidence interval', ...(note ? [note] : [])] },
     width: 560,
     height: 340,
     data: { values },
@@ -21,7 +21,7 @@ export function curvesSpec(title: string, approaches: { label: string; curve: Cu
   };
 }
 
-export function bestSpec(title: string, approaches: { label: string; best: Summary }[]): TopLevelSpec {
+export function bestSpec(title: string, approaches: { label: string; best: Summary }[], note?: string): TopLevelSpec {
   const values = approaches.map(({ label, best }) => {
     const half = Number.isFinite(best.ci95) ? best.ci95 : 0;
     return { approach: label, best: 100 * best.mean, low: 100 * (best.mean - half), high: 100 * (best.mean + half), text: `${(100 * best.mean).toFixed(1)}%` };
@@ -29,7 +29,7 @@ export function bestSpec(title: string, approaches: { label: string; best: Summa
   const x = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), axis: { labelAngle: 0 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    title: { text: title, subtitle: 'best test accuracy over the run, mean over seeds with 95% confidence interval' },
+    title: { text: title, subtitle: ['best test accuracy over the run, mean over seeds with 95% confidence interval', ...(note ? [note] : [])] },
     width: 420,
     height: 300,
     data: { values },

@@ -2,6 +2,7 @@
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { Kernel } from '../bridge/index.js';
 import { summarize, type Summary } from '../analysis/stats.js';
 import type { DataLocation } from '../data/index.js';
@@ -9,7 +10,7 @@ import type { Experiment } from '../experiments/schema.js';
 import { learningCurveSpec } from '../figures/learning-curve.js';
 import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { RunDirectory, type RunResult } from './run-dir.js';
+import { RunDirectory, type EpochRecord, type RunResult } from './run-dir.js';
 import { applyVariant, runDirFor, trainRun, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
 
@@ -20,6 +21,8 @@ export interface ExperimentOptions {
   seeds?: number[];
   /** Start over where a run directory already exists (otherwise: complete runs are reused, partial ones refused). */
   fresh?: boolean;
+  /** Continue unfinished runs from their last complete epoch instead of refusing them. */
+  continue?: boolean;
   /** Train this many epochs instead of the experiment's (its sources keep theirs). */
   epochs?: number;
   /** Labeled examples of the experiment's own (target) dataset instead of its `data.labels` (null: all). */
@@ -40,6 +43,25 @@ export interface ExperimentOutcome {
 
 export class RunExistsError extends Error {
   override readonly name = 'RunExistsError';
+}
+
+export class MissingRunsError extends Error {
+  override readonly name = 'MissingRunsError';
+}
+
+/** An experiment's runs as they stand, complete or not, training nothing (seeds without a finished epoch are left out). */
+export function existingRuns(experiment: Experiment, options: ExperimentOptions): { seed: number; dir: string; records: EpochRecord[] }[] {
+  const seeds = options.seeds ?? experiment.seeds;
+  const runs = seeds.flatMap((seed) => {
+    const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options));
+    const records = dir.readMetrics();
+    return records.length ? [{ seed, dir: dir.dir, records }] : [];
+  });
+  if (!runs.length) {
+    const where = path.dirname(runDirFor(options.runsDir, experiment, seeds[0] ?? 1, options));
+    throw new MissingRunsError(`${experiment.name}: no run in ${where} has finished an epoch (seeds ${seeds.join(', ')}); train them first (the same command without --no-train)`);
+  }
+  return runs;
 }
 
 export async function runExperiment(kernel: Kernel, experiment: Experiment, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome> {
@@ -64,39 +86,52 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
   // Every run directory is checked before any training, so that a refusal never comes hours in.
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
     if (dir.exists() && options.fresh) rmSync(dir.dir, { recursive: true, force: true });
-    if (dir.exists() && !dir.isComplete()) {
-      throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with 'pladder run --resume ${dir.dir}', or start over with --fresh.`);
+    if (dir.exists() && !dir.isComplete() && !options.continue) {
+      throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'pladder run --resume ${dir.dir}'), or start over with --fresh.`);
     }
   }
   // Sources are resolved (found in the cache, or trained) once per experiment, when its first run needs them.
   const sourcesResolved = (plan: (typeof plans)[number]) =>
     (plan.resolved ??= resolveSources(plan.effective, { where, device: options.device, quick: options.quick, events, train }));
-  const jobs = plans.flatMap((plan) =>
-    plan.seeds.map(({ seed, dir }) => async (worker: Kernel) => {
+  // Seed-major order (every experiment's first seed, then every second seed...): a figure stopped part way has runs
+  // of every approach to compare, not all seeds of the first approaches and nothing of the last.
+  const order = plans
+    .flatMap((plan, p) => plan.seeds.map((_, s) => ({ p, s })))
+    .sort((a, b) => a.s - b.s || a.p - b.p);
+  const jobs = order.map(({ p, s }) => {
+    const plan = plans[p]!;
+    const { seed, dir } = plan.seeds[s]!;
+    return async (worker: Kernel) => {
       if (dir.isComplete()) {
         events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
+      } else if (dir.exists()) {
+        // --continue: only the experiment it was started with may be continued, or its epochs would mix two recipes.
+        if (!isDeepStrictEqual(dir.readConfig().experiment, await sourcesResolved(plan))) {
+          throw new RunExistsError(`${dir.dir} was started from another definition of ${plan.effective.name} (its config.json differs from the experiment file now); start it over with --fresh`);
+        }
+        await trainRun(worker, dir, where, events);
       } else {
         dir.writeConfig({ experiment: await sourcesResolved(plan), seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
         await trainRun(worker, dir, where, events);
       }
       return { seed, dir: dir.dir, result: dir.readResult() };
-    }),
-  );
+    };
+  });
 
   const pending = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
   const workers = Math.min(options.parallel ?? 1, pending);
-  let runs: ExperimentOutcome['runs'];
+  let finished: ExperimentOutcome['runs'];
   if (workers <= 1) {
-    runs = [];
-    for (const job of jobs) runs.push(await job(kernel));
+    finished = [];
+    for (const job of jobs) finished.push(await job(kernel));
   } else {
     // Sources first, on the shared kernel: runs side by side must not train the same source twice.
     for (const plan of plans) await sourcesResolved(plan);
-    runs = await inParallel(workers, options.device, jobs);
+    finished = await inParallel(workers, options.device, jobs);
   }
   const outcomes: ExperimentOutcome[] = [];
-  for (const { effective, seeds } of plans) {
-    const own = runs.splice(0, seeds.length);
+  for (const [p, { effective }] of plans.entries()) {
+    const own = order.flatMap((job, i) => (job.p === p ? [finished[i]!] : []));
     outcomes.push(await aggregate(effective, own, path.dirname(own[0]?.dir ?? options.runsDir)));
   }
   return outcomes;

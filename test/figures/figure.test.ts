@@ -1,3 +1,4 @@
+import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,12 +9,17 @@ import { PROJECT_ROOT } from '../../src/paths.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
+import { VITE_NODE, waitUntil } from '../helpers/processes.js';
 
 const name = `test-figure-${process.pid}`;
 const output = path.join(PROJECT_ROOT, 'figures', 'quick', name);
+const partialName = `test-figure-partial-${process.pid}`;
+const partialOutput = path.join(PROJECT_ROOT, 'figures', 'quick', partialName);
 afterAll(() => {
-  for (const ext of ['svg', 'png', 'md', 'json']) rmSync(`${output}.${ext}`, { force: true });
+  for (const ext of ['svg', 'png', 'md', 'json']) for (const base of [output, partialOutput]) rmSync(`${base}.${ext}`, { force: true });
 });
+
+const startedAt = (run: RunDirectory) => Date.parse(JSON.parse(readFileSync(run.file('environment.json'), 'utf8')).started_at);
 
 describe('pladder figure: every run of a figure, then the figure', () => {
   it('trains the runs of all its experiments in one pool (--parallel) and draws, tabulates and saves the numbers', async () => {
@@ -41,6 +47,60 @@ describe('pladder figure: every run of a figure, then the figure', () => {
     }
     expect(readFileSync(`${output}.md`, 'utf8')).toContain('| MLP | 2 | 2 |');
   });
+});
+
+describe('a figure stopped part way', () => {
+  it('ran every first seed before any second, draws as it stands (--no-train), and goes on with --continue', async () => {
+    const short = tinyExperimentFile({ name: 'tiny-short', architecture: 'mlp', epochs: 2, iterations: 20, seeds: [1, 2] });
+    const long = tinyExperimentFile({ name: 'tiny-long', architecture: 'mlp', epochs: 3, iterations: 80, seeds: [1, 2] });
+    const figure = path.join(short.dir, 'figure.yaml');
+    writeFileSync(figure, [
+      `name: ${partialName}`, 'title: "short against long"', 'kind: best', 'experiments:',
+      `  - { label: "Short", file: ${short.file} }`, `  - { label: "Long", file: ${long.file} }`,
+    ].join('\n'));
+    const args = ['figure', figure, '--quick', '--device', 'cpu', '--runs-dir', short.runsDir];
+    const run = (exp: string, seed: number) => new RunDirectory(path.join(short.runsDir, `${exp}-quick`, `seed-${seed}`));
+
+    const nothing = await pladder([...args, '--no-train']);
+    expect(nothing.exitCode).toBe(2);
+    expect(nothing.stderr).toContain('tiny-short: no run in');
+
+    // Killed (SIGKILL) once the last run, the long experiment's second seed, has finished an epoch.
+    const child = execa(VITE_NODE, ['src/cli/main.ts', ...args], { reject: false });
+    const lastStarted = await waitUntil(() => run('tiny-long', 2).readMetrics().length > 0, 120_000);
+    child.kill('SIGKILL');
+    await child;
+    expect(lastStarted).toBe(true);
+    expect(run('tiny-long', 2).isComplete()).toBe(false);
+    expect(startedAt(run('tiny-long', 1))).toBeLessThan(startedAt(run('tiny-short', 2))); // seed-major order
+    const stoppedAt = run('tiny-long', 2).readMetrics().length;
+
+    const drawn = await pladder([...args, '--no-train']);
+    expect(drawn.exitCode, drawn.stderr).toBe(0);
+    const rows = JSON.parse(readFileSync(`${partialOutput}.json`, 'utf8'));
+    expect(rows[1].final).toMatchObject({ epoch: 3, seeds: 1 }); // the stopped seed does not count at epoch 3
+    expect(rows[1].best.n).toBe(1);
+    expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain(`| Long | 2 | 3, ${stoppedAt} |`);
+    expect(existsSync(`${partialOutput}.png`)).toBe(true);
+
+    const refused = await pladder(args);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('Continue it with --continue');
+
+    // A run is continued only with the definition it was started from.
+    const original = readFileSync(long.file, 'utf8');
+    writeFileSync(long.file, original.replace('labels: 100', 'labels: 200'));
+    const changed = await pladder([...args, '--continue']);
+    expect(changed.exitCode).toBe(2);
+    expect(changed.stderr).toContain('was started from another definition of tiny-long');
+    writeFileSync(long.file, original);
+
+    const continued = await pladder([...args, '--continue']);
+    expect(continued.exitCode, continued.stderr).toBe(0);
+    expect(run('tiny-long', 2).readMetrics().map((r) => r.epoch)).toEqual([1, 2, 3]);
+    expect(JSON.parse(readFileSync(run('tiny-long', 2).file('environment.json'), 'utf8')).resumes[0].after_epoch).toBe(stoppedAt);
+    expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain('| Long | 2 | 3 |');
+  }, 300_000);
 });
 
 describe('a figure file', () => {
