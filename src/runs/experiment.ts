@@ -98,9 +98,19 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
   const order = plans
     .flatMap((plan, p) => plan.seeds.map((_, s) => ({ p, s })))
     .sort((a, b) => a.s - b.s || a.p - b.p);
-  const jobs = order.map(({ p, s }) => {
+  const jobEvents = poolProgress(
+    events,
+    order.map(({ p, s }) => {
+      const { training } = plans[p]!.effective;
+      const { dir } = plans[p]!.seeds[s]!;
+      const total = training.epochs * training.iterations_per_epoch;
+      return { total, done: dir.isComplete() ? total : dir.readMetrics().length * training.iterations_per_epoch };
+    }),
+  );
+  const jobs = order.map(({ p, s }, job) => {
     const plan = plans[p]!;
     const { seed, dir } = plan.seeds[s]!;
+    const events = jobEvents(job);
     return async (worker: Kernel) => {
       if (dir.isComplete()) {
         events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
@@ -135,6 +145,27 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
     outcomes.push(await aggregate(effective, own, path.dirname(own[0]?.dir ?? options.runsDir)));
   }
   return outcomes;
+}
+
+/** For a pool of several runs, one more progress line: the iterations done over all of them, so that the time left
+ * is the whole job's, not the current run's. Returns the events that job `i` reports through. */
+export function poolProgress(events: RunEvents, runs: { done: number; total: number }[]): (job: number) => RunEvents {
+  if (runs.length < 2) return () => events;
+  const done = runs.map((run) => run.done);
+  const total = runs.reduce((sum, run) => sum + run.total, 0);
+  const report = () => {
+    const ended = done.filter((d, i) => d >= runs[i]!.total).length;
+    events.progress(done.reduce((a, b) => a + b, 0), total, `${ended} of ${runs.length} runs done`, 'all runs');
+  };
+  report();
+  return (job) => ({
+    log: events.log,
+    progress: (d, t, label, runId) => {
+      events.progress(d, t, label, runId);
+      done[job] = Math.min(d, runs[job]!.total);
+      report();
+    },
+  });
 }
 
 /** Runs the jobs on `workers` fresh kernels (separate Python processes) that split the cores between them; every job
