@@ -32,15 +32,19 @@ for name in ${JSON.stringify(REQUIRED_MODULES)}:
 print(json.dumps({"executable": sys.executable, "version": platform.python_version(), "modules": mods}))
 `;
 
-/** Runs `command` and reports which of the required modules it imports; undefined when it does not run at all. */
-export async function probePython(command: string): Promise<PythonProbe | undefined> {
+/** Importing torch takes seconds, and minutes on a machine busy with trainings: a slow answer is not a missing Python. */
+const PROBE_TIMEOUT_MS = 180_000;
+
+/** Runs `command` and reports which of the required modules it imports, or why it gave no answer. */
+export async function probePython(command: string): Promise<PythonProbe | { command: string; failure: string }> {
   try {
-    const { stdout } = await execa(command, ['-c', PROBE_SCRIPT], { timeout: 60_000 });
+    const { stdout } = await execa(command, ['-c', PROBE_SCRIPT], { timeout: PROBE_TIMEOUT_MS });
     const probe = probeSchema.parse(JSON.parse(stdout.trim().split('\n').pop() ?? ''));
     const missing = REQUIRED_MODULES.filter((name) => probe.modules[name] == null);
     return { ...probe, command, missing };
-  } catch {
-    return undefined;
+  } catch (error) {
+    const timedOut = (error as { timedOut?: boolean }).timedOut === true;
+    return { command, failure: timedOut ? `did not answer within ${PROBE_TIMEOUT_MS / 1000} s (a machine too busy to import torch?)` : 'could not be run' };
   }
 }
 
@@ -69,8 +73,9 @@ async function search(list: string[]): Promise<PythonProbe> {
   const seen: string[] = [];
   for (const command of list) {
     const probe = await probePython(command);
-    if (probe && probe.missing.length === 0) return probe;
-    seen.push(probe ? `${command} (Python ${probe.version}) lacks ${probe.missing.join(', ')}` : `${command} could not be run`);
+    if ('failure' in probe) seen.push(`${command} ${probe.failure}`);
+    else if (probe.missing.length === 0) return probe;
+    else seen.push(`${command} (Python ${probe.version}) lacks ${probe.missing.join(', ')}`);
   }
   throw new KernelError('NO_PYTHON', `No Python with ${REQUIRED_MODULES.join(', ')} was found.`, {
     hint: `Tried: ${seen.join('; ')}.\n${INSTALL_HINT}`,
