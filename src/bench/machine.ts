@@ -19,7 +19,15 @@ export async function machineStamp(device: string): Promise<MachineStamp> {
   };
 }
 
-export async function gitCommit(): Promise<string> {
+let commitOfThisProcess: Promise<string> | undefined;
+
+/** The commit of the code this process runs: read once, since commits made while a long job runs do not change the code
+ * it has loaded. */
+export function gitCommit(): Promise<string> {
+  return (commitOfThisProcess ??= readGitCommit());
+}
+
+async function readGitCommit(): Promise<string> {
   try {
     const { stdout } = await execa('git', ['rev-parse', '--short=10', 'HEAD'], { cwd: PROJECT_ROOT });
     // Results and figures are what the commands write, so their own changes do not make the code "uncommitted".

@@ -2,6 +2,7 @@
 /** The `pladder` command line. */
 import { parseArgs } from 'node:util';
 import { BENCHMARKS, runBench } from '../bench/main.js';
+import { gitCommit } from '../bench/machine.js';
 import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -72,6 +73,7 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   const command = commands[name];
+  void gitCommit(); // read now: the commit of the code this process loaded, whatever is committed while it runs
   try {
     if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);
     await command(rest);

@@ -1,6 +1,6 @@
 /** Making one of the paper's figures: run (or reuse) every experiment it compares, then draw and tabulate. */
 import path from 'node:path';
-import { bestAccuracy, epochsToAccuracy, meanCurve } from '../analysis/curves.js';
+import { bestAccuracy, epochsToAccuracy, meanCurve, type CurvePoint } from '../analysis/curves.js';
 import { machineStamp } from '../bench/machine.js';
 import { table, writeSection } from '../bench/results-doc.js';
 import type { Kernel } from '../bridge/index.js';
@@ -8,8 +8,9 @@ import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { existingRuns, runExperiments, type ExperimentOptions } from '../runs/experiment.js';
+import { provenanceLines, readRunEnvironment } from '../runs/record.js';
 import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
-import { variantSuffix, type RunEvents } from '../runs/runner.js';
+import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { bestSpec, curvesSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
@@ -24,10 +25,11 @@ export interface MadeFigure {
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
-/** The runs of one experiment that a figure compares: each seed's epoch records. */
+/** The runs of one experiment that a figure compares (each seed's epoch records), and what the experiment asks for. */
 interface ExperimentRuns {
-  experiment: string;
-  runs: { seed: number; records: EpochRecord[] }[];
+  seeds: number;
+  epochs: number;
+  runs: { seed: number; dir: string; records: EpochRecord[]; complete: boolean }[];
 }
 
 export interface FigureOptions extends ExperimentOptions {
@@ -39,23 +41,37 @@ export interface FigureOptions extends ExperimentOptions {
 export async function makeFigures(kernel: Kernel, figures: Figure[], where: DataLocation, options: FigureOptions, events: RunEvents): Promise<MadeFigure[]> {
   const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((entry) => entry.file)))];
   const experiments = files.map((file) => loadExperiment(file));
-  const runs: ExperimentRuns[] = options.noTrain
-    ? experiments.map((experiment) => ({ experiment: experiment.name, runs: existingRuns(experiment, options) }))
-    : (await runExperiments(kernel, experiments, where, options, events)).map((outcome) => ({
-        experiment: outcome.experiment.name,
-        runs: outcome.runs.map((r) => ({ seed: r.seed, records: new RunDirectory(r.dir).readMetrics() })),
-      }));
-  const byFile = new Map(files.map((file, i) => [file, runs[i]!]));
+  const runs = options.noTrain
+    ? experiments.map((experiment) => existingRuns(experiment, options))
+    : (await runExperiments(kernel, experiments, where, options, events)).map((outcome) =>
+        outcome.runs.map((r) => ({ seed: r.seed, dir: r.dir, records: new RunDirectory(r.dir).readMetrics(), complete: true })),
+      );
+  const byFile = new Map(
+    files.map((file, i): [string, ExperimentRuns] => {
+      const { training } = applyVariant(experiments[i]!, options);
+      return [file, { seeds: (options.seeds ?? experiments[i]!.seeds).length, epochs: training.epochs, runs: runs[i]! }];
+    }),
+  );
   const made: MadeFigure[] = [];
   for (const figure of figures) made.push(await drawFigure(figure, byFile, options));
   return made;
 }
 
-/** "100" when every seed ran as long, else each seed's epochs: "100, 100, 31". */
-function epochsRun(runs: ExperimentRuns['runs']): string {
+/** Seeds and epochs as a table shows them: "3" and "100" when all is done, else e.g. "2 of 3" and "100, 47 (of 100)". */
+function progressCells({ seeds, epochs, runs }: ExperimentRuns): [string, string] {
   const lengths = runs.map((r) => r.records.length);
-  return new Set(lengths).size === 1 ? String(lengths[0]) : lengths.join(', ');
+  const ran = new Set(lengths).size === 1 ? String(lengths[0]) : lengths.join(', ');
+  return [runs.length === seeds ? String(seeds) : `${runs.length} of ${seeds}`, runs.every((r) => r.complete) ? ran : `${ran} (of ${epochs})`];
 }
+
+/** The last point of a mean curve; while runs are in progress it says over how many seeds and at which epoch. */
+function finalCell(point: CurvePoint | undefined, complete: boolean): string {
+  if (!point) return 'n/a';
+  if (point.seeds === 1) return `${pct(point.mean)}, 1 seed at epoch ${point.epoch}`;
+  return `${pct(point.mean)} (95% CI ${pct(point.low)}-${pct(point.high)})${complete ? '' : `, ${point.seeds} seeds at epoch ${point.epoch}`}`;
+}
+
+const isFinished = ({ seeds, runs }: ExperimentRuns) => runs.length === seeds && runs.every((r) => r.complete);
 
 async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, options: FigureOptions): Promise<MadeFigure> {
   const approaches = figure.experiments.map((entry) => ({ label: entry.label, ...byFile.get(entry.file)! }));
@@ -70,46 +86,51 @@ async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, o
     const leaders = records.filter((r) => r.length === furthest);
     return { ...a, curve, best: bestAccuracy(leaders), final: curve.at(-1), reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)) };
   });
-  const complete = rows.every((r) => new Set(r.runs.map((run) => run.records.length)).size === 1);
+  const complete = approaches.every(isFinished);
   const title = `${figure.title}${options.labels !== undefined ? `, ${options.labels ?? 'all'} target labels` : ''}`;
-  const note = complete ? undefined : 'runs still in progress: each epoch averages the seeds that reached it';
+  const note = complete ? undefined : `runs still in progress: ${figure.kind === 'curves' ? 'each epoch averages the seeds that reached it' : 'the seeds that ran furthest'} (epochs in the table)`;
   const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, rows, note) : bestSpec(title, rows, note), base);
   const markdown = table(
     ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy', ...figure.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
     rows.map((r) => [
       r.label,
-      r.runs.length,
-      epochsRun(r.runs),
-      `${pct(r.final?.mean ?? NaN)} (95% CI ${pct(r.final?.low ?? NaN)}-${pct(r.final?.high ?? NaN)})${complete ? '' : `, ${r.final?.seeds ?? 0} seed(s) at epoch ${r.final?.epoch ?? 0}`}`,
-      `${pct(r.best.mean)} +- ${pct(r.best.ci95)}${complete ? '' : ` (${r.best.n} seed(s))`}`,
+      ...progressCells(r),
+      finalCell(r.final, complete),
+      r.best.n === 1 ? `${pct(r.best.mean)}, 1 seed` : `${pct(r.best.mean)} +- ${pct(r.best.ci95)}${complete ? '' : ` (${r.best.n} seeds)`}`,
       ...r.reach.map((epochs) => (epochs === null ? 'not reached' : String(epochs))),
     ]),
   );
   writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\nPaper: ${figure.paper}\n`);
   const json = `${base}.json`;
   writeJsonAtomic(json, rows.map(({ runs: _runs, ...row }) => row));
-  if (!options.quick) {
-    const stamp = await machineStamp(options.device);
-    const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.noTrain ? ' --no-train' : ''}`;
-    writeSection(
-      name,
-      [
-        `## ${figure.title} (${name})`,
-        '',
-        `- command: \`bin/pladder figure experiments/${figure.name}.yaml${flags}\` (full length: \`make ${figure.name}\`)`,
-        `- epochs: ${options.epochs ? `${options.epochs} (shortened with --epochs from the experiment files' own length)` : 'as in the experiment files'}`,
-        ...(options.labels !== undefined ? [`- target labels: ${options.labels ?? 'all'} (--labels; the source columns keep theirs)`] : []),
-        ...(complete ? [] : ['- runs: not every seed has finished (epochs per seed in the table); the curve averages the seeds that reached each epoch, final and best accuracy come from the seeds that ran furthest. `make ' + figure.name + '` continues them.']),
-        `- machine: ${stamp.machine}`,
-        `- date: ${stamp.date}`,
-        `- commit: ${stamp.commit}`,
-        `- figure: [${path.basename(files.svg)}](../figures/${path.basename(files.svg)}), numbers: figures/${name}.json`,
-        '',
-        markdown,
-        '',
-        `Paper: ${figure.paper}`,
-      ].join('\n'),
-    );
-  }
+  if (!options.quick) await writeFigureSection(figure, name, files, markdown, options, approaches, complete);
   return { figure, files, table: markdown, json };
+}
+
+/** The figure's section of docs/results.md. */
+async function writeFigureSection(figure: Figure, name: string, files: RenderedFigure, markdown: string, options: FigureOptions, approaches: ExperimentRuns[], complete: boolean): Promise<void> {
+  const stamp = await machineStamp(options.device);
+  const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.noTrain ? ' --no-train' : ''}`;
+  // Drawn from runs as they stand, the section says who trained them (that may have been days before).
+  const runs = approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
+  const made = options.noTrain
+    ? [...provenanceLines(runs), `- drawn: ${stamp.date} at commit ${stamp.commit}`]
+    : [`- machine: ${stamp.machine}`, `- date: ${stamp.date}`, `- commit: ${stamp.commit}`];
+  writeSection(
+    name,
+    [
+      `## ${figure.title} (${name})`,
+      '',
+      `- ${options.noTrain ? 'drawn by' : 'command'}: \`bin/pladder figure experiments/${figure.name}.yaml${flags}\` (full length: \`make ${figure.name}\`)`,
+      `- epochs: ${options.epochs ? `${options.epochs} (shortened with --epochs from the experiment files' own length)` : 'as in the experiment files'}`,
+      ...(options.labels !== undefined ? [`- target labels: ${options.labels ?? 'all'} (--labels; the source columns keep theirs)`] : []),
+      ...(complete ? [] : [`- runs: not all finished (seeds and epochs per seed in the table); the curve averages the seeds that reached each epoch, final and best accuracy come from the seeds that ran furthest. \`make ${figure.name}\` continues them.`]),
+      ...made,
+      `- figure: [${path.basename(files.svg)}](../figures/${path.basename(files.svg)}), numbers: figures/${name}.json`,
+      '',
+      markdown,
+      '',
+      `Paper: ${figure.paper}`,
+    ].join('\n'),
+  );
 }

@@ -5,7 +5,13 @@ import type { CurvePoint } from '../analysis/curves.js';
 import type { Summary } from '../analysis/stats.js';
 
 export function curvesSpec(title: string, approaches: { label: string; curve: CurvePoint[] }[], note?: string): TopLevelSpec {
-  const values = approaches.flatMap(({ label, curve }) => curve.map((p) => ({ approach: label, epoch: p.epoch, mean: 100 * p.mean, low: 100 * p.low, high: 100 * p.high })));
+  // A band from two seeds can reach past 0 or 100 %: it is cut at what an accuracy can be, and the axis fits the means
+  // (a band wider than the plot is clipped at its edge) so that the curves stay readable.
+  const values = approaches.flatMap(({ label, curve }) =>
+    curve.map((p) => ({ approach: label, epoch: p.epoch, mean: 100 * p.mean, low: Math.max(0, 100 * p.low), high: Math.min(100, 100 * p.high) })),
+  );
+  const means = values.map((v) => v.mean);
+  const domain = [Math.max(0, Math.floor(Math.min(...means) / 5) * 5 - 5), Math.min(100, Math.ceil(Math.max(...means) / 5) * 5 + 5)];
   const color = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), legend: { orient: 'bottom' as const, columns: 2, labelLimit: 360 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
@@ -15,8 +21,8 @@ export function curvesSpec(title: string, approaches: { label: string; curve: Cu
     data: { values },
     encoding: { x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1, format: 'd' } } },
     layer: [
-      { mark: { type: 'area', opacity: 0.18 }, encoding: { y: { field: 'low', type: 'quantitative' }, y2: { field: 'high' }, color } },
-      { mark: { type: 'line', strokeWidth: 2 }, encoding: { y: { field: 'mean', type: 'quantitative', title: 'test accuracy (%)' }, color } },
+      { mark: { type: 'area', opacity: 0.18, clip: true }, encoding: { y: { field: 'low', type: 'quantitative', scale: { domain } }, y2: { field: 'high' }, color } },
+      { mark: { type: 'line', strokeWidth: 2, clip: true }, encoding: { y: { field: 'mean', type: 'quantitative', title: 'test accuracy (%)', scale: { domain } }, color } },
     ],
   };
 }
@@ -26,7 +32,7 @@ export function bestSpec(title: string, approaches: { label: string; best: Summa
     const half = Number.isFinite(best.ci95) ? best.ci95 : 0;
     return { approach: label, best: 100 * best.mean, low: 100 * (best.mean - half), high: 100 * (best.mean + half), text: `${(100 * best.mean).toFixed(1)}%` };
   });
-  const x = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), axis: { labelAngle: 0 } };
+  const x = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), axis: { labelAngle: 0, labelLimit: 240 } };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: title, subtitle: ['best test accuracy over the run, mean over seeds with 95% confidence interval', ...(note ? [note] : [])] },

@@ -50,12 +50,12 @@ export class MissingRunsError extends Error {
 }
 
 /** An experiment's runs as they stand, complete or not, training nothing (seeds without a finished epoch are left out). */
-export function existingRuns(experiment: Experiment, options: ExperimentOptions): { seed: number; dir: string; records: EpochRecord[] }[] {
+export function existingRuns(experiment: Experiment, options: ExperimentOptions): { seed: number; dir: string; records: EpochRecord[]; complete: boolean }[] {
   const seeds = options.seeds ?? experiment.seeds;
   const runs = seeds.flatMap((seed) => {
     const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options));
     const records = dir.readMetrics();
-    return records.length ? [{ seed, dir: dir.dir, records }] : [];
+    return records.length ? [{ seed, dir: dir.dir, records, complete: dir.isComplete() }] : [];
   });
   if (!runs.length) {
     const where = path.dirname(runDirFor(options.runsDir, experiment, seeds[0] ?? 1, options));

@@ -61,11 +61,29 @@ export function readSeedRuns(experimentDir: string): SeedRuns[] {
   return seeds
     .map(({ dir, records }) => {
       const config = dir.readConfig();
-      const environment = environmentSchema.safeParse(dir.readEnvironment());
-      if (!environment.success) throw new RecordError(`${dir.file('environment.json')}: not a run environment (${environment.error.issues[0]?.message ?? 'invalid'})`);
-      return { seed: config.seed, dir: dir.dir, config, environment: environment.data, records, complete: dir.isComplete() };
+      return { seed: config.seed, dir: dir.dir, config, environment: readRunEnvironment(dir), records, complete: dir.isComplete() };
     })
     .sort((a, b) => a.seed - b.seed);
+}
+
+export function readRunEnvironment(dir: RunDirectory): Environment {
+  const environment = environmentSchema.safeParse(dir.readEnvironment());
+  if (!environment.success) throw new RecordError(`${dir.file('environment.json')}: not a run environment (${environment.error.issues[0]?.message ?? 'invalid'})`);
+  return environment.data;
+}
+
+/** Who trained these runs: the commands (resumes included), where they were resumed, machine and versions, start
+ * dates and commits. */
+export function provenanceLines(runs: { seed: number; environment: Environment }[]): string[] {
+  const commands = unique(runs.flatMap((r) => [r.environment.argv, ...r.environment.resumes.map((x) => x.argv)].map((argv) => `\`bin/pladder ${argv.join(' ')}\``)));
+  const resumes = runs.flatMap((r) => r.environment.resumes.map((x) => `seed ${r.seed} after epoch ${x.after_epoch} (${x.started_at.slice(0, 10)})`));
+  const starts = runs.map((r) => r.environment.started_at).sort();
+  return [
+    `- commands: ${commands.join('; ')}`,
+    ...(resumes.length ? [`- resumed: ${resumes.join('; ')}`] : []),
+    `- machine: ${unique(runs.map((r) => `${r.environment.cpus}, ${r.environment.platform}; Python ${r.environment.kernel.python_version}, torch ${r.environment.kernel.torch}`)).join(' | ')}`,
+    `- started: ${unique(starts.map((s) => s.slice(0, 10))).join(', ')}; commit ${unique(runs.map((r) => r.environment.git_commit)).join(', ')}`,
+  ];
 }
 
 const percent = (error: number) => `${(100 * error).toFixed(2)} %`;
@@ -111,9 +129,6 @@ export async function recordSection(experimentDir: string, options: { id?: strin
     ...(complete.length === runs.length ? [] : [summaryLine(`At epoch ${commonEpoch}, the last that every seed reached`, summarize(runs.map((r) => at(r, commonEpoch)!.test_error)))]),
   ];
 
-  const commands = unique(runs.flatMap((r) => [r.environment.argv, ...r.environment.resumes.map((x) => x.argv)].map((argv) => `\`bin/pladder ${argv.join(' ')}\``)));
-  const resumes = runs.flatMap((r) => r.environment.resumes.map((x) => `seed ${r.seed} after epoch ${x.after_epoch} (${x.started_at.slice(0, 10)})`));
-  const starts = runs.map((r) => r.environment.started_at).sort();
   const name = path.basename(experimentDir);
   const figure = await renderFigure(
     learningCurveSpec(`${name}: ${runs.length} seed(s) on ${devices.join(', ')}`, runs.map((r) => ({ seed: r.seed, records: r.records }))),
@@ -124,10 +139,7 @@ export async function recordSection(experimentDir: string, options: { id?: strin
     '',
     experiment.description ? `${experiment.description}.` : '',
     '',
-    `- commands: ${commands.join('; ')}`,
-    ...(resumes.length ? [`- resumed: ${resumes.join('; ')}`] : []),
-    `- machine: ${unique(runs.map((r) => `${r.environment.cpus}, ${r.environment.platform}; Python ${r.environment.kernel.python_version}, torch ${r.environment.kernel.torch}`)).join(' | ')}`,
-    `- started: ${unique(starts.map((s) => s.slice(0, 10))).join(', ')}; commit ${unique(runs.map((r) => r.environment.git_commit)).join(', ')}`,
+    ...provenanceLines(runs),
     `- figure: [${id}.svg](figures/${id}.svg)`,
     '',
     table(['seed', 'epochs', ...milestones.map((e) => `test error @${e}`), 'best (epoch)', 'median epoch time', 'threads'], rows),

@@ -80,7 +80,7 @@ describe('a figure stopped part way', () => {
     const rows = JSON.parse(readFileSync(`${partialOutput}.json`, 'utf8'));
     expect(rows[1].final).toMatchObject({ epoch: 3, seeds: 1 }); // the stopped seed does not count at epoch 3
     expect(rows[1].best.n).toBe(1);
-    expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain(`| Long | 2 | 3, ${stoppedAt} |`);
+    expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain(`| Long | 2 | 3, ${stoppedAt} (of 3) | ${(100 * rows[1].final.mean).toFixed(1)}%, 1 seed at epoch 3 |`);
     expect(existsSync(`${partialOutput}.png`)).toBe(true);
 
     const refused = await pladder(args);
