@@ -112,9 +112,9 @@ async function writeFigureSection(figure: Figure, name: string, files: RenderedF
   const stamp = await machineStamp(options.device);
   const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.noTrain ? ' --no-train' : ''}`;
   // Drawn from runs as they stand, the section says who trained them (that may have been days before).
-  const runs = approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
+  const trainedBy = () => approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
   const made = options.noTrain
-    ? [...provenanceLines(runs), `- drawn: ${stamp.date} at commit ${stamp.commit}`]
+    ? [...provenanceLines(trainedBy()), `- drawn: ${stamp.date} at commit ${stamp.commit}`]
     : [`- machine: ${stamp.machine}`, `- date: ${stamp.date}`, `- commit: ${stamp.commit}`];
   writeSection(
     name,

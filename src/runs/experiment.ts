@@ -114,14 +114,13 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
     return async (worker: Kernel) => {
       if (dir.isComplete()) {
         events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
-      } else if (dir.exists()) {
+      } else {
+        const experiment = await sourcesResolved(plan);
+        if (!dir.exists()) dir.writeConfig({ experiment, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
         // --continue: only the experiment it was started with may be continued, or its epochs would mix two recipes.
-        if (!isDeepStrictEqual(dir.readConfig().experiment, await sourcesResolved(plan))) {
+        else if (!isDeepStrictEqual(dir.readConfig().experiment, experiment)) {
           throw new RunExistsError(`${dir.dir} was started from another definition of ${plan.effective.name} (its config.json differs from the experiment file now); start it over with --fresh`);
         }
-        await trainRun(worker, dir, where, events);
-      } else {
-        dir.writeConfig({ experiment: await sourcesResolved(plan), seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
         await trainRun(worker, dir, where, events);
       }
       return { seed, dir: dir.dir, result: dir.readResult() };
