@@ -14,8 +14,10 @@ setup:
 build:
 	@npm run --silent build
 
+# Every suite: the TypeScript ones (through the real bridge) and the kernels' pytest suite, with the kernels' Python.
 test: setup
 	npx vitest run
+	"$$(cat .cache/python)" -m pytest -q py_kernels/tests
 
 bench: setup
 	bin/pladder bench

@@ -15,6 +15,7 @@ from typing import Callable, Optional
 
 import torch
 
+from . import safe_load
 from .errors import KernelInputError
 from .models import build_model, column_from_state
 from .progress import ProgressSink
@@ -94,7 +95,12 @@ def load_checkpoint(run_id: str, path: str) -> dict:
     if not os.path.isfile(path):
         raise KernelInputError(f"checkpoint {path} does not exist")
     run = get(run_id)
-    state = torch.load(path, map_location=run.trainer.device)
+    # Without checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one.
+    state = safe_load.load(path, what="checkpoint", map_location=run.trainer.device,
+                           hint="delete it to train the run again from its first epoch")
+    if not isinstance(state, dict) or "kind" not in state:
+        raise KernelInputError(f"checkpoint {path} is not a trainer checkpoint (no 'kind'); it was not written by "
+                               f"pladder run; delete it to train the run again from its first epoch")
     run.trainer.load_state_dict(state)
     return {"epoch": run.trainer.epoch, "last_metrics": state.get("last_metrics")}
 
@@ -130,7 +136,9 @@ def scalars(run_id: str, suffix: str) -> dict:
 def column_outputs(run_id: str, column_path: str, x: torch.Tensor) -> dict:
     """Max |difference| between the saved column's outputs and the run's own clean encoder, layer by layer."""
     run = get(run_id)
-    column = column_from_state(torch.load(column_path, map_location=run.trainer.device)).eval()
+    state = safe_load.load(column_path, what="column file", map_location=run.trainer.device,
+                           hint="export the run's column again")
+    column = column_from_state(state).eval()
     model = run.trainer.model.eval()
     with torch.no_grad():
         ours = model.encoder_activations(x)

@@ -3,7 +3,7 @@
 #   1. npm packages (npm ci), rebuilt only when package-lock.json changed;
 #   2. a Python that imports torch, torchvision, numpy and scipy (PLADDER_PYTHON wins); where none exists:
 #      Debian as root -> Debian's PyTorch for /usr/bin/python3 (no PyPI needed), elsewhere -> pip install -r requirements.txt;
-#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), and a font for figures;
+#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), a font for figures, pytest;
 #   4. the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -66,6 +66,13 @@ if is_debian_root; then
   [ -n "$missing" ] && apt_install $missing
 fi
 say "python: $python ($("$python" -c 'import torch; print("torch", torch.__version__)'))"
+
+# --- 3b. pytest for the kernels' unit tests (make test runs them with this interpreter) ---------------------------------
+if ! "$python" -c 'import pytest' >/dev/null 2>&1; then
+  if is_debian_root && [ "$python" = /usr/bin/python3 ]; then apt_install python3-pytest
+  else say "$python -m pip install pytest"; "$python" -m pip install pytest; fi
+fi
+mkdir -p .cache && printf '%s\n' "$python" > .cache/python  # the interpreter `make test` gives pytest
 
 # --- 4. TypeScript --------------------------------------------------------------------------------------------------
 npm run --silent build

@@ -1,8 +1,10 @@
 """On-disk cache of preprocessed views (flat784, rgb32) as .npy, keyed by source md5s, view name and views.VERSION.
 
 An entry is `<base>.x.npy`, `<base>.y.npy` and `<base>.json`. Each file is written atomically, and the json sidecar,
-which records every array's shape, dtype and byte size, is written last: an entry without a sidecar, or whose files
-disagree with it, is treated as absent (and removed), so a killed process costs a recompute, never a wrong tensor.
+which records every array's shape, dtype, byte size and sha256, is written last: an entry without a sidecar, or whose
+files disagree with it (a payload overwritten in place included), is treated as absent (and removed), so a killed
+process or a damaged file costs a recompute, never a wrong tensor. The sha256 of the 188 MB MNIST flat784 array costs
+about 0.13 s per load on these machines (hashlib uses the CPU's SHA instructions where it has them).
 """
 from __future__ import annotations
 
@@ -38,7 +40,8 @@ class ViewCache:
         return self.root / f"{dataset}-{split}-{view}-v{views.VERSION}-{key}"
 
     def contains(self, dataset: str, split: str, view: str, source_md5s: Sequence[str]) -> bool:
-        """Whether a complete entry exists (sidecar present and file sizes as recorded); reads no array data."""
+        """Whether a complete entry exists (sidecar present and file sizes as recorded); reads no array data, so
+        it does not check the hashes (load does)."""
         base = self._base(dataset, split, view, source_md5s)
         meta = self._read_meta(base, source_md5s)
         return meta is not None and all(_size(base, a) == m["bytes"] for a, m in meta["arrays"].items())
@@ -58,6 +61,8 @@ class ViewCache:
                 a = np.load(_array_path(base, name), allow_pickle=False)
                 if list(a.shape) != m["shape"] or str(a.dtype) != m["dtype"]:
                     raise ValueError("shape or dtype differs from sidecar")
+                if _sha256(a) != m["sha256"]:
+                    raise ValueError("content differs from sidecar")
             except (OSError, ValueError, KeyError, TypeError):
                 self._remove(base)
                 return None
@@ -70,9 +75,11 @@ class ViewCache:
         meta = {"dataset": dataset, "split": split, "view": view, "version": views.VERSION,
                 "sources": list(source_md5s), "arrays": {}}
         for name, a in (("x", x), ("y", y)):
+            a = np.ascontiguousarray(a)
             with atomic_write(_array_path(base, name)) as f:
-                np.save(f, np.ascontiguousarray(a), allow_pickle=False)
-            meta["arrays"][name] = {"shape": list(a.shape), "dtype": str(a.dtype), "bytes": _size(base, name)}
+                np.save(f, a, allow_pickle=False)
+            meta["arrays"][name] = {"shape": list(a.shape), "dtype": str(a.dtype), "bytes": _size(base, name),
+                                    "sha256": _sha256(a)}
         with atomic_write(base.with_name(base.name + ".json"), "w") as f:  # last: it marks the entry complete
             json.dump(meta, f, indent=1)
 
@@ -84,6 +91,9 @@ class ViewCache:
             return None
         if not isinstance(meta, dict) or meta.get("sources") != list(source_md5s) \
                 or meta.get("version") != views.VERSION or set(meta.get("arrays", {})) != {"x", "y"}:
+            return None
+        # A sidecar written before hashes were recorded cannot vouch for its arrays: the entry is rebuilt.
+        if not all(isinstance(m, dict) and isinstance(m.get("sha256"), str) for m in meta["arrays"].values()):
             return None
         return meta
 
@@ -103,6 +113,11 @@ class ViewCache:
 
 def _array_path(base: Path, name: str) -> Path:
     return base.with_name(f"{base.name}.{name}.npy")
+
+
+def _sha256(a: np.ndarray) -> str:
+    """Hex sha256 of a C-contiguous array's bytes (the header is checked separately: shape and dtype)."""
+    return hashlib.sha256(memoryview(np.ascontiguousarray(a)).cast("B")).hexdigest()
 
 
 def _size(base: Path, name: str) -> int:

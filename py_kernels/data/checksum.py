@@ -1,4 +1,5 @@
-"""md5 of data files, memoised by (path, size, mtime_ns) so large sources are hashed once, not on every load."""
+"""md5 of data files, memoised by (path, size, mtime_ns, ctime_ns, inode) so large sources are hashed once, not on
+every load."""
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,9 @@ from .atomic import atomic_write
 
 _CHUNK = 1 << 20
 
-# A file's identity for memoisation: rewriting or truncating a file changes its size or mtime.
-_Stat = Tuple[int, int]
+# A file's identity for memoisation. Size and mtime alone miss a same-size edit whose mtime was set back (os.utime,
+# touch -d); the inode change time cannot be set back by a user, and the inode changes when a file is replaced.
+_Stat = Tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
 
 
 def md5_file(path: str, progress_sink: Optional[ProgressSink] = None) -> str:
@@ -34,8 +36,8 @@ class Md5Memo:
     """md5 lookups that skip re-hashing unchanged files.
 
     Always memoised in this process; also across processes in `<index_dir>/md5-index.json` when an index_dir
-    (the cache dir) is given. The index is only a hint keyed by size and mtime_ns; a lost or corrupt index just
-    means hashing again.
+    (the cache dir) is given. The index is only a hint keyed by size, mtime, ctime and inode; a lost or corrupt
+    index, or an entry written before ctime and inode were recorded, just means hashing again.
     """
 
     INDEX_NAME = "md5-index.json"
@@ -49,7 +51,7 @@ class Md5Memo:
     def md5(self, path: str, progress_sink: Optional[ProgressSink] = None) -> str:
         key = os.path.realpath(path)
         st = os.stat(key)
-        stat = (st.st_size, st.st_mtime_ns)
+        stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
         hit = self._memo.get(key)
         if hit is not None and hit[0] == stat:
             return hit[1]
@@ -62,9 +64,17 @@ class Md5Memo:
     def _read_index(path: Path) -> Dict[str, Tuple[_Stat, str]]:
         try:
             raw = json.loads(path.read_text())
-            return {k: ((int(v["size"]), int(v["mtime_ns"])), str(v["md5"])) for k, v in raw.items()}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError):
             return {}
+        if not isinstance(raw, dict):
+            return {}
+        entries = {}
+        for k, v in raw.items():
+            try:
+                entries[k] = ((int(v["size"]), int(v["mtime_ns"]), int(v["ctime_ns"]), int(v["ino"])), str(v["md5"]))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue  # an older or damaged entry: that file is hashed again
+        return entries
 
     def _write_index(self) -> None:
         if self.index_path is None:
@@ -72,7 +82,8 @@ class Md5Memo:
         # Merge with what other processes wrote meanwhile; a lost update only costs a re-hash later.
         merged = self._read_index(self.index_path)
         merged.update(self._memo)
-        raw = {k: {"size": s[0], "mtime_ns": s[1], "md5": d} for k, (s, d) in sorted(merged.items())}
+        raw = {k: {"size": s[0], "mtime_ns": s[1], "ctime_ns": s[2], "ino": s[3], "md5": d}
+               for k, (s, d) in sorted(merged.items())}
         try:
             with atomic_write(self.index_path, "w") as f:
                 json.dump(raw, f, indent=1)

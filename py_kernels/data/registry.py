@@ -63,8 +63,9 @@ DATASETS: Dict[str, DatasetSpec] = {
         official_md5=svhn.OFFICIAL_MD5,
         official_counts=svhn.OFFICIAL_COUNTS,
         strict_md5=False,
-        fix_hint="Download SVHN format 2 on a machine with internet (download_svhn) or put the official "
-                 "train_32x32.mat/test_32x32.mat there by hand; the data directory is PLADDER_DATA/--data-dir.",
+        fix_hint="Download SVHN format 2 with `bin/pladder data download svhn` (on a machine with internet) or put "
+                 "the official train_32x32.mat/test_32x32.mat there by hand; the data directory is "
+                 "PLADDER_DATA/--data-dir.",
     ),
     "mnist-m": DatasetSpec(
         name="mnist-m",

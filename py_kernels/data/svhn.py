@@ -41,8 +41,9 @@ def _loadmat(path: Path, keys: Tuple[str, ...]) -> dict:
     import scipy.io  # deferred: scipy is only needed for SVHN
 
     if not path.is_file():
-        raise DataError(f"SVHN file {path} is missing. Download it on a machine with internet (download_svhn) or put "
-                        f"the official {path.name} there by hand; the data directory comes from PLADDER_DATA/--data-dir.")
+        raise DataError(f"SVHN file {path} is missing. Download it with `bin/pladder data download svhn` (on a machine "
+                        f"with internet) or put the official {path.name} there by hand; the data directory comes from "
+                        f"PLADDER_DATA/--data-dir.")
     try:
         return scipy.io.loadmat(str(path), variable_names=list(keys))
     except NotImplementedError as e:  # MATLAB v7.3 (HDF5) files

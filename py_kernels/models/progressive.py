@@ -38,6 +38,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .. import safe_load
 from ..errors import KernelInputError
 from .column import EncoderColumn, build_column, check_widths, column_from_state, gaussian_init
 
@@ -221,9 +222,9 @@ def _load_column_state(path: str, where: str) -> dict:
     if not os.path.isfile(path):
         raise _fail(f"{where}.weights.path", f"no such file {path!r}; export the source run's column first")
     try:
-        state = torch.load(path, map_location="cpu")
-    except Exception as e:  # pickle, zip or weights_only errors: the file is not what the spec says
-        raise _fail(f"{where}.weights.path", f"cannot read {path!r} as a torch file: {e}") from e
+        state = safe_load.load(path, what="column file", hint="export the source run's column again")
+    except KernelInputError as e:  # refused or unreadable: the message names the file and why
+        raise _fail(f"{where}.weights.path", str(e)) from None
     if isinstance(state, dict) and "layers.0.weight" not in state and isinstance(state.get("state"), dict):
         state = state["state"]
     if isinstance(state, dict) and "layers.0.weight" not in state:
@@ -231,7 +232,7 @@ def _load_column_state(path: str, where: str) -> dict:
     if not isinstance(state, dict) or "layers.0.weight" not in state:
         raise _fail(f"{where}.weights.path",
                     f"{path!r} is not a column file (no 'layers.0.weight'); write it with training.source_column_state")
-    bad = sorted(k for k, v in state.items() if v.dtype != torch.float32)
+    bad = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor) or v.dtype != torch.float32)
     if bad:
         raise _fail(f"{where}.weights.path", f"{path!r} holds non-float32 tensors {bad[:4]}; save float32 weights")
     return state

@@ -46,6 +46,10 @@ interface Running {
   info: KernelInfo;
   exchangeDir: string;
   exited: Promise<never>;
+  /** Calls `listener` once with the KERNEL_EXITED error when the process exits (at once if it has); returns a
+   * function that removes it. Per call, use this rather than `exited`: every Promise.race with `exited`, a promise
+   * that stays pending for the kernel's life, leaves a reaction on it that holds the race and its value for ever. */
+  onExit: (listener: (error: KernelError) => void) => () => void;
   /** Ends the process (if alive) and removes what it used; idempotent. */
   dispose: () => void;
 }
@@ -61,6 +65,27 @@ function deadline(ms: number, error: () => Error): { expired: Promise<never>; cl
   });
   expired.catch(() => undefined);
   return { expired, clear: () => clearTimeout(timer) };
+}
+
+/** `work`'s outcome, unless the process exits or `timeoutMs` passes first. Whichever settles first removes the timer and
+ * the exit listener, so that nothing of a finished call stays reachable (the heap stays flat over millions of calls). */
+function settleFirst<T>(work: PromiseLike<T>, running: Pick<Running, 'onExit'>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    let removeExitListener = (): void => undefined;
+    const finish =
+      <V>(settle: (value: V) => void) =>
+      (value: V): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        removeExitListener();
+        settle(value);
+      };
+    const timer = setTimeout(() => finish(reject)(onTimeout()), timeoutMs);
+    removeExitListener = running.onExit(finish(reject)); // called at once (and settled) if the process is gone
+    work.then(finish(resolve), finish(reject));
+  });
 }
 
 export class Kernel {
@@ -138,22 +163,33 @@ export class Kernel {
       untrack();
       release();
     };
+    const exitListeners = new Set<(error: KernelError) => void>();
+    let exitError: KernelError | undefined;
+    const onExit = (listener: (error: KernelError) => void): (() => void) => {
+      if (exitError) {
+        listener(exitError);
+        return () => undefined;
+      }
+      exitListeners.add(listener);
+      return () => exitListeners.delete(listener);
+    };
     const exited = new Promise<never>((_, reject) => {
       child?.once('exit', (code, signal) => {
         dispose(); // pythonia's timers, the handle of the process that is gone, the exchange folder
-        reject(
-          new KernelError('KERNEL_EXITED', `The Python kernel (pid ${child.pid}, device '${this.device}') exited with ${signal ? `signal ${signal}` : `code ${code}`}.`, {
-            device: this.device,
-            hint: signal === 'SIGKILL' ? 'A SIGKILL is often the out-of-memory killer: use a smaller batch or subset.' : 'Its stderr (above) says why.',
-          }),
-        );
+        exitError = new KernelError('KERNEL_EXITED', `The Python kernel (pid ${child.pid}, device '${this.device}') exited with ${signal ? `signal ${signal}` : `code ${code}`}.`, {
+          device: this.device,
+          hint: signal === 'SIGKILL' ? 'A SIGKILL is often the out-of-memory killer: use a smaller batch or subset.' : 'Its stderr (above) says why.',
+        });
+        reject(exitError);
+        for (const listener of exitListeners) listener(exitError);
+        exitListeners.clear();
       });
     });
     exited.catch(() => undefined);
     const importing = deadline(START_TIMEOUT_MS, () => new KernelError('CALL_TIMEOUT', `The Python kernel for device '${this.device}' did not load py_kernels/api.py within ${START_TIMEOUT_MS / 1000} s.`, { device: this.device }));
     try {
       const api = await Promise.race([pythonia.importFile(API_MODULE), exited, importing.expired]);
-      const partial = { pythonia, api, exchangeDir, exited, dispose };
+      const partial = { pythonia, api, exchangeDir, exited, onExit, dispose };
       const info = await this.invoke(
         { ...partial, info: undefined as never },
         'start',
@@ -183,20 +219,19 @@ export class Kernel {
       throw new KernelError('BAD_ARGUMENTS', `Arguments of kernel call '${name}' are invalid: ${parsedArgs.error.message}`, { call: name, device: this.device });
     }
     const progress = onProgress ? (event: string) => forwardProgress(event, onProgress) : undefined;
-    const timeout = deadline(timeoutMs, () => {
+    const timedOut = () => {
       void this.stop();
       return new KernelError('CALL_TIMEOUT', `Kernel call '${name}' on device '${this.device}' ran past its ${timeoutMs / 1000} s timeout; the Python kernel was stopped and its state is lost.`, {
         call: name,
         device: this.device,
         hint: 'Give the call more time (timeoutMs, or PLADDER_CALL_TIMEOUT_MS for every call), or do less per call.',
       });
-    });
+    };
     this.enter(running);
     try {
-      const reply = await Promise.race([running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running.exited, timeout.expired]);
+      const reply = await settleFirst(running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running, timeoutMs, timedOut);
       return this.unwrap(name, reply);
     } finally {
-      timeout.clear();
       this.leave(running);
     }
   }

@@ -1,8 +1,11 @@
 /** How the CLI ends on an error: a message a person can act on, and an exit code per kind of failure. */
 import { KernelError, type KernelErrorCode } from '../bridge/index.js';
 import { InputFileError } from '../experiments/yaml-file.js';
-import { MissingRunsError, RunExistsError } from '../runs/experiment.js';
+import { DivergedError, MissingRunsError, RunExistsError } from '../runs/experiment.js';
+import { RunLockedError } from '../runs/lock.js';
+import { JobInputError } from '../runs/preflight.js';
 import { RecordError } from '../runs/record.js';
+import { RunDirectoryError } from '../runs/run-dir.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -21,10 +24,20 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
 
 const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
 
+/** Exit codes (the README lists them): 2 the user's input, 3 no usable Python, 4 a slow BLAS, 5 runs diverged,
+ * 130 stopped by SIGINT, 143 by SIGTERM, 1 anything else. */
+export const EXIT_DIVERGED = 5;
+
+const USER_ERRORS = [UsageError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError];
+
 export function reportAndExitCode(error: unknown): number {
-  if (error instanceof UsageError || error instanceof InputFileError || error instanceof RunExistsError || error instanceof MissingRunsError || error instanceof RecordError) {
-    process.stderr.write(`pladder: ${error.message}\n`);
+  if (USER_ERRORS.some((kind) => error instanceof kind)) {
+    process.stderr.write(`pladder: ${(error as Error).message}\n`);
     return 2;
+  }
+  if (error instanceof DivergedError) {
+    process.stderr.write(`pladder: ${error.message}\n`);
+    return EXIT_DIVERGED;
   }
   if (error instanceof KernelError) {
     // Bad input or bad data is the user's to fix: the message says how; the traceback only helps us (PLADDER_DEBUG=1).

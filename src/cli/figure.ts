@@ -2,6 +2,7 @@
 import { kernelFor } from '../bridge/index.js';
 import { makeFigures } from '../figures/make.js';
 import { loadFigure } from '../figures/schema.js';
+import { DivergedError } from '../runs/experiment.js';
 import { UsageError } from './exit.js';
 import { progressBar } from './progress.js';
 import { barEvents, parseTrainingArgs } from './training-options.js';
@@ -18,6 +19,8 @@ export async function figureCommand(args: string[]): Promise<void> {
     for (const { figure, table, files, json } of made) {
       console.log(`${figure.title}\n\n${table}\n\nPaper: ${figure.paper}\nfigure: ${files.svg} (and .png), numbers: ${json}\n`);
     }
+    const diverged = made.flatMap((m) => m.diverged);
+    if (diverged.length) throw new DivergedError(`${diverged.length} run(s) diverged (the loss became NaN or infinite); the figures show them as diverged and leave them out of every mean:\n${diverged.map((line) => `  ${line}`).join('\n')}\nLower training.learning_rate and start them over with --fresh.`);
   } finally {
     bar.stop();
   }

@@ -7,6 +7,7 @@ import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
 import { figureCommand } from './figure.js';
+import { reportInterruptions } from './interrupt.js';
 import { reportAndExitCode, UsageError } from './exit.js';
 import { recordCommand } from './record.js';
 import { runCommand } from './run.js';
@@ -17,10 +18,12 @@ commands:
   doctor [--device D] [--json] [--data-dir DIR]
                                    the interpreter, torch, the device and its speed, the datasets found
   run FILE [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh|--continue] [--runs-dir runs] [--parallel N]
+           [--allow-divergence]
                                    train an experiment, one run directory per seed, then the aggregate;
                                    --epochs/--labels: a variant with its own length / target label budget;
                                    --parallel N: N seeds side by side, each its own process and share of the cores;
-                                   unfinished runs are refused: --continue goes on from their last epoch, --fresh restarts
+                                   unfinished runs are refused: --continue goes on from their last epoch, --fresh restarts;
+                                   a run whose loss turns NaN/infinite ends as diverged (exit 5) unless --allow-divergence
   run --resume DIR                 continue a run from its last complete epoch
   figure FILE... [--quick] [--epochs N] [--labels N|all] [--parallel N] [--fresh|--continue] [--no-train]
                                    a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
@@ -66,6 +69,19 @@ const commands: Record<string, Command> = {
   },
 };
 
+/** One command's lines of the usage (its entries, with their continuation lines), and the shared options. */
+function commandUsage(name: string): string {
+  const lines = USAGE.split('\n');
+  const own: string[] = [];
+  let inside = false;
+  for (const line of lines) {
+    if (/^ {2}\S/.test(line)) inside = line.startsWith(`  ${name} `) || line === `  ${name}`;
+    else if (!/^ {3,}\S/.test(line)) inside = false;
+    if (inside) own.push(line);
+  }
+  return `usage: pladder ${name} [options]\n\n${own.join('\n')}\n\n${USAGE.slice(USAGE.indexOf('options:'))}`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -73,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   const command = commands[name];
+  if (command && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(commandUsage(name));
+    return 0;
+  }
+  reportInterruptions();
   void gitCommit(); // read now: the commit of the code this process loaded, whatever is committed while it runs
   try {
     if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);

@@ -12,7 +12,12 @@ export interface Bar {
   stop(): void;
 }
 
+/** Bars on a terminal; on anything else (a log file, a pipe) plain lines, one per lane, at most every `everyMs`. */
 export function progressBar(title: string, stream: NodeJS.WriteStream = process.stderr): Bar {
+  return stream.isTTY ? terminalBars(title, stream) : progressLines(title, (text) => stream.write(text));
+}
+
+function terminalBars(title: string, stream: NodeJS.WriteStream): Bar {
   const bars = new cliProgress.MultiBar(
     {
       format: `${title} [{bar}] {percentage}% | {label} | {duration_formatted} elapsed, {eta_formatted} left`,
@@ -22,8 +27,6 @@ export function progressBar(title: string, stream: NodeJS.WriteStream = process.
       // epochs), not the last 10 s: an evaluation pause or a burst of load elsewhere must not swing it by hours.
       etaBuffer: 2000,
       fps: 5,
-      noTTYOutput: !stream.isTTY,
-      notTTYSchedule: 30_000,
       clearOnComplete: false,
     },
     cliProgress.Presets.shades_classic,
@@ -43,10 +46,63 @@ export function progressBar(title: string, stream: NodeJS.WriteStream = process.
   return {
     update,
     onKernelProgress: (event) => update(event.done, event.total, event.stage),
-    log: (line) => (stream.isTTY ? bars.log(`${line}\n`) : stream.write(`${line}\n`)),
+    log: (line) => bars.log(`${line}\n`),
     stop: () => {
       if (!stopped) bars.stop();
       stopped = true;
     },
   };
+}
+
+interface Lane {
+  done: number;
+  total: number;
+  label: string;
+  /** The first update (time, done): the rate since then gives the time left. */
+  since: { at: number; done: number };
+}
+
+/** Progress for a log: `title 42% | label | 3m 10s elapsed, 4m 20s left`, one line per lane that moved, every
+ * `everyMs`, and once when a lane finishes. */
+export function progressLines(title: string, write: (text: string) => void, everyMs = 30_000, now: () => number = Date.now): Bar {
+  const lanes = new Map<string, Lane>();
+  const started = now();
+  let lastPrint = started;
+  const line = (lane: Lane) => {
+    const t = now();
+    const rate = (lane.done - lane.since.done) / Math.max(1, t - lane.since.at);
+    const left = lane.done >= lane.total ? 0 : rate > 0 ? (lane.total - lane.done) / rate : Number.NaN;
+    const percent = lane.total > 0 ? Math.floor((100 * lane.done) / lane.total) : 0;
+    return `${title} ${percent}% | ${lane.label} | ${formatDuration(t - started)} elapsed, ${formatDuration(left)} left\n`;
+  };
+  const update = (done: number, total: number, label = '', key = '') => {
+    const lane = lanes.get(key) ?? { done, total, label, since: { at: now(), done } };
+    const finished = done >= total && lane.done < total;
+    Object.assign(lane, { done, total, label });
+    lanes.set(key, lane);
+    if (finished) {
+      write(line(lane));
+      lanes.delete(key);
+    } else if (now() - lastPrint >= everyMs) {
+      lastPrint = now();
+      for (const each of lanes.values()) write(line(each));
+    }
+  };
+  return {
+    update,
+    onKernelProgress: (event) => update(event.done, event.total, event.stage),
+    log: (text) => write(`${text}\n`),
+    stop: () => lanes.clear(),
+  };
+}
+
+/** 2h 05m, 3m 10s, 42s; "unknown" before a rate is known. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return 'unknown';
+  const seconds = Math.round(ms / 1000);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const sec = seconds % 60;
+  if (h) return `${h}h ${String(m).padStart(2, '0')}m`;
+  return m ? `${m}m ${String(sec).padStart(2, '0')}s` : `${sec}s`;
 }

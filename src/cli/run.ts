@@ -3,7 +3,8 @@ import path from 'node:path';
 import { kernelFor } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
-import { aggregate, runExperiment, type ExperimentOutcome } from '../runs/experiment.js';
+import { aggregate, describeDivergence, divergedError, runExperiment, type ExperimentOutcome } from '../runs/experiment.js';
+import { acquireRunLock } from '../runs/lock.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { trainRun } from '../runs/runner.js';
 import { UsageError } from './exit.js';
@@ -16,6 +17,7 @@ export function formatOutcome(outcome: ExperimentOutcome): string {
   const lines = outcome.runs.map(
     (r) => `  seed ${r.seed}: test error ${percent(r.result.final_test_error)} after ${r.result.epochs} epochs (best ${percent(r.result.best_test_error)} at ${r.result.best_epoch}); ${r.result.mean_epoch_seconds.toFixed(1)} s/epoch  ${r.dir}`,
   );
+  lines.push(...outcome.diverged.map((r) => `  ${describeDivergence(r.seed, r.result.diverged)}: left out of the summary  ${r.dir}`));
   const e = outcome.finalTestError;
   lines.push(`  ${outcome.experiment.name}: final test error ${percent(e.mean)}${e.n > 1 ? ` +- ${percent(e.std)} (std), 95% CI +- ${percent(e.ci95)}` : ''} over ${e.n} seed(s)`);
   lines.push(`  summary: ${outcome.summaryFile}`, `  figure: ${outcome.learningCurve.svg} (and .png)`);
@@ -28,20 +30,28 @@ export async function runCommand(args: string[]): Promise<void> {
   const bar = progressBar('train');
   const events = barEvents(bar);
   try {
+    let outcome: ExperimentOutcome;
     if (resume) {
       const dir = new RunDirectory(path.resolve(resume));
       const config = dir.readConfig();
       if (dir.isComplete()) throw new UsageError(`${dir.dir} is already complete; nothing to resume`);
-      const result = await trainRun(kernel, dir, resolveDataLocation(dataDir ?? config.data_dir), events);
+      const release = acquireRunLock(dir.dir);
+      try {
+        const result = await trainRun(kernel, dir, resolveDataLocation(dataDir ?? config.data_dir), events, { allowDivergence: options.allowDivergence ?? false });
+        bar.stop();
+        outcome = await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir);
+      } finally {
+        release();
+      }
+    } else {
+      const [file] = positionals;
+      if (!file) throw new UsageError('run: which experiment? e.g. pladder run experiments/ladder-mnist100.yaml [--quick]');
+      outcome = await runExperiment(kernel, loadExperiment(file), where, options, events);
       bar.stop();
-      console.log(formatOutcome(await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir)));
-      return;
     }
-    const [file] = positionals;
-    if (!file) throw new UsageError('run: which experiment? e.g. pladder run experiments/ladder-mnist100.yaml [--quick]');
-    const outcome = await runExperiment(kernel, loadExperiment(file), where, options, events);
-    bar.stop();
     console.log(formatOutcome(outcome));
+    const diverged = divergedError([outcome]);
+    if (diverged) throw diverged;
   } finally {
     bar.stop();
   }

@@ -1,10 +1,13 @@
 /** The options that every training command (run, figure, reproduce) shares, parsed and checked once. */
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveDataLocation, type DataLocation } from '../data/index.js';
 import { CLASSES } from '../experiments/schema.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
 import type { RunEvents } from '../runs/runner.js';
+import { writableDirProblem } from '../util/writable-dir.js';
+import { joinNegativeValues } from './args.js';
 import { UsageError } from './exit.js';
 import type { Bar } from './progress.js';
 
@@ -19,12 +22,17 @@ const shared = {
   epochs: { type: 'string' },
   labels: { type: 'string' },
   parallel: { type: 'string', default: '1' },
+  'allow-divergence': { type: 'boolean', default: false },
 } as const;
 
 export function parseSeeds(text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
-  const seeds = text.split(',').map((s) => Number(s.trim()));
-  if (!seeds.length || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new UsageError(`--seeds ${text}: a comma-separated list of whole numbers >= 0, e.g. --seeds 1,2,3`);
+  const parts = text.split(',').map((s) => s.trim());
+  // Number('') is 0: an empty item must be refused by its text, not read as seed 0.
+  if (parts.some((s) => !/^\d+$/.test(s))) throw new UsageError(`--seeds '${text}': a comma-separated list of whole numbers >= 0, e.g. --seeds 1,2,3`);
+  const seeds = parts.map(Number);
+  const repeated = seeds.find((seed, i) => seeds.indexOf(seed) !== i);
+  if (repeated !== undefined) throw new UsageError(`--seeds ${text}: seed ${repeated} is named twice; each seed is one run (e.g. --seeds 1,2,3)`);
   return seeds;
 }
 
@@ -35,7 +43,9 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     ...(extra.resume ? { resume: { type: 'string' } } : {}),
     ...(extra.noTrain ? { 'no-train': { type: 'boolean', default: false } } : {}),
   } as typeof shared & { resume?: { type: 'string' }; 'no-train'?: { type: 'boolean'; default: false } };
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options });
+  const { values, positionals } = parseArgs({ args: joinNegativeValues(args, options), allowPositionals: true, options });
+  const runsDirProblem = writableDirProblem('--runs-dir', values['runs-dir']);
+  if (runsDirProblem) throw new UsageError(runsDirProblem);
   if (values.fresh && values.continue) throw new UsageError('--fresh and --continue: choose one (start unfinished runs over, or continue them)');
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
@@ -46,6 +56,9 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   }
   const parallel = Number(values.parallel);
   if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel ${values.parallel}: how many seeds train side by side, a whole number >= 1 (e.g. 2 on 2 cores, 3 on a GPU)`);
+  // Each run side by side is a Python process that needs a core of its own to drive it (on a GPU too).
+  const cores = os.availableParallelism();
+  if (parallel > cores) throw new UsageError(`--parallel ${parallel}: more runs side by side than this machine's ${cores} CPU cores (each needs one); use at most --parallel ${cores}`);
   const experiment: ExperimentOptions = {
     runsDir: path.resolve(values['runs-dir']),
     device: values.device,
@@ -53,6 +66,7 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     fresh: values.fresh,
     continue: values.continue,
     parallel,
+    allowDivergence: values['allow-divergence'],
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
     ...(labels !== undefined ? { labels } : {}),

@@ -21,7 +21,7 @@ export class InputFileError extends Error {
   ) {
     super(
       `${file}: ${problems.length === 1 ? `invalid ${kind}` : `${problems.length} problems`}\n` +
-        problems.map((p) => `  ${file}:${p.line ?? '?'}:${p.column ?? '?'} ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'),
+        problems.map((p) => `  ${file}${p.line === undefined ? '' : `:${p.line}:${p.column ?? 1}`} ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n'),
     );
   }
 }
@@ -41,6 +41,7 @@ export interface ParsedFile<T> {
 }
 
 export function parseYamlFile<S extends z.ZodType>(text: string, file: string, schema: S, kind: string): ParsedFile<z.output<S>> {
+  if (!text.trim()) throw new InputFileError(file, [{ path: '', line: 1, column: 1, message: `the file is empty; an ${kind} is a YAML mapping (see the files in experiments/)` }], kind);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -53,7 +54,14 @@ export function parseYamlFile<S extends z.ZodType>(text: string, file: string, s
       kind,
     );
   }
-  const parsed = schema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // e.g. "Excessive alias count": an alias bomb, refused before it is expanded.
+    throw new InputFileError(file, [{ path: '', line: 1, column: 1, message: `YAML: ${(error as Error).message.split('\n')[0]}` }], kind);
+  }
+  const parsed = schema.safeParse(value);
   if (!parsed.success) throw new InputFileError(file, parsed.error.issues.map((issue) => describeIssue(issue, schema, doc, lines)), kind);
   return {
     data: parsed.data,

@@ -7,7 +7,7 @@ import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { existingRuns, runExperiments, type ExperimentOptions } from '../runs/experiment.js';
+import { describeDivergence, existingRuns, runExperiments, type ExistingRun, type ExperimentOptions } from '../runs/experiment.js';
 import { provenanceLines, readRunEnvironment } from '../runs/record.js';
 import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
@@ -21,6 +21,8 @@ export interface MadeFigure {
   files: RenderedFigure;
   table: string;
   json: string;
+  /** One line per diverged run the figure leaves out. */
+  diverged: string[];
 }
 
 const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
@@ -29,7 +31,7 @@ const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n
 interface ExperimentRuns {
   seeds: number;
   epochs: number;
-  runs: { seed: number; dir: string; records: EpochRecord[]; complete: boolean }[];
+  runs: ExistingRun[];
 }
 
 export interface FigureOptions extends ExperimentOptions {
@@ -44,7 +46,9 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
   const runs = options.noTrain
     ? experiments.map((experiment) => existingRuns(experiment, options))
     : (await runExperiments(kernel, experiments, where, options, events)).map((outcome) =>
-        outcome.runs.map((r) => ({ seed: r.seed, dir: r.dir, records: new RunDirectory(r.dir).readMetrics(), complete: true })),
+        [...outcome.runs, ...outcome.diverged]
+          .sort((a, b) => a.seed - b.seed)
+          .map((r): ExistingRun => ({ seed: r.seed, dir: r.dir, records: new RunDirectory(r.dir).readMetrics(), complete: true, diverged: r.result.stop_reason === 'diverged' ? r.result.diverged : undefined })),
       );
   const byFile = new Map(
     files.map((file, i): [string, ExperimentRuns] => {
@@ -61,7 +65,10 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
 function progressCells({ seeds, epochs, runs }: ExperimentRuns): [string, string] {
   const lengths = runs.map((r) => r.records.length);
   const ran = new Set(lengths).size === 1 ? String(lengths[0]) : lengths.join(', ');
-  return [runs.length === seeds ? String(seeds) : `${runs.length} of ${seeds}`, runs.every((r) => r.complete) ? ran : `${ran} (of ${epochs})`];
+  const diverged = runs.filter((r) => r.diverged).map((r) => `seed ${r.seed} diverged at epoch ${r.diverged!.epoch}, left out`);
+  const counted = runs.length - diverged.length;
+  const seedCell = `${counted === seeds ? String(seeds) : `${counted} of ${seeds}`}${diverged.length ? ` (${diverged.join('; ')})` : ''}`;
+  return [seedCell, runs.every((r) => r.complete) ? ran : `${ran} (of ${epochs})`];
 }
 
 /** The last point of a mean curve; while runs are in progress it says over how many seeds and at which epoch. */
@@ -79,16 +86,23 @@ async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, o
   const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`; // e.g. figure5-epochs10-labels1000
   const base = path.join(dir, name);
   const rows = approaches.map((a) => {
-    const records = a.runs.map((r) => r.records);
+    // A diverged run's accuracies are those of a broken network: shown as diverged in the table, never averaged.
+    const records = a.runs.filter((r) => !r.diverged).map((r) => r.records);
     const curve = meanCurve(records);
     // Final and best accuracy come from the seeds that ran furthest, so that a stopped seed does not pull them down.
     const furthest = Math.max(...records.map((r) => r.length));
     const leaders = records.filter((r) => r.length === furthest);
-    return { ...a, curve, best: bestAccuracy(leaders), final: curve.at(-1), reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)) };
+    const diverged = a.runs.flatMap((r) => (r.diverged ? [{ seed: r.seed, ...r.diverged }] : []));
+    return { ...a, curve, best: bestAccuracy(leaders), final: curve.at(-1), reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)), diverged };
   });
   const complete = approaches.every(isFinished);
   const title = `${figure.title}${options.labels !== undefined ? `, ${options.labels ?? 'all'} target labels` : ''}`;
-  const note = complete ? undefined : `runs still in progress: ${figure.kind === 'curves' ? 'each epoch averages the seeds that reached it' : 'the seeds that ran furthest'} (epochs in the table)`;
+  const divergedLines = rows.flatMap((r) => r.diverged.map((d) => `${r.label}: ${describeDivergence(d.seed, d)}`));
+  const notes = [
+    ...(complete ? [] : [`runs still in progress: ${figure.kind === 'curves' ? 'each epoch averages the seeds that reached it' : 'the seeds that ran furthest'} (epochs in the table)`]),
+    ...(divergedLines.length ? [`left out, diverged: ${divergedLines.join('; ')}`] : []),
+  ];
+  const note = notes.length ? notes.join('; ') : undefined;
   const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, rows, note) : bestSpec(title, rows, note), base);
   const markdown = table(
     ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy', ...figure.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
@@ -104,7 +118,7 @@ async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, o
   const json = `${base}.json`;
   writeJsonAtomic(json, rows.map(({ runs: _runs, ...row }) => row));
   if (!options.quick) await writeFigureSection(figure, name, files, markdown, options, approaches, complete);
-  return { figure, files, table: markdown, json };
+  return { figure, files, table: markdown, json, diverged: divergedLines };
 }
 
 /** The figure's section of docs/results.md. */

@@ -10,7 +10,9 @@ import type { Experiment } from '../experiments/schema.js';
 import { learningCurveSpec } from '../figures/learning-curve.js';
 import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { writeJsonAtomic } from '../util/atomic.js';
-import { RunDirectory, type EpochRecord, type RunResult } from './run-dir.js';
+import { acquireRunLock } from './lock.js';
+import { checkInputs } from './preflight.js';
+import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
 import { applyVariant, runDirFor, trainRun, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
 
@@ -30,11 +32,22 @@ export interface ExperimentOptions {
   /** Runs trained side by side (seeds, and the experiments of one call), each in its own Python process with an
    * equal share of the CPU cores (default 1). */
   parallel?: number;
+  /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
+  allowDivergence?: boolean;
+}
+
+export interface FinishedRun {
+  seed: number;
+  dir: string;
+  result: RunResult;
 }
 
 export interface ExperimentOutcome {
   experiment: Experiment;
-  runs: { seed: number; dir: string; result: RunResult }[];
+  /** The runs the summary is over: every seed that did not diverge. */
+  runs: FinishedRun[];
+  /** Seeds that ended at a non-finite loss: reported, never averaged in. */
+  diverged: FinishedRun[];
   finalTestError: Summary;
   bestTestError: Summary;
   summaryFile: string;
@@ -49,13 +62,45 @@ export class MissingRunsError extends Error {
   override readonly name = 'MissingRunsError';
 }
 
+/** Some runs of the job diverged (the others completed and were summarised without them). */
+export class DivergedError extends Error {
+  override readonly name = 'DivergedError';
+}
+
+export const isDiverged = (result: RunResult) => result.stop_reason === 'diverged';
+
+export function describeDivergence(seed: number, divergence: Divergence | undefined): string {
+  return `seed ${seed} diverged at epoch ${divergence?.epoch ?? '?'} (last finite loss ${divergence?.last_finite_loss ?? 'none'})`;
+}
+
+/** The error a command ends with when runs of its job diverged (after every other run has finished). */
+export function divergedError(outcomes: ExperimentOutcome[]): DivergedError | undefined {
+  const lines = outcomes.flatMap((o) => o.diverged.map((r) => `  ${o.experiment.name}: ${describeDivergence(r.seed, r.result.diverged)}: ${r.dir}`));
+  if (!lines.length) return undefined;
+  return new DivergedError(
+    `${lines.length} run(s) diverged (the loss became NaN or infinite) and are left out of every summary and figure:\n${lines.join('\n')}\n` +
+      `Lower training.learning_rate and start them over with --fresh (or train on regardless with --allow-divergence).`,
+  );
+}
+
+export interface ExistingRun {
+  seed: number;
+  dir: string;
+  records: EpochRecord[];
+  complete: boolean;
+  /** Set when the run ended at a non-finite loss (such runs are shown as diverged, never averaged). */
+  diverged?: Divergence | undefined;
+}
+
 /** An experiment's runs as they stand, complete or not, training nothing (seeds without a finished epoch are left out). */
-export function existingRuns(experiment: Experiment, options: ExperimentOptions): { seed: number; dir: string; records: EpochRecord[]; complete: boolean }[] {
+export function existingRuns(experiment: Experiment, options: ExperimentOptions): ExistingRun[] {
   const seeds = options.seeds ?? experiment.seeds;
-  const runs = seeds.flatMap((seed) => {
+  const runs = seeds.flatMap((seed): ExistingRun[] => {
     const dir = new RunDirectory(runDirFor(options.runsDir, experiment, seed, options));
     const records = dir.readMetrics();
-    return records.length ? [{ seed, dir: dir.dir, records, complete: dir.isComplete() }] : [];
+    const result = dir.isComplete() ? dir.readResult() : undefined;
+    const diverged = result && isDiverged(result) ? (result.diverged ?? { epoch: result.epochs, last_finite_loss: null }) : undefined;
+    return records.length ? [{ seed, dir: dir.dir, records, complete: dir.isComplete(), diverged }] : [];
   });
   if (!runs.length) {
     const where = path.dirname(runDirFor(options.runsDir, experiment, seeds[0] ?? 1, options));
@@ -76,19 +121,43 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
   const train = async (source: Experiment, sourceSeed: number) => {
     const { epochs: _ownLength, labels: _ownLabels, ...sourceOptions } = options;
     const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false, parallel: 1 }, events);
-    return outcome.runs[0]!.dir;
+    const run = outcome.runs[0] ?? outcome.diverged[0]!;
+    if (isDiverged(run.result)) throw new DivergedError(`the source ${source.name} ${describeDivergence(sourceSeed, run.result.diverged)}; it cannot serve as a column (${run.dir}). Fix its training and start it over with --fresh.`);
+    return run.dir;
   };
   const plans = experiments.map((experiment) => {
     const effective = applyVariant(experiment, options);
     const seeds = (options.seeds ?? experiment.seeds).map((seed) => ({ seed, dir: new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)) }));
     return { effective, seeds, resolved: undefined as Promise<Experiment> | undefined };
   });
-  // Every run directory is checked before any training, so that a refusal never comes hours in.
+  // One process per run directory: all of the job's are taken before anything is removed or trained.
+  const releases: (() => void)[] = [];
+  try {
+    for (const { dir } of plans.flatMap((plan) => plan.seeds)) releases.push(acquireRunLock(dir.dir));
+    return await runLocked(kernel, plans, where, options, events, train);
+  } finally {
+    for (const release of releases) release();
+  }
+}
+
+interface Plan {
+  effective: Experiment;
+  seeds: { seed: number; dir: RunDirectory }[];
+  resolved: Promise<Experiment> | undefined;
+}
+
+async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, options: ExperimentOptions, events: RunEvents, train: (source: Experiment, seed: number) => Promise<string>): Promise<ExperimentOutcome[]> {
+  // Every run directory and every input (device, data files, label budgets, sources) is checked before any training,
+  // and before any directory is made, so that a refusal never comes hours in nor leaves a directory behind.
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
-    if (dir.exists() && options.fresh) rmSync(dir.dir, { recursive: true, force: true });
-    if (dir.exists() && !dir.isComplete() && !options.continue) {
+    if (dir.exists() && dir.hasProgress() && !dir.isComplete() && !options.continue && !options.fresh) {
       throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'pladder run --resume ${dir.dir}'), or start over with --fresh.`);
     }
+  }
+  await checkInputs(kernel, plans.filter((plan) => plan.seeds.some(({ dir }) => !dir.isComplete() || options.fresh)).map((plan) => plan.effective), where, options);
+  for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
+    // --fresh starts over; a directory holding nothing but its config (refused before its first epoch) is simply redone.
+    if (dir.exists() && (options.fresh || !dir.hasProgress())) rmSync(dir.dir, { recursive: true, force: true });
   }
   // Sources are resolved (found in the cache, or trained) once per experiment, when its first run needs them.
   const sourcesResolved = (plan: (typeof plans)[number]) =>
@@ -121,7 +190,13 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
         else if (!isDeepStrictEqual(dir.readConfig().experiment, experiment)) {
           throw new RunExistsError(`${dir.dir} was started from another definition of ${plan.effective.name} (its config.json differs from the experiment file now); start it over with --fresh`);
         }
-        await trainRun(worker, dir, where, events);
+        try {
+          await trainRun(worker, dir, where, events, { allowDivergence: options.allowDivergence ?? false });
+        } catch (error) {
+          // Refused before its first epoch (a kernel error, a signal): nothing to keep, and nothing to block a rerun.
+          if (!dir.hasProgress()) rmSync(dir.dir, { recursive: true, force: true });
+          throw error;
+        }
       }
       return { seed, dir: dir.dir, result: dir.readResult() };
     };
@@ -139,9 +214,9 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
     finished = await inParallel(workers, options.device, jobs);
   }
   const outcomes: ExperimentOutcome[] = [];
-  for (const [p, { effective }] of plans.entries()) {
+  for (const [p, { effective, seeds }] of plans.entries()) {
     const own = order.flatMap((job, i) => (job.p === p ? [finished[i]!] : []));
-    outcomes.push(await aggregate(effective, own, path.dirname(own[0]?.dir ?? options.runsDir)));
+    outcomes.push(await aggregate(effective, own, path.dirname(seeds[0]!.dir.dir)));
   }
   return outcomes;
 }
@@ -193,8 +268,11 @@ async function inParallel<T>(workers: number, device: string, jobs: ((kernel: Ke
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** The summary over seeds and the learning-curve figure, written next to the seed directories. */
-export async function aggregate(experiment: Experiment, runs: ExperimentOutcome['runs'], dir: string): Promise<ExperimentOutcome> {
+/** The summary over seeds and the learning-curve figure, written next to the seed directories. Diverged runs are
+ * listed in the summary and left out of its numbers and curves. */
+export async function aggregate(experiment: Experiment, all: FinishedRun[], dir: string): Promise<ExperimentOutcome> {
+  const runs = all.filter((r) => !isDiverged(r.result));
+  const diverged = all.filter((r) => isDiverged(r.result));
   const finalTestError = summarize(runs.map((r) => r.result.final_test_error));
   const bestTestError = summarize(runs.map((r) => r.result.best_test_error));
   const summaryFile = path.join(dir, 'summary.json');
@@ -206,8 +284,9 @@ export async function aggregate(experiment: Experiment, runs: ExperimentOutcome[
     mean_epoch_seconds: summarize(runs.map((r) => r.result.mean_epoch_seconds)).mean,
     bridge_share: summarize(runs.map((r) => r.result.bridge_share)).mean,
     runs: runs.map((r) => ({ seed: r.seed, dir: r.dir, ...r.result })),
+    diverged: diverged.map((r) => ({ seed: r.seed, dir: r.dir, ...r.result })),
   });
   const curves = runs.map((r) => ({ seed: r.seed, records: new RunDirectory(r.dir).readMetrics() }));
   const learningCurve = await renderFigure(learningCurveSpec(experiment.name, curves), path.join(dir, 'learning-curve'));
-  return { experiment, runs, finalTestError, bestTestError, summaryFile, learningCurve };
+  return { experiment, runs, diverged, finalTestError, bestTestError, summaryFile, learningCurve };
 }

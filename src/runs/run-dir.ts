@@ -7,7 +7,7 @@
  *   model.pt          the final model;  column.pt  its clean encoder as a reusable source column
  *   result.json       the outcome; its presence marks the run complete
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { epochMetricsSchema } from '../bridge/calls.js';
@@ -31,9 +31,16 @@ export const epochRecordSchema = epochMetricsSchema.extend({
 });
 export type EpochRecord = z.infer<typeof epochRecordSchema>;
 
+/** Where a run's loss first became NaN or infinite (the epoch) and the last finite loss before it. */
+export const divergenceSchema = z.object({ epoch: z.number().int().positive(), last_finite_loss: z.number().nullable() });
+export type Divergence = z.infer<typeof divergenceSchema>;
+
 export const runResultSchema = z.object({
   epochs: z.number().int(),
-  stop_reason: z.enum(['epochs', 'target_accuracy']),
+  /** `diverged`: stopped at a non-finite loss; such a run is left out of every aggregate and marked where shown. */
+  stop_reason: z.enum(['epochs', 'target_accuracy', 'diverged']),
+  /** Present when the loss went non-finite (also with --allow-divergence, which trains on regardless). */
+  diverged: divergenceSchema.optional(),
   final_test_error: z.number(),
   best_test_error: z.number(),
   best_epoch: z.number().int(),
@@ -59,11 +66,23 @@ export class RunDirectory {
     return existsSync(this.file('result.json'));
   }
 
+  /** Whether anything of the run is worth keeping: a finished epoch or a checkpoint. A directory with only its
+   * config.json was refused before training (bad device, data or labels) and may simply be started again. */
+  hasProgress(): boolean {
+    return this.isComplete() || existsSync(this.file('checkpoint.pt')) || this.readMetrics().length > 0;
+  }
+
   readConfig(): RunConfig {
     const file = this.file('config.json');
-    if (!existsSync(file)) throw new Error(`${this.dir} is not a run directory: ${file} is missing`);
-    const parsed = runConfigSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new Error(`${file} is not a valid run configuration: ${parsed.error.message}`);
+    if (!existsSync(file)) throw new RunDirectoryError(notARunDirectory(this.dir));
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw new RunDirectoryError(`${file} cannot be read as JSON (${(error as Error).message}); the run directory is damaged: start the run over with --fresh`);
+    }
+    const parsed = runConfigSchema.safeParse(json);
+    if (!parsed.success) throw new RunDirectoryError(`${file} is not a valid run configuration (${z.prettifyError(parsed.error).replace(/\n/g, '; ')}); start the run over with --fresh`);
     return parsed.data;
   }
 
@@ -104,4 +123,19 @@ export class RunDirectory {
   writeResult(result: RunResult): void {
     writeJsonAtomic(this.file('result.json'), result);
   }
+}
+
+/** A path given as a run directory that is not one (missing, a file, an experiment's folder), or a damaged one. */
+export class RunDirectoryError extends Error {
+  override readonly name = 'RunDirectoryError';
+}
+
+function notARunDirectory(dir: string): string {
+  if (!existsSync(dir)) return `${dir} does not exist; give the directory of one seed's run, e.g. runs/<experiment>/seed-1`;
+  if (!statSync(dir).isDirectory()) return `${dir} is a file, not a run directory; give the directory of one seed's run, e.g. runs/<experiment>/seed-1`;
+  const seeds = readdirSync(dir).filter((name) => /^seed-\d+$/.test(name) && existsSync(path.join(dir, name, 'config.json')));
+  if (seeds.length) {
+    return `${dir} is an experiment's folder, not one run: resume one of its seeds (${seeds.map((s) => path.join(dir, s)).join(', ')}), or continue them all with 'pladder run FILE --continue'`;
+  }
+  return `${dir} is not a run directory (it has no config.json); give the directory of one seed's run, e.g. runs/<experiment>/seed-1`;
 }

@@ -7,7 +7,8 @@ import { gitCommit } from '../bench/machine.js';
 import { loadView, type DataLocation } from '../data/index.js';
 import type { Experiment } from '../experiments/schema.js';
 import { buildGraph, kernelSpec } from '../progressive/graph.js';
-import { RunDirectory, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
+import { isNonFinite } from '../bridge/wire.js';
+import { RunDirectory, type Divergence, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
 import { storeSource } from './source-cache.js';
 
 export interface RunEvents {
@@ -66,12 +67,36 @@ async function ensureData(kernel: Kernel, dataset: Experiment['data']['dataset']
   return name;
 }
 
+export interface TrainOptions {
+  /** Train on after the loss goes NaN or infinite (recorded in the result) instead of ending the run as diverged. */
+  allowDivergence?: boolean;
+}
+
+/** An epoch's total loss, or null when it is NaN or infinite (the kernel sends those as null or a marker). */
+export function finiteLoss(record: Pick<EpochRecord, 'loss_total'>): number | null {
+  const loss = record.loss_total;
+  return loss === null || isNonFinite(loss) ? null : loss;
+}
+
+/** The runs this process is training now (for what an interrupted command says it leaves behind). */
+export const activeRuns = new Set<RunDirectory>();
+
 /** Trains (or continues) the run in `dir`, whose config.json must exist; returns its result. */
-export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLocation, events: RunEvents): Promise<RunResult> {
+export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLocation, events: RunEvents, options: TrainOptions = {}): Promise<RunResult> {
+  const { experiment, seed } = dir.readConfig();
+  const runId = `${experiment.name}/seed-${seed}`;
+  activeRuns.add(dir);
+  try {
+    return await trainRunIn(kernel, dir, where, events, options, runId);
+  } finally {
+    activeRuns.delete(dir);
+  }
+}
+
+async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation, events: RunEvents, options: TrainOptions, runId: string): Promise<RunResult> {
   const config = dir.readConfig();
   const { experiment, seed } = config;
   const { training } = experiment;
-  const runId = `${experiment.name}/seed-${seed}`;
   const info = await kernel.info();
   if (!dir.readMetrics().length) dir.writeEnvironment(await environment(info, config));
 
@@ -99,6 +124,8 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
     }
     const total = training.epochs * training.iterations_per_epoch;
     let stopReason: RunResult['stop_reason'] = 'epochs';
+    let lastFiniteLoss = records.map(finiteLoss).filter((loss) => loss !== null).at(-1) ?? null;
+    let diverged: Divergence | undefined = divergenceIn(records);
     for (let epoch = records.length + 1; epoch <= training.epochs; epoch++) {
       const before = (epoch - 1) * training.iterations_per_epoch;
       const last = records.at(-1);
@@ -117,16 +144,34 @@ export async function trainRun(kernel: Kernel, dir: RunDirectory, where: DataLoc
         `${runId} epoch ${epoch}/${training.epochs}: test error ${(100 * metrics.test_error).toFixed(2)}%, ` +
           `${metrics.seconds.toFixed(1)} s (${Math.round(metrics.examples_per_s)} examples/s)`,
       );
+      const loss = finiteLoss(metrics);
+      if (loss === null) {
+        diverged ??= { epoch, last_finite_loss: lastFiniteLoss };
+        if (!options.allowDivergence) {
+          stopReason = 'diverged';
+          events.log(
+            `${runId}: DIVERGED at epoch ${epoch}: the loss is not finite (last finite loss: ${lastFiniteLoss ?? 'none'}); the run ends here and is left out ` +
+              `of every summary. Lower training.learning_rate, or train on regardless with --allow-divergence.`,
+          );
+          break;
+        }
+        events.log(`${runId}: the loss is not finite at epoch ${epoch}; training on (--allow-divergence)`);
+      } else {
+        lastFiniteLoss = loss;
+      }
       if (training.stop_at_test_accuracy !== null && metrics.test_accuracy >= training.stop_at_test_accuracy) {
         stopReason = 'target_accuracy';
         events.log(`${runId}: reached test accuracy ${metrics.test_accuracy} >= ${training.stop_at_test_accuracy}, stopping`);
         break;
       }
     }
-    events.progress(total, total, `${runId} done`, runId);
-    await kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') });
-    storeSource(config, dir.file('column.pt'), dir.dir);
-    const result = summarizeRun(records, stopReason);
+    events.progress(total, total, `${runId} ${stopReason === 'diverged' ? 'diverged' : 'done'}`, runId);
+    // A diverged network is kept for inspection (model.pt) but never offered as a source column.
+    if (stopReason !== 'diverged') {
+      await kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') });
+      if (!diverged) storeSource(config, dir.file('column.pt'), dir.dir);
+    }
+    const result = { ...summarizeRun(records, stopReason), ...(diverged ? { diverged } : {}) };
     dir.writeResult(result);
     rmSync(dir.file('checkpoint.pt'), { force: true }); // model.pt holds the final state; keep the run small
     return result;
@@ -159,6 +204,14 @@ async function resumeFromCheckpoint(kernel: Kernel, dir: RunDirectory, runId: st
   if (kept.length !== restored.epoch) throw new Error(`${dir.dir}: checkpoint is at epoch ${restored.epoch} but metrics.jsonl holds ${kept.length} of its epochs`);
   dir.writeMetrics(kept);
   return kept;
+}
+
+/** The first epoch of `records` with a non-finite loss, if any (a run continued with --allow-divergence). */
+function divergenceIn(records: EpochRecord[]): Divergence | undefined {
+  const epoch = records.findIndex((record) => finiteLoss(record) === null);
+  if (epoch < 0) return undefined;
+  const before = records.slice(0, epoch).map(finiteLoss).filter((loss) => loss !== null);
+  return { epoch: records[epoch]!.epoch, last_finite_loss: before.at(-1) ?? null };
 }
 
 function summarizeRun(records: EpochRecord[], stopReason: RunResult['stop_reason']): RunResult {

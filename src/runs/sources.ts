@@ -32,10 +32,11 @@ export async function resolveSources(experiment: Experiment, context: SourceCont
     const effective = context.quick ? applyQuick(source) : source;
     const cached = cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir });
     let path = cached;
+    const whose = `${experiment.name}, column '${column.name}'`; // the same source may serve columns of several experiments
     if (path) {
-      context.events.log(`column '${column.name}': reusing the trained source ${source.name} seed ${seed} (${path})`);
+      context.events.log(`${whose}: reusing the trained source ${source.name} seed ${seed} (${path})`);
     } else {
-      context.events.log(`column '${column.name}': training its source ${source.name} seed ${seed} first`);
+      context.events.log(`${whose}: its weights come from ${source.name} seed ${seed}, which is trained first`);
       path = `${await context.train(source, seed)}/column.pt`;
     }
     columns.push({ ...column, weights: { from: 'file', path } });

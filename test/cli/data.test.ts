@@ -35,6 +35,10 @@ describe('pladder data', () => {
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toContain(path.join(where.root, 'nowhere', 'mnist-m'));
     expect(missing.stderr).not.toContain('Traceback');
+    // A missing SVHN is fixed with the command that downloads it, not with the name of a Python function.
+    const noSvhn = await pladder(['data', '--data-dir', path.join(where.root, 'nowhere'), '--json']);
+    const svhn = JSON.parse(noSvhn.stdout).datasets.find((d: { name: string }) => d.name === 'svhn');
+    expect(svhn.errors[0]).toContain('bin/pladder data download svhn');
     const unknown = await pladder(['data', 'show', 'cifar']);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toContain("dataset 'cifar' is not known");

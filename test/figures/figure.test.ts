@@ -15,8 +15,10 @@ const name = `test-figure-${process.pid}`;
 const output = path.join(PROJECT_ROOT, 'figures', 'quick', name);
 const partialName = `test-figure-partial-${process.pid}`;
 const partialOutput = path.join(PROJECT_ROOT, 'figures', 'quick', partialName);
+const divergedName = `test-figure-diverged-${process.pid}`;
+const divergedOutput = path.join(PROJECT_ROOT, 'figures', 'quick', divergedName);
 afterAll(() => {
-  for (const ext of ['svg', 'png', 'md', 'json']) for (const base of [output, partialOutput]) rmSync(`${base}.${ext}`, { force: true });
+  for (const ext of ['svg', 'png', 'md', 'json']) for (const base of [output, partialOutput, divergedOutput]) rmSync(`${base}.${ext}`, { force: true });
 });
 
 const startedAt = (run: RunDirectory) => Date.parse(JSON.parse(readFileSync(run.file('environment.json'), 'utf8')).started_at);
@@ -101,6 +103,33 @@ describe('a figure stopped part way', () => {
     expect(JSON.parse(readFileSync(run('tiny-long', 2).file('environment.json'), 'utf8')).resumes[0].after_epoch).toBe(stoppedAt);
     expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain('| Long | 2 | 3 |');
   }, 300_000);
+});
+
+describe('a figure with a diverged run', () => {
+  it('shows the run as diverged, leaves it out of the means, and ends with exit code 5', async () => {
+    const stable = tinyExperimentFile({ name: 'tiny-stable', architecture: 'mlp', epochs: 2, iterations: 10, seeds: [1, 2] });
+    const unstable = tinyExperimentFile({ name: 'tiny-unstable', architecture: 'mlp', epochs: 2, iterations: 10, seeds: [1, 2] });
+    // Seed 2 alone diverges: the same experiment file, its second seed's run trained with an absurd learning rate.
+    writeFileSync(unstable.file, readFileSync(unstable.file, 'utf8').replace('training:', 'training:\n  learning_rate: 1.0e30'));
+    const args = ['--quick', '--device', 'cpu', '--runs-dir', stable.runsDir];
+    const lone = await pladder(['run', unstable.file, ...args, '--seeds', '2']);
+    expect(lone.exitCode).toBe(5);
+    writeFileSync(unstable.file, readFileSync(unstable.file, 'utf8').replace('  learning_rate: 1.0e30\n', ''));
+    const figure = path.join(stable.dir, 'figure.yaml');
+    writeFileSync(figure, [
+      `name: ${divergedName}`, 'title: "stable against unstable"', 'kind: curves', 'accuracies: [0.3]', 'experiments:',
+      `  - { label: "Stable", file: ${stable.file} }`, `  - { label: "Unstable", file: ${unstable.file} }`,
+    ].join('\n'));
+    for (const noTrain of [[], ['--no-train']]) {
+      const made = await pladder(['figure', figure, ...args, ...noTrain]);
+      expect(made.exitCode, made.stderr).toBe(5);
+      expect(made.stderr).toContain('Unstable: seed 2 diverged at epoch 1');
+      const rows = JSON.parse(readFileSync(`${divergedOutput}.json`, 'utf8'));
+      expect(rows[1].diverged).toEqual([{ seed: 2, epoch: 1, last_finite_loss: null }]);
+      expect(rows[1].final.seeds).toBe(1); // the mean is seed 1's alone
+      expect(readFileSync(`${divergedOutput}.md`, 'utf8')).toContain('| Unstable | 1 of 2 (seed 2 diverged at epoch 1, left out) |');
+    }
+  }, 180_000);
 });
 
 describe('a figure file', () => {

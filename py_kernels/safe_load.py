@@ -1,0 +1,118 @@
+"""Reading torch files that may come from elsewhere (column files, checkpoints) without running code from them.
+
+`torch.load` unpickles, and a pickle may name any Python callable (os.system, builtins.eval) and have it called while
+loading. The files read here only ever hold tensors in plain containers, so the unpickler below resolves only the few
+names torch needs to rebuild dense tensors and refuses every other name before anything is called.
+
+One allowlist on every torch version, rather than `weights_only=True`: torch 1.13 has the flag, but its unpickler is
+bypassable up to torch 2.5 (CVE-2025-32434) and cannot even read a float; the same check on the CPU and on lab GPUs.
+Only torch's zip format (torch.save's default since 1.6) is read: the legacy formats unpickle several streams and
+extract tar members, and a TorchScript archive would go to torch.jit.load. None of them is a file we write.
+"""
+from __future__ import annotations
+
+import _compat_pickle
+import collections
+import io
+import pickle
+import types
+import zipfile
+from pathlib import Path
+from typing import Any, Dict, Tuple
+
+import torch
+
+from .errors import KernelInputError
+
+PLAIN = "tensors and plain containers (dict, list, tuple, str, int, float, bool, None)"
+
+# torch 1.13's torch.load replaces a pickle_module it is given by pickle itself unless weights_only=True (2.0 fixed it).
+_LOAD_HONOURS_PICKLE_MODULE = int(torch.__version__.split(".")[0]) >= 2
+
+
+def _allowed() -> Dict[Tuple[str, str], Any]:
+    names: Dict[Tuple[str, str], Any] = {
+        ("collections", "OrderedDict"): collections.OrderedDict,  # state_dict() containers
+        ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,  # every dense tensor
+        ("torch._utils", "_rebuild_tensor"): torch._utils._rebuild_tensor,
+        ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,  # nn.Parameter values
+        ("torch.nn.parameter", "Parameter"): torch.nn.Parameter,
+        ("torch", "UntypedStorage"): torch.UntypedStorage,
+    }
+    # torch itself maps typed storage names (torch.FloatStorage) to a dtype holder; these cover versions that ask us.
+    for storage in torch._storage_classes:
+        names[(storage.__module__, storage.__name__)] = storage
+    return names
+
+
+_ALLOWED = _allowed()
+
+
+class RefusedGlobal(pickle.UnpicklingError):
+    """The file names a Python object outside the allowlist; nothing it names was called."""
+
+    def __init__(self, qualified: str):
+        super().__init__(qualified)
+        self.qualified = qualified
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)  # protocol 2 writes __builtin__ for builtins
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise RefusedGlobal(f"{module}.{name}") from None
+
+
+def _restricted_load(file, **kwargs) -> Any:
+    return _RestrictedUnpickler(file, **kwargs).load()
+
+
+# What torch.load expects of a pickle_module: a module with Unpickler (which torch subclasses) and load.
+_PICKLE = types.ModuleType("pladder_restricted_pickle")
+_PICKLE.Unpickler = _RestrictedUnpickler
+_PICKLE.load = _restricted_load
+
+
+def _torch_load(buffer: io.BytesIO, map_location: Any) -> Any:
+    if _LOAD_HONOURS_PICKLE_MODULE:
+        return torch.load(buffer, map_location=map_location, pickle_module=_PICKLE, weights_only=False)
+    # torch 1.x: the zip reader that torch.load itself calls, given our pickle module.
+    with torch.serialization._open_zipfile_reader(buffer) as archive:
+        return torch.serialization._load(archive, map_location, _PICKLE, encoding="utf-8")
+
+
+def load(path: str, *, what: str, hint: str, map_location: Any = "cpu") -> Any:
+    """The object in torch file `path`, if it holds only tensors and plain containers.
+
+    Raises KernelInputError naming `what` (e.g. "checkpoint") and the file, ending with `hint` (what to do): when the
+    file names any other Python object (refused before anything is called), or when it cannot be read.
+    """
+    def damaged(reason: str) -> KernelInputError:
+        return KernelInputError(f"{what} {path} is damaged (truncated, or not a file written by torch.save): "
+                                f"{reason}; {hint}")
+
+    try:
+        data = Path(path).read_bytes()  # read once: what is checked is what is loaded
+    except OSError as error:
+        raise KernelInputError(f"cannot read {what} {path}: {error.strerror or error}") from None
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            bad_member = archive.testzip()  # CRC of every member: catches damage inside the file too
+            names = archive.namelist()
+    except Exception as error:  # BadZipFile, or a crafted member's unsupported or broken compression
+        raise damaged(f"not a readable torch zip archive ({error})") from None
+    if bad_member is not None:
+        raise damaged(f"its member {bad_member} fails its CRC check")
+    if any(n == "constants.pkl" or n.endswith("/constants.pkl") for n in names):
+        raise KernelInputError(f"{what} {path} is a TorchScript archive (torch.jit.save), which holds code; "
+                               f"refusing to load it; {hint}")
+    try:
+        return _torch_load(io.BytesIO(data), map_location)
+    except RefusedGlobal as refused:
+        raise KernelInputError(
+            f"{what} {path} holds a pickled object of type {refused.qualified}; column files and checkpoints may "
+            f"hold only {PLAIN}; refusing to load it; {hint}") from None
+    except Exception as error:  # zip, pickle or storage errors: the bytes are not a whole torch file
+        raise damaged(f"{type(error).__name__}: {error}") from None

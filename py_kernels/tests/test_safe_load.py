@@ -1,0 +1,162 @@
+"""safe_load: what a column file or checkpoint may hold, and how a refused or damaged file is reported."""
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+
+import pytest
+import torch
+
+from py_kernels import safe_load
+from py_kernels.errors import KernelInputError
+from py_kernels.models import build_model
+from py_kernels.models.progressive import _load_column_state
+from py_kernels.training import LadderTrainer, SupervisedTrainer, source_column_state
+
+
+class _Calls:
+    """Pickles as a call of `fn(*args)`: what a crafted file does to run code while it is unpickled."""
+
+    def __init__(self, fn, *args):
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return self.fn, self.args
+
+
+def _load(path, what="checkpoint"):
+    return safe_load.load(str(path), what=what, hint="delete it")
+
+
+def _equal(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and list(a) == list(b) and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
+    return a == b or (a != a and b != b)  # NaN in last_metrics
+
+
+def _trainer_state(architecture: str) -> dict:
+    model = build_model(architecture, seed=1)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(64, 784, generator=g), torch.randint(0, 10, (64,), generator=g)
+    common = dict(epochs_planned=3, lr=0.002, decay_fraction=0.5, seed=1)
+    if architecture == "ladder":
+        trainer = LadderTrainer(model, x[:32], y[:32], x, **common)
+        trainer.train_epoch(iterations=2, labeled_batch=16, unlabeled_batch=16)
+    else:
+        trainer = SupervisedTrainer(model, x, y, **common)
+        trainer.train_epoch(iterations=2, batch_size=16)
+    state = trainer.state_dict()
+    state["last_metrics"] = {"epoch": 1, "loss": 0.5, "test_error": float("nan"), "layers": [1.0, 2.0], "note": None}
+    return state
+
+
+@pytest.mark.parametrize("architecture", ["ladder", "mlp"])
+def test_a_trainer_checkpoint_loads_exactly(tmp_path, architecture):
+    state = _trainer_state(architecture)
+    torch.save(state, tmp_path / "checkpoint.pt")
+    assert _equal(state, _load(tmp_path / "checkpoint.pt"))
+
+
+def test_a_column_file_and_an_exported_model_load(tmp_path):
+    column = source_column_state(build_model("mlp", seed=2))
+    torch.save(column, tmp_path / "column.pt")
+    torch.save({"architecture": "mlp", "state": build_model("mlp", seed=2).state_dict()}, tmp_path / "model.pt")
+    assert _equal(column, _load(tmp_path / "column.pt", "column file"))
+    assert _equal(column, _load_column_state(str(tmp_path / "model.pt"), "columns[0]"))
+
+
+def test_parameters_and_ordered_dicts_load(tmp_path):
+    layer = torch.nn.Linear(3, 2)
+    torch.save({"params": dict(layer.named_parameters()), "state": layer.state_dict()}, tmp_path / "p.pt")
+    back = _load(tmp_path / "p.pt")
+    assert torch.equal(back["params"]["weight"], layer.weight) and torch.equal(back["state"]["bias"], layer.bias)
+
+
+# Callables a crafted file would name, each with its arguments for a marker file that shows whether it ran.
+GADGETS = [
+    (os.system, lambda marker: (f"touch {marker}",)),
+    (builtins.eval, lambda marker: (f"open({marker!r}, 'w').close()",)),
+    (builtins.exec, lambda marker: (f"open({marker!r}, 'w').close()",)),
+    (subprocess.call, lambda marker: (["touch", marker],)),
+]
+
+
+@pytest.mark.parametrize("fn, args", GADGETS, ids=lambda v: getattr(v, "__name__", ""))
+def test_a_pickled_call_is_refused_before_it_runs(tmp_path, fn, args):
+    marker = tmp_path / "MARKER"
+    torch.save({"layers.0.weight": torch.zeros(2), "evil": _Calls(fn, *args(str(marker)))}, tmp_path / "evil.pt")
+    with pytest.raises(KernelInputError) as refused:
+        _load(tmp_path / "evil.pt")
+    message = str(refused.value)
+    assert str(tmp_path / "evil.pt") in message
+    assert f"pickled object of type {fn.__module__}.{fn.__name__}" in message
+    assert "refusing to load it" in message
+    assert not marker.exists()
+
+
+def test_a_real_column_with_one_tensor_built_by_eval_is_refused(tmp_path):
+    marker = tmp_path / "MARKER"
+    column = source_column_state(build_model("mlp", seed=3))
+    smallest = min(column, key=lambda k: column[k].numel())
+    values = column[smallest].tolist()
+    column[smallest] = _Calls(builtins.eval, f"(open({str(marker)!r}, 'w').close(), "
+                                             f"__import__('torch').tensor({values!r}))[1]")
+    torch.save(column, tmp_path / "column.pt")
+    with pytest.raises(KernelInputError) as refused:
+        _load_column_state(str(tmp_path / "column.pt"), "columns[0]")
+    message = str(refused.value)
+    assert message.startswith("progressive spec columns[0].weights.path: column file ")
+    assert str(tmp_path / "column.pt") in message and "builtins.eval" in message
+    assert not marker.exists()
+
+
+def test_a_plain_pickle_is_not_read(tmp_path):
+    import pickle
+
+    marker = tmp_path / "MARKER"
+    (tmp_path / "evil.pt").write_bytes(pickle.dumps(_Calls(os.system, f"touch {marker}")))
+    with pytest.raises(KernelInputError, match="not a readable torch zip archive"):
+        _load(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+def test_a_legacy_format_file_is_not_read(tmp_path):
+    torch.save({"w": torch.ones(2)}, tmp_path / "old.pt", _use_new_zipfile_serialization=False)
+    with pytest.raises(KernelInputError, match="damaged"):
+        _load(tmp_path / "old.pt")
+
+
+def test_a_torchscript_archive_is_refused(tmp_path):
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "script.pt"))
+    with pytest.raises(KernelInputError, match="TorchScript archive"):
+        _load(tmp_path / "script.pt")
+
+
+def test_a_truncated_file_is_reported_as_damaged_with_the_hint(tmp_path):
+    torch.save(_trainer_state("mlp"), tmp_path / "checkpoint.pt")
+    data = (tmp_path / "checkpoint.pt").read_bytes()
+    for cut in (0, 10, len(data) // 2, len(data) - 1):
+        (tmp_path / "checkpoint.pt").write_bytes(data[:cut])
+        with pytest.raises(KernelInputError) as damaged:
+            _load(tmp_path / "checkpoint.pt")
+        assert f"checkpoint {tmp_path / 'checkpoint.pt'} is damaged" in str(damaged.value)
+        assert str(damaged.value).endswith("; delete it")
+
+
+def test_a_damaged_byte_inside_the_file_is_reported(tmp_path):
+    torch.save(_trainer_state("mlp"), tmp_path / "checkpoint.pt")
+    data = bytearray((tmp_path / "checkpoint.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (tmp_path / "checkpoint.pt").write_bytes(bytes(data))
+    with pytest.raises(KernelInputError, match="is damaged.*CRC"):
+        _load(tmp_path / "checkpoint.pt")
+
+
+def test_a_missing_file_says_so(tmp_path):
+    with pytest.raises(KernelInputError, match="cannot read checkpoint .*No such file"):
+        _load(tmp_path / "absent.pt")

@@ -1,0 +1,61 @@
+/** What a job needs, checked before it trains anything or makes any directory: the device starts, every dataset of
+ * its experiments and of the sources it will have to train is present and readable, and every label budget fits. */
+import type { Kernel } from '../bridge/index.js';
+import { describeDataset, type DataLocation, type DatasetName } from '../data/index.js';
+import { loadExperiment } from '../experiments/load.js';
+import type { Experiment } from '../experiments/schema.js';
+import { applyQuick } from './runner.js';
+import { cachedSource } from './source-cache.js';
+
+/** An input of the job that is missing or cannot serve (the user's to fix: exit code 2). */
+export class JobInputError extends Error {
+  override readonly name = 'JobInputError';
+}
+
+interface Need {
+  dataset: DatasetName;
+  labels: number | null;
+  /** Who needs it, for the message: the experiment, or "the source X of Y". */
+  by: string;
+}
+
+export async function checkInputs(kernel: Kernel, experiments: Experiment[], where: DataLocation, options: { quick: boolean; device: string }): Promise<void> {
+  if (!experiments.length) return;
+  await kernel.info(); // starts the kernel on the device asked for: a refused --device ends the job here
+  const needs = experiments.flatMap((experiment) => needsOf(experiment, experiment.name, where, options));
+  const problems: string[] = [];
+  const reports = new Map<DatasetName, Awaited<ReturnType<typeof describeDataset>>>();
+  for (const need of needs) {
+    const report = reports.get(need.dataset) ?? (await describeDataset(kernel, need.dataset, where));
+    reports.set(need.dataset, report);
+    if (!report.found || report.errors.length) continue; // reported once below
+    const smallestClass = Math.min(...(report.train_label_counts ?? [0]));
+    const perClass = need.labels === null ? 0 : need.labels / (report.train_label_counts?.length ?? 10);
+    if (perClass > smallestClass) {
+      problems.push(`${need.by}: ${need.labels} labels of ${need.dataset} means ${perClass} per class, but its smallest class has ${smallestClass} training examples; use at most ${smallestClass * (report.train_label_counts?.length ?? 10)} (or 'all')`);
+    }
+  }
+  for (const [name, report] of reports) {
+    if (report.found && !report.errors.length) continue;
+    const users = [...new Set(needs.filter((need) => need.dataset === name).map((need) => need.by))].join(', ');
+    problems.unshift(`dataset ${name} (needed by ${users}) cannot be used: ${report.errors.join(' ') || `not found in ${report.location}`}`);
+  }
+  if (problems.length) throw new JobInputError(`nothing was trained, because:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+}
+
+/** The datasets an experiment trains on, and those of its sources that are not trained yet (recursively). */
+function needsOf(experiment: Experiment, by: string, where: DataLocation, options: { quick: boolean; device: string }): Need[] {
+  const own: Need = { dataset: experiment.data.dataset, labels: experiment.data.labels, by };
+  const { model } = experiment;
+  if (model.architecture !== 'progressive') return [own];
+  return [
+    own,
+    ...model.columns.flatMap((column) => {
+      if (column.weights.from !== 'source') return [];
+      const source = loadExperiment(column.weights.experiment);
+      const effective = options.quick ? applyQuick(source) : source;
+      const config = { experiment: effective, seed: column.weights.seed, quick: options.quick, device: options.device, data_dir: where.dataDir };
+      return cachedSource(config) ? [] : needsOf(effective, `the source ${source.name} of ${by}`, where, options);
+    }),
+  ];
+}

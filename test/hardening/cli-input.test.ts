@@ -1,0 +1,102 @@
+/** Careless and hostile command lines and files: each ends in a message naming what is wrong, exit code 2, no stack
+ * trace, and within a second or two (no kernel is started for any of them). */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pladder } from '../helpers/cli.js';
+import { tinyExperimentFile } from '../helpers/experiments.js';
+
+const noStackTrace = (stderr: string) => {
+  expect(stderr).not.toMatch(/^\s+at /m);
+  expect(stderr).not.toContain('Traceback');
+};
+
+async function refused(args: string[], message: string | RegExp) {
+  const started = Date.now();
+  const result = await pladder(args);
+  expect(result.exitCode, result.stderr).toBe(2);
+  expect(result.stderr).toMatch(message);
+  noStackTrace(result.stderr);
+  return Date.now() - started;
+}
+
+describe('bad paths are refused before any work', () => {
+  const { file } = tinyExperimentFile();
+  it.each([
+    ['/etc/passwd/x', /\/etc\/passwd is a file/],
+    ['/dev/null/x', /\/dev is a kernel pseudo-filesystem/],
+    ['/sys/x', /\/sys is a kernel pseudo-filesystem/],
+    ['/proc/x', /\/proc is a kernel pseudo-filesystem/],
+    ['', /--runs-dir is empty/],
+  ])('--runs-dir %j', async (dir, message) => {
+    const ms = await refused(['run', file, '--quick', '--runs-dir', dir], message);
+    expect(ms).toBeLessThan(10_000); // about 1 s of it is starting Node with TypeScript; /proc once spun forever
+  });
+});
+
+describe('command-line values', () => {
+  const { file } = tinyExperimentFile();
+  it.each([
+    [['--seeds', ''], /--seeds '': a comma-separated list/],
+    [['--seeds', '1,,2'], /--seeds '1,,2': a comma-separated list/],
+    [['--seeds', '1,1'], /seed 1 is named twice/],
+    [['--parallel', '1000'], new RegExp(`more runs side by side than this machine's ${os.availableParallelism()} CPU cores`)],
+    [['--parallel', '-2'], /--parallel -2: how many seeds train side by side/],
+    [['--epochs', '-3'], /--epochs -3: a whole number of epochs/],
+  ])('%j', async (args, message) => {
+    await refused(['run', file, '--quick', ...args], message);
+  });
+
+  it('every command answers --help and -h with its usage', async () => {
+    const asked = ['run', 'figure', 'data', 'record', 'doctor', 'bench', 'reproduce'].map((command) => [command, '--help']);
+    for (const [command, flag] of [...asked, ['run', '-h']] as [string, string][]) {
+      {
+        const result = await pladder([command, flag]);
+        expect(result.exitCode, `${command} ${flag}: ${result.stderr}`).toBe(0);
+        expect(result.stdout).toContain(`usage: pladder ${command}`);
+        expect(result.stdout).toContain('--device');
+      }
+    }
+  }, 60_000);
+});
+
+describe('malformed experiment files', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pladder-bad-'));
+  it('a YAML alias bomb is refused by the YAML reader, with the file', async () => {
+    const bomb = path.join(dir, 'bomb.yaml');
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g', 'h'].entries()) {
+      const previous = String.fromCharCode(97 + i);
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${previous}`).join(',')}]`);
+    }
+    writeFileSync(bomb, `${levels.join('\n')}\nname: bomb\n`);
+    await refused(['run', bomb], new RegExp(`${bomb}:1:1 YAML: Excessive alias count`));
+  });
+
+  it('an empty file says so, with a real location', async () => {
+    const empty = path.join(dir, 'empty.yaml');
+    writeFileSync(empty, '');
+    const result = await pladder(['run', empty]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`${empty}:1:1 the file is empty`);
+    expect(result.stderr).not.toContain(':?');
+  });
+});
+
+describe('run --resume on something that is not a run directory', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pladder-resume-'));
+  const aFile = path.join(root, 'file.txt');
+  writeFileSync(aFile, 'x');
+  const experimentFolder = path.join(root, 'runs', 'tiny');
+  mkdirSync(path.join(experimentFolder, 'seed-1'), { recursive: true });
+  writeFileSync(path.join(experimentFolder, 'seed-1', 'config.json'), '{}');
+  it.each([
+    [path.join(root, 'missing'), /missing does not exist; give the directory of one seed's run/],
+    [aFile, /file.txt is a file, not a run directory/],
+    [experimentFolder, /is an experiment's folder, not one run: resume one of its seeds \(.*seed-1\)/],
+    [path.join(experimentFolder, 'seed-1'), /config.json is not a valid run configuration/],
+  ])('%s', async (dir, message) => {
+    await refused(['run', '--resume', dir], message);
+  });
+});
