@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from py_kernels import data  # noqa: E402
 from py_kernels import device as devices  # noqa: E402
-from py_kernels import lifecycle, runs, wire  # noqa: E402
+from py_kernels import call_args, lifecycle, runs, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
 from py_kernels.training import configure_cpu_runtime  # noqa: E402
@@ -79,6 +79,12 @@ def start(device: str, threads: int | None, exchange_dir: str) -> dict:
 @call
 def ping() -> dict:
     return {"pid": os.getpid(), "time": time.time()}
+
+
+@call
+def api_calls() -> list:
+    """The registered calls (a test holds them equal to TypeScript's table and to the exported schema)."""
+    return sorted(CALLS)
 
 
 @call
@@ -172,6 +178,15 @@ def data_download_svhn(dest_dir: str, split: str, url: str | None = None, md5: s
 
 
 @call
+def model_describe(model: dict) -> dict:
+    """What the model reads (its input view), how it trains (its objective) and its layers' shapes, without training."""
+    from py_kernels.models import describe_model
+
+    config = {k: v for k, v in model.items() if k != "architecture"}
+    return describe_model(model["architecture"], config)
+
+
+@call
 def run_create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, test_limit: int | None) -> dict:
     return runs.create(run_id, model, training, seed, tensors, test_limit, session().store, session().device)
 
@@ -216,7 +231,7 @@ def run_close(run_id: str) -> None:
     runs.close(run_id)
 
 
-# --- diagnostics: what the bridge must survive (used by `pladder doctor --selftest` and the tests) -------------------
+# --- diagnostics: what the bridge must survive (used by the bridge's tests) ------------------------------------------
 
 
 @call
@@ -268,6 +283,7 @@ def dispatch(name: str, args_json: str, progress_callback: Any = None) -> str:
         if fn is None:
             raise KernelInputError(f"unknown kernel call {name!r}; known calls: {', '.join(sorted(CALLS))}")
         kwargs = json.loads(args_json)
+        call_args.check(name, kwargs)
         if name in TAKES_PROGRESS:
             kwargs["progress"] = None if progress_callback is None else (lambda event: progress_callback(wire.dumps(event)))
         return wire.dumps({"ok": True, "value": fn(**kwargs)})

@@ -11,21 +11,21 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 
 from . import safe_load
 from .errors import KernelInputError
-from .models import build_model, column_from_state
+from .models import build_model, column_from_state, get_model
 from .progress import ProgressSink
 from .tensors import TensorStore
-from .training import LadderTrainer, SupervisedTrainer, source_column_state
+from .training import Trainer, source_column_state, trainer_for
 
 
 @dataclass
 class Run:
-    trainer: LadderTrainer | SupervisedTrainer
+    trainer: Trainer
     architecture: str
     x_test: torch.Tensor
     y_test: torch.Tensor
@@ -46,23 +46,18 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
            store: TensorStore, device: torch.device) -> dict:
     """Builds the network (weights initialised from `seed`) and its trainer.
 
-    model: {"architecture": "ladder" | "mlp", ...its options}; training: epochs, learning_rate, decay_fraction,
-    labeled_batch, unlabeled_batch; tensors: names of train_x, train_y, labeled (indices; None: every example),
-    test_x, test_y; test_limit: evaluate on the first N test examples only (None: all).
+    model: {"architecture": a registered model ("ladder" | "mlp" | "progressive"), ...its options} (models/);
+    training: epochs, iterations_per_epoch, learning_rate, decay_fraction, labeled_batch, unlabeled_batch (others
+    ignored); tensors: names of train_x, train_y, labeled (indices; None: every example), test_x, test_y;
+    test_limit: evaluate on the first N test examples only (None: all). The model's objective picks the trainer.
     """
     options = {k: v for k, v in model.items() if k != "architecture"}
     network = build_model(model["architecture"], seed=seed, **options).to(device)
     x, y = store.get(tensors["train_x"]), store.get(tensors["train_y"])
     labeled = torch.arange(x.shape[0], device=x.device) if tensors["labeled"] is None else store.get(tensors["labeled"])
-    common = dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
-                  decay_fraction=training["decay_fraction"], seed=seed)
-    if model["architecture"] == "ladder":
-        trainer = LadderTrainer(network, x[labeled], y[labeled], x, **common)
-        batches = {"iterations": training["iterations_per_epoch"], "labeled_batch": training["labeled_batch"],
-                   "unlabeled_batch": training["unlabeled_batch"]}
-    else:
-        trainer = SupervisedTrainer(network, x[labeled], y[labeled], **common)
-        batches = {"iterations": training["iterations_per_epoch"], "batch_size": training["labeled_batch"]}
+    trainer_class = trainer_for(get_model(model["architecture"]).objective)
+    trainer = trainer_class.for_run(network, x, y, labeled, training, seed)
+    batches = trainer_class.epoch_options(training)
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
     _runs[run_id] = Run(trainer, model["architecture"], store.get(tensors["test_x"])[test],
                         store.get(tensors["test_y"])[test], batches)
@@ -110,8 +105,7 @@ def export(run_id: str, model_path: str, column_path: str) -> dict:
     run = get(run_id)
     _save_atomic({"architecture": run.architecture, "state": run.trainer.model.state_dict()}, model_path)
     # A progressive network's reusable column is the one it trained (its frozen columns are someone else's).
-    model = run.trainer.model
-    _save_atomic(source_column_state(getattr(model, "output_column", model)), column_path)
+    _save_atomic(source_column_state(run.trainer.model), column_path)
     return {"model": model_path, "column": column_path}
 
 
@@ -138,8 +132,9 @@ def column_outputs(run_id: str, column_path: str, x: torch.Tensor) -> dict:
     run = get(run_id)
     state = safe_load.load(column_path, what="column file", map_location=run.trainer.device,
                            hint="export the run's column again")
-    column = column_from_state(state).eval()
-    model = run.trainer.model.eval()
+    model = run.trainer.model
+    column = column_from_state(model.output_column.architecture, state).eval()
+    model.eval()
     with torch.no_grad():
         ours = model.encoder_activations(x)
         theirs = column.activations(x)

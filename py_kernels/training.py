@@ -1,9 +1,12 @@
 """Training steps, one call per epoch (TypeScript drives the epoch loop; the batches of an epoch run here).
 
-`LadderTrainer` trains a `Ladder` on (x_labeled, y_labeled) + an unlabeled pool; `SupervisedTrainer` trains an `MLP`
-(or any module with `costs(x, y)`) on a labeled set. Both use Adam (lr 0.002), the CuriousAI schedule (the rate stays
-constant, then after `(1 - decay_fraction) * epochs_planned` epochs decays linearly per epoch to 0 at
-`epochs_planned`) and one seeded `torch.Generator` on the data's device for batch order and noise.
+A model's objective (its registration, models/_api.py) names its trainer in `TRAINERS`: "ladder" -> `LadderTrainer`
+(a model with `costs(x_labeled, y_labeled, x_unlabeled, generator)`, on labeled batches + an unlabeled pool),
+"supervised" -> `SupervisedTrainer` (a model with `costs(x, y)`, on a labeled set). Both use Adam, the CuriousAI
+schedule (the rate stays constant, then after `(1 - decay_fraction) * epochs_planned` epochs decays linearly per epoch
+to 0 at `epochs_planned`) and one seeded `torch.Generator` on the data's device for batch order and noise. A trainer
+class builds itself for a run from the run's `training` settings (`for_run`) and says what each epoch takes from them
+(`epoch_options`).
 
 Batches: each data set is drawn as a cycle of random permutations (sampling without replacement, a new permutation
 when one is used up), so 600 unlabeled batches of 100 visit each of 60000 images once.
@@ -18,14 +21,13 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Dict, List, Optional
+from typing import Dict, Optional, Tuple, Type
 
 import torch
 import torch.nn as nn
 
 from .errors import KernelInputError
-from .models.column import EncoderColumn
-from .models.ladder import Ladder
+from .models.column_api import Column, Shape
 from .progress import Progress, ProgressSink
 
 
@@ -90,14 +92,15 @@ def _num(x) -> Optional[float]:
 
 
 def source_column_state(model: nn.Module) -> Dict[str, torch.Tensor]:
-    """The trained clean encoder of a Ladder (or an MLP / EncoderColumn) as an EncoderColumn state dict:
-    {"layers.{i}.weight" (out, in), "layers.{i}.beta" (out,), "layers.{L-1}.gamma" (classes,),
-    "layers.{i}.running_mean" (out,), "layers.{i}.running_var" (out,)}, detached copies.
-    Load with `models.column_from_state(state)` (or `EncoderColumn.load_state_dict`)."""
-    column = model.encoder if isinstance(model, Ladder) else model
-    if not isinstance(column, EncoderColumn):
-        raise KernelInputError(f"source_column_state needs a Ladder, MLP or EncoderColumn, got {type(model).__name__}")
-    return {k: v.detach().clone() for k, v in column.state_dict().items()}
+    """A model's trained column (`model.output_column`: a ladder's clean encoder, the MLP itself, a progressive
+    network's last column), or a column, as its state dict: for "fc" {"layers.{i}.weight" (out, in),
+    "layers.{i}.beta" (out,), "layers.{L-1}.gamma" (classes,), "layers.{i}.running_mean" (out,),
+    "layers.{i}.running_var" (out,)}, detached copies. Load with `models.column_from_state(architecture, state)`."""
+    column = getattr(model, "output_column", model)
+    if not isinstance(column, Column):
+        raise KernelInputError(f"source_column_state needs a model with an output_column or a Column, "
+                               f"got {type(model).__name__}")
+    return column.export_state()
 
 
 class _Cycler:
@@ -130,11 +133,12 @@ class _Cycler:
         self.pos = int(state["pos"])
 
 
-def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: torch.device, width: int,
+def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: torch.device, shape: Shape,
               classes: Optional[int] = None) -> None:
-    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or x.dim() != 2 or x.shape[1] != width:
+    """x (N, *shape) float32 on `device`; y (N,) int64 in 0..classes-1."""
+    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or tuple(x.shape[1:]) != tuple(shape):
         got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise KernelInputError(f"{name} must be a float32 tensor (N, {width}), got {got}")
+        raise KernelInputError(f"{name} must be a float32 tensor (N, {', '.join(map(str, shape))}), got {got}")
     if x.device != device:
         raise KernelInputError(f"{name} is on {x.device} but the model is on {device}; move one of them")
     if y is not None:
@@ -149,15 +153,17 @@ def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: tor
                 f"(SVHN's label 10 means digit 0: map it before training)")
 
 
-class _Trainer:
-    kind = "base"
+def _schedule(training: dict, seed: int) -> dict:
+    """A run's `training` settings as a trainer's keyword arguments."""
+    return dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
+                decay_fraction=training["decay_fraction"], seed=seed)
+
+
+class Trainer:
+    kind = "base"  # the objective it trains (models/_api.py OBJECTIVES); also written into its checkpoints
 
     def __init__(self, model: nn.Module, *, epochs_planned: int, lr: float, decay_fraction: float, seed: int,
                  tune_cpu: bool):
-        if int(epochs_planned) < 1:
-            raise KernelInputError(f"epochs_planned must be >= 1, got {epochs_planned}")
-        if not 0.0 <= decay_fraction <= 1.0:
-            raise KernelInputError(f"decay_fraction must be in [0, 1], got {decay_fraction}")
         self.model = model
         self.device = next(model.parameters()).device
         if tune_cpu and self.device.type == "cpu":
@@ -183,11 +189,27 @@ class _Trainer:
         self.model.train()
         return lr
 
+    @classmethod
+    def for_run(cls, model: nn.Module, x: torch.Tensor, y: torch.Tensor, labeled: torch.Tensor, training: dict,
+                seed: int) -> "Trainer":
+        """The trainer of a run: x (N, ...) and y (N,) its training set, labeled (Nl,) the indices of the examples
+        whose labels it may use, training its settings (epochs, learning_rate, decay_fraction, ...)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def epoch_options(training: dict) -> dict:
+        """The keyword arguments of `train_epoch` from a run's training settings."""
+        raise NotImplementedError
+
+    def _shapes(self) -> Tuple[Shape, int]:
+        """(input shape, classes) of the model."""
+        shapes = self.model.layer_shapes
+        return shapes[0], shapes[-1][0]
+
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
         """Clean-path accuracy with the test-time (running) BN statistics -> {"accuracy", "error", "examples"}."""
-        widths = self.model.config.widths
-        _check_xy("x", x, y, self.device, widths[0], widths[-1])
+        _check_xy("x", x, y, self.device, *self._shapes())
         was_training = self.model.training
         self.model.eval()
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
@@ -242,27 +264,33 @@ class _Trainer:
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
-class LadderTrainer(_Trainer):
-    """Semi-supervised training of a Ladder. x_labeled (Nl, 784) float32, y_labeled (Nl,) int64,
+class LadderTrainer(Trainer):
+    """Semi-supervised training (a `Ladder`). x_labeled (Nl, 784) float32, y_labeled (Nl,) int64,
     x_unlabeled (Nu, 784) float32 (the pool includes the labeled images), all on the model's device."""
 
     kind = "ladder"
 
-    def __init__(self, model: Ladder, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
-                 *, epochs_planned: int = 150, lr: float = 0.002, decay_fraction: float = 1.0 / 3.0, seed: int = 0,
-                 tune_cpu: bool = True):
-        if not isinstance(model, Ladder):
-            raise KernelInputError(f"LadderTrainer needs a Ladder model, got {type(model).__name__}")
+    def __init__(self, model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
+                 *, epochs_planned: int, lr: float, decay_fraction: float, seed: int, tune_cpu: bool = True):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
                          tune_cpu=tune_cpu)
-        width = model.config.widths[0]
-        _check_xy("x_labeled", x_labeled, y_labeled, self.device, width, model.config.widths[-1])
-        _check_xy("x_unlabeled", x_unlabeled, None, self.device, width)
+        shape, classes = self._shapes()
+        _check_xy("x_labeled", x_labeled, y_labeled, self.device, shape, classes)
+        _check_xy("x_unlabeled", x_unlabeled, None, self.device, shape)
         self.x_labeled, self.y_labeled, self.x_unlabeled = x_labeled, y_labeled, x_unlabeled
         self.labeled = _Cycler(x_labeled.shape[0], self.generator, self.device)
         self.unlabeled = _Cycler(x_unlabeled.shape[0], self.generator, self.device)
 
-    def train_epoch(self, iterations: int = 600, labeled_batch: int = 100, unlabeled_batch: int = 100,
+    @classmethod
+    def for_run(cls, model, x, y, labeled, training, seed):
+        return cls(model, x[labeled], y[labeled], x, **_schedule(training, seed))  # the pool: every example
+
+    @staticmethod
+    def epoch_options(training: dict) -> dict:
+        return {"iterations": training["iterations_per_epoch"], "labeled_batch": training["labeled_batch"],
+                "unlabeled_batch": training["unlabeled_batch"]}
+
+    def train_epoch(self, iterations: int, labeled_batch: int, unlabeled_batch: int,
                     progress_sink: Optional[ProgressSink] = None) -> dict:
         """-> {"epoch": completed epochs, "lr", "iterations", "seconds", "examples_per_s",
         "loss_total", "loss_supervised", "loss_denoising": [C_d(0) .. C_d(L)] (unweighted, 0 without a cost)},
@@ -276,7 +304,7 @@ class LadderTrainer(_Trainer):
         model, opt, gen = self.model, self.optimizer, self.generator
         xl, yl, xu = self.x_labeled, self.y_labeled, self.x_unlabeled
         progress = Progress(progress_sink, "train_epoch", iterations)
-        n_layers = len(model.config.widths)
+        n_layers = len(model.layer_shapes)
         sums = torch.zeros(2 + n_layers, device=self.device)  # total, supervised, denoising per layer
         for i in range(iterations):
             il = self.labeled.take(labeled_batch)
@@ -309,29 +337,31 @@ class LadderTrainer(_Trainer):
         self.unlabeled.load_state_dict(state["unlabeled"])
 
 
-class SupervisedTrainer(_Trainer):
-    """Supervised training of an MLP (any module with `costs(x, y)`, `forward_clean` and `config.widths`):
+class SupervisedTrainer(Trainer):
+    """Supervised training (an MLP or a progressive network: `costs(x, y)`, `forward_clean`, `layer_shapes`):
     x (N, 784) float32, y (N,) int64 on the model's device. Stopping at a target accuracy is the caller's job
     (see `evaluate`)."""
 
     kind = "supervised"
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs_planned: int = 150,
-                 lr: float = 0.002, decay_fraction: float = 1.0 / 3.0, seed: int = 0,
-                 tune_cpu: bool = True):
+    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs_planned: int, lr: float,
+                 decay_fraction: float, seed: int, tune_cpu: bool = True):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
                          tune_cpu=tune_cpu)
-        widths = model.config.widths
-        _check_xy("x", x, y, self.device, widths[0], widths[-1])
+        _check_xy("x", x, y, self.device, *self._shapes())
         self.x, self.y = x, y
         self.sampler = _Cycler(x.shape[0], self.generator, self.device)
 
-    def train_epoch(self, iterations: Optional[int] = None, batch_size: int = 100,
-                    progress_sink: Optional[ProgressSink] = None) -> dict:
-        """iterations defaults to one pass over the data (N // batch_size) ->
-        {"epoch", "lr", "iterations", "seconds", "examples_per_s", "loss_total", "loss_supervised"}."""
-        if iterations is None:
-            iterations = max(1, self.x.shape[0] // batch_size)
+    @classmethod
+    def for_run(cls, model, x, y, labeled, training, seed):
+        return cls(model, x[labeled], y[labeled], **_schedule(training, seed))
+
+    @staticmethod
+    def epoch_options(training: dict) -> dict:
+        return {"iterations": training["iterations_per_epoch"], "batch_size": training["labeled_batch"]}
+
+    def train_epoch(self, iterations: int, batch_size: int, progress_sink: Optional[ProgressSink] = None) -> dict:
+        """-> {"epoch", "lr", "iterations", "seconds", "examples_per_s", "loss_total", "loss_supervised"}."""
         if iterations < 1 or batch_size < 2:
             raise KernelInputError(
                 f"need iterations >= 1 and batch_size >= 2 (batch norm), got {iterations} and {batch_size}")
@@ -364,3 +394,14 @@ class SupervisedTrainer(_Trainer):
 
     def _load_sampler_states(self, state: dict) -> None:
         self.sampler.load_state_dict(state["data"])
+
+
+# objective (a model's registration) -> its trainer
+TRAINERS: Dict[str, Type[Trainer]] = {t.kind: t for t in (LadderTrainer, SupervisedTrainer)}
+
+
+def trainer_for(objective: str) -> Type[Trainer]:
+    trainer = TRAINERS.get(objective)
+    if trainer is None:
+        raise KernelInputError(f"no trainer for objective {objective!r}; trainers: {', '.join(sorted(TRAINERS))}")
+    return trainer

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # `make setup`: everything a fresh machine needs, idempotent (a second run does nothing it need not).
 #   1. npm packages (npm ci), rebuilt only when package-lock.json changed;
-#   2. a Python that imports torch, torchvision, numpy and scipy (PLADDER_PYTHON wins); where none exists:
+#   2. a Python that imports torch, torchvision, numpy, scipy and jsonschema (PLADDER_PYTHON wins); where none exists:
 #      Debian as root -> Debian's PyTorch for /usr/bin/python3 (no PyPI needed), elsewhere -> pip install -r requirements.txt;
 #   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), a font for figures, pytest;
 #   4. the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil libopenblas0-pthread"
+DEBIAN_PACKAGES="python3-torch python3-torchvision python3-numpy python3-scipy python3-pil python3-jsonschema libopenblas0-pthread"
 say() { printf '[setup] %s\n' "$*"; }
 
 # --- 1. npm ---------------------------------------------------------------------------------------------------------
@@ -21,7 +21,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
 fi
 
 # --- 2. Python ------------------------------------------------------------------------------------------------------
-has_modules() { "$1" -c 'import torch, torchvision, numpy, scipy' >/dev/null 2>&1; }
+has_modules() { "$1" -c 'import torch, torchvision, numpy, scipy, jsonschema' >/dev/null 2>&1; }
 is_debian_root() { [ -f /etc/debian_version ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
 apt_install() {
   say "apt-get install $*"
@@ -33,7 +33,7 @@ apt_install() {
 python=""
 if [ -n "${PLADDER_PYTHON:-}" ]; then
   has_modules "$PLADDER_PYTHON" || {
-    echo "PLADDER_PYTHON=$PLADDER_PYTHON cannot import torch, torchvision, numpy and scipy." >&2
+    echo "PLADDER_PYTHON=$PLADDER_PYTHON cannot import torch, torchvision, numpy, scipy and jsonschema." >&2
     echo "Install them for it (pip install -r requirements.txt), or unset PLADDER_PYTHON to let setup find or install one." >&2
     exit 1
   }
@@ -54,7 +54,7 @@ else
       echo "No Python 3 found. Install Python 3.10+ and run: python3 -m pip install -r requirements.txt" >&2
       exit 1
     fi
-    has_modules "$python" || { echo "$python still cannot import torch, torchvision, numpy and scipy after installing." >&2; exit 1; }
+    has_modules "$python" || { echo "$python still cannot import torch, torchvision, numpy, scipy and jsonschema after installing." >&2; exit 1; }
   fi
 fi
 

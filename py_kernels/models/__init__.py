@@ -1,44 +1,59 @@
-"""Model registry: `build_model(name, **config)` is the one way to ask for a network by name (torchvision style).
+"""Models and columns by name (torchvision style): `build_model(name, **config)` and `build_column(architecture,
+**config)` are the one way to ask for a network; `describe_model` says what a model needs and gives, building nothing.
 
-Every builder takes keyword-only, annotated arguments (its config fields plus an optional `seed` for the weight
-initialisation) and returns an `nn.Module` on the CPU; move it with `.to(device)`.
+Layout: `_api.py` the registries, `column_api.py` the `Column` protocol, `columns/` one file per column architecture
+("fc"), `adapters.py` the lateral adapters, and one file per model: `ladder.py`, `mlp.py`, `progressive.py`.
+
+Every model has `output_column` (its trained column, exported as a reusable source), `layer_shapes` (that column's),
+`forward_clean(x)` (test-time logits), `encoder_activations(x)` and `costs(...)` for its objective's trainer.
 """
 from __future__ import annotations
 
-import inspect
-from typing import Callable, Dict, List
-
-import torch.nn as nn
+from typing import Any, Dict, List
 
 from ..errors import KernelInputError
-from .column import EncoderColumn, build_column, column_from_state
+from . import columns  # noqa: F401  registers the column architectures
+from ._api import (COLUMNS, MODELS, OBJECTIVES, ColumnDecl, ColumnEntry, ModelEntry, build_column, build_model,
+                   column_config, column_from_state, get_column, get_model, model_config)
+from .adapters import ADAPTERS, AdapterSpec, build_adapter
+from .column_api import Column, Shape
+from .columns.fc import FCColumn, FCColumnConfig, build_fc_column
 from .ladder import Ladder, LadderConfig, build_ladder
 from .mlp import MLP, MLPConfig, build_mlp
 from .progressive import ProgressiveConfig, ProgressiveNetwork, build_progressive, parse_spec
 
-BUILDERS: Dict[str, Callable[..., nn.Module]] = {
-    "ladder": build_ladder,
-    "mlp": build_mlp,
-    "progressive": build_progressive,
-}
+
+def describe_model(architecture: str, config: Dict[str, Any]) -> Dict[str, Any]:
+    """What a model reads and what it is, from its config alone (no file read, no tensor built):
+    {"architecture", "objective" ("ladder" | "supervised": its trainer), "input_view" (the data view to load),
+    "input_shape", "classes", "layer_shapes" (the output column's, input first), "columns": [{"name",
+    "architecture", "input_view", "layer_shapes"}, ...] (the last one is the output)}. Shapes are lists of ints.
+
+    `config` is the model's options, e.g. {"widths": [...]} for "mlp"; an "architecture" key, if present, must
+    equal `architecture`."""
+    options = dict(config)
+    if options.pop("architecture", architecture) != architecture:
+        raise KernelInputError(f"describe_model({architecture!r}, ...) got a config of architecture "
+                         f"{config['architecture']!r}")
+    entry = get_model(architecture)
+    decls = model_config(architecture, **options).columns
+    described: List[Dict[str, Any]] = [
+        {"name": d.name, "architecture": d.architecture, "input_view": get_column(d.architecture).input_view,
+         "layer_shapes": [list(s) for s in d.config.layer_shapes]} for d in decls]
+    output = described[-1]
+    return {
+        "architecture": architecture,
+        "objective": entry.objective,
+        "input_view": output["input_view"],
+        "input_shape": output["layer_shapes"][0],
+        "classes": output["layer_shapes"][-1][0],
+        "layer_shapes": output["layer_shapes"],
+        "columns": described,
+    }
 
 
-def list_models() -> List[str]:
-    return sorted(BUILDERS)
-
-
-def build_model(name: str, **config) -> nn.Module:
-    builder = BUILDERS.get(name)
-    if builder is None:
-        raise KernelInputError(f"unknown model {name!r}; known models: {', '.join(list_models())}")
-    accepted = inspect.signature(builder).parameters
-    unknown = sorted(k for k in config if k not in accepted)
-    if unknown:
-        raise KernelInputError(
-            f"model {name!r} got unknown option(s) {unknown}; it accepts {', '.join(accepted)}")
-    return builder(**config)
-
-
-__all__ = ["BUILDERS", "EncoderColumn", "Ladder", "LadderConfig", "MLP", "MLPConfig", "build_column",
-           "build_ladder", "build_mlp", "build_model", "build_progressive", "column_from_state", "list_models",
-           "parse_spec", "ProgressiveConfig", "ProgressiveNetwork"]
+__all__ = ["ADAPTERS", "COLUMNS", "MODELS", "OBJECTIVES", "AdapterSpec", "Column", "ColumnDecl", "ColumnEntry",
+           "FCColumn", "FCColumnConfig", "Ladder", "LadderConfig", "MLP", "MLPConfig", "ModelEntry",
+           "ProgressiveConfig", "ProgressiveNetwork", "Shape", "build_adapter", "build_column", "build_fc_column",
+           "build_ladder", "build_mlp", "build_model", "build_progressive", "column_config", "column_from_state",
+           "describe_model", "get_column", "get_model", "model_config", "parse_spec"]

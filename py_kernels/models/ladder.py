@@ -1,6 +1,6 @@
 """The fully-connected ladder network (Rasmus et al. 2015), as in the CuriousAI reference implementation.
 
-Encoder (shared by the clean and the corrupted path; `column.EncoderColumn`):
+Encoder (shared by the clean and the corrupted path; the "fc" column, `columns/fc.py`):
     z(l) = BN(W(l) h(l-1)) [+ N(0, noise_std^2) in the corrupted path],  h(l) = ReLU(z(l) + beta(l)),
     top: logits = gamma * (z(L) + beta(L)), y = softmax(logits); the corrupted path also adds noise to the input.
     Labeled and unlabeled examples are normalised with their own batch statistics.
@@ -32,31 +32,31 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..errors import KernelInputError
-from .column import ColumnConfig, EncoderColumn, check_widths, gaussian_init
+from ._api import ColumnDecl, register_model, seeded_generator
+from .column_api import Column, Shape
+from .columns.fc import BN_EPS, FCColumn, FCColumnConfig, gaussian_init
 
 
 @dataclass(frozen=True)
 class LadderConfig:
-    widths: Tuple[int, ...] = (784, 1000, 500, 250, 250, 250, 10)
-    noise_std: float = 0.3
-    denoising_weights: Tuple[float, ...] = (1000.0, 10.0, 0.1, 0.1, 0.1, 0.1, 0.1)  # lambda_0 (input) .. lambda_L
-    gamma_only: bool = False    # the Gamma-model: top-layer denoising cost only, no lower decoder layers
-    bn_eps: float = 1e-10
-    bn_momentum: float = 0.1
+    widths: Tuple[int, ...]                 # input width first, classes last
+    noise_std: float                        # of the corrupted path's Gaussian noise
+    denoising_weights: Tuple[float, ...]    # lambda_0 (input) .. lambda_L, one per entry of widths
+    gamma_only: bool                        # the Gamma-model: top-layer denoising cost only, no lower decoder layers
 
     def __post_init__(self) -> None:
-        check_widths(self.widths)
-        if len(self.denoising_weights) != len(self.widths):
-            raise KernelInputError(
-                f"denoising_weights needs one weight per layer including the input ({len(self.widths)} for widths "
-                f"{self.widths}), got {len(self.denoising_weights)}: {self.denoising_weights}")
-        if not self.noise_std >= 0:
-            raise KernelInputError(f"noise_std must be >= 0, got {self.noise_std}")
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        object.__setattr__(self, "noise_std", float(self.noise_std))
+        object.__setattr__(self, "denoising_weights", tuple(float(v) for v in self.denoising_weights))
+        object.__setattr__(self, "gamma_only", bool(self.gamma_only))
 
     @property
-    def column(self) -> ColumnConfig:
-        return ColumnConfig(self.widths, self.bn_eps, self.bn_momentum)
+    def column(self) -> FCColumnConfig:
+        return FCColumnConfig(self.widths)
+
+    @property
+    def columns(self) -> Tuple[ColumnDecl, ...]:
+        return (ColumnDecl("encoder", "fc", self.column),)
 
 
 class Combinator(nn.Module):
@@ -114,16 +114,27 @@ def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float):
 
 
 class Ladder(nn.Module):
-    def __init__(self, config: LadderConfig = LadderConfig(), generator: Optional[torch.Generator] = None):
+    """The fc encoder (clean and corrupted paths) and its decoder; `costs` gives the training costs."""
+
+    def __init__(self, config: LadderConfig, generator: Optional[torch.Generator] = None):
         super().__init__()
         self.config = config
         w = config.widths
-        self.encoder = EncoderColumn(config.column, generator)
+        self.encoder = FCColumn(config.column, generator)
         top = len(w) - 1
         # decoder[l] reconstructs z(l); with gamma_only only the top one exists (ModuleDict keeps the layer index).
         levels = [top] if config.gamma_only else list(range(top + 1))
         self.decoder = nn.ModuleDict({
-            str(l): DecoderLayer(w[l], None if l == top else w[l + 1], config.bn_eps, generator) for l in levels})
+            str(l): DecoderLayer(w[l], None if l == top else w[l + 1], BN_EPS, generator) for l in levels})
+
+    @property
+    def output_column(self) -> Column:
+        """The clean encoder: what a run exports as its reusable source column."""
+        return self.encoder
+
+    @property
+    def layer_shapes(self) -> Tuple[Shape, ...]:
+        return self.encoder.layer_shapes
 
     # ---- the clean path (test time, and the reusable column) ---------------------------------------------------
     def forward_clean(self, x: torch.Tensor) -> torch.Tensor:
@@ -200,12 +211,8 @@ class Ladder(nn.Module):
         return {"total": total, "supervised": supervised, "denoising": denoising}
 
 
-def build_ladder(*, widths: Sequence[int] = LadderConfig.widths, noise_std: float = LadderConfig.noise_std,
-                 denoising_weights: Sequence[float] = LadderConfig.denoising_weights,
-                 gamma_only: bool = LadderConfig.gamma_only, bn_eps: float = LadderConfig.bn_eps,
-                 bn_momentum: float = LadderConfig.bn_momentum, seed: Optional[int] = None) -> Ladder:
-    config = LadderConfig(tuple(int(w) for w in widths), float(noise_std),
-                          tuple(float(v) for v in denoising_weights), bool(gamma_only), float(bn_eps),
-                          float(bn_momentum))
-    generator = None if seed is None else torch.Generator().manual_seed(int(seed))
-    return Ladder(config, generator)
+@register_model("ladder", objective="ladder", config=LadderConfig)
+def build_ladder(*, widths: Sequence[int], noise_std: float, denoising_weights: Sequence[float], gamma_only: bool,
+                 seed: Optional[int] = None) -> Ladder:
+    config = LadderConfig(tuple(widths), noise_std, tuple(denoising_weights), gamma_only)
+    return Ladder(config, seeded_generator(seed))

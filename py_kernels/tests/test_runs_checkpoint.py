@@ -11,7 +11,19 @@ from py_kernels.errors import KernelInputError
 from py_kernels.tensors import TensorStore
 
 TRAINING = {"epochs": 3, "iterations_per_epoch": 3, "labeled_batch": 16, "unlabeled_batch": 16, "learning_rate": 0.002,
-            "decay_fraction": 0.5}
+            "decay_fraction": 0.5, "stop_at_test_accuracy": None}
+WIDTHS = [784, 32, 16, 10]
+MODELS = {  # the full configs TypeScript sends
+    "ladder": {"architecture": "ladder", "widths": WIDTHS, "noise_std": 0.3, "denoising_weights": [1000, 10, 0.1, 0.1],
+               "gamma_only": False},
+    "mlp": {"architecture": "mlp", "widths": WIDTHS},
+    "progressive": {"architecture": "progressive", "spec": {
+        "columns": [{"name": "a", "architecture": "fc", "widths": [784, 20, 10], "weights": {"from": "init"},
+                     "frozen": False},
+                    {"name": "t", "architecture": "fc", "widths": WIDTHS, "weights": {"from": "init"}, "frozen": False}],
+        "laterals": [{"from": {"column": 0, "layer": 1}, "to": {"column": 1, "layer": 2},
+                      "adapter": {"kind": "scalar", "alpha_init": 0.1}}]}},
+}
 
 
 @pytest.fixture
@@ -24,12 +36,12 @@ def store(tmp_path):
 
 
 def _create(run_id: str, store: TensorStore, architecture: str = "ladder") -> None:
-    runs.create(run_id, {"architecture": architecture}, TRAINING, seed=1,
+    runs.create(run_id, MODELS[architecture], TRAINING, seed=1,
                 tensors={"train_x": "x", "train_y": "y", "labeled": None, "test_x": "x", "test_y": "y"},
                 test_limit=None, store=store, device=torch.device("cpu"))
 
 
-@pytest.mark.parametrize("architecture", ["ladder", "mlp"])
+@pytest.mark.parametrize("architecture", sorted(MODELS))
 def test_a_resumed_run_ends_bit_identical(tmp_path, store, architecture):
     checkpoint = str(tmp_path / "checkpoint.pt")
     _create("straight", store, architecture)

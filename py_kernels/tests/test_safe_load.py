@@ -39,8 +39,13 @@ def _equal(a, b) -> bool:
     return a == b or (a != a and b != b)  # NaN in last_metrics
 
 
+CONFIGS = {"ladder": {"widths": [784, 32, 10], "noise_std": 0.3, "denoising_weights": [1000, 10, 0.1],
+                      "gamma_only": False},
+           "mlp": {"widths": [784, 32, 10]}}
+
+
 def _trainer_state(architecture: str) -> dict:
-    model = build_model(architecture, seed=1)
+    model = build_model(architecture, seed=1, **CONFIGS[architecture])
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(64, 784, generator=g), torch.randint(0, 10, (64,), generator=g)
     common = dict(epochs_planned=3, lr=0.002, decay_fraction=0.5, seed=1)
@@ -63,9 +68,10 @@ def test_a_trainer_checkpoint_loads_exactly(tmp_path, architecture):
 
 
 def test_a_column_file_and_an_exported_model_load(tmp_path):
-    column = source_column_state(build_model("mlp", seed=2))
+    column = source_column_state(build_model("mlp", seed=2, **CONFIGS["mlp"]))
     torch.save(column, tmp_path / "column.pt")
-    torch.save({"architecture": "mlp", "state": build_model("mlp", seed=2).state_dict()}, tmp_path / "model.pt")
+    torch.save({"architecture": "mlp", "state": build_model("mlp", seed=2, **CONFIGS["mlp"]).state_dict()},
+               tmp_path / "model.pt")
     assert _equal(column, _load(tmp_path / "column.pt", "column file"))
     assert _equal(column, _load_column_state(str(tmp_path / "model.pt"), "columns[0]"))
 
@@ -101,7 +107,7 @@ def test_a_pickled_call_is_refused_before_it_runs(tmp_path, fn, args):
 
 def test_a_real_column_with_one_tensor_built_by_eval_is_refused(tmp_path):
     marker = tmp_path / "MARKER"
-    column = source_column_state(build_model("mlp", seed=3))
+    column = source_column_state(build_model("mlp", seed=3, **CONFIGS["mlp"]))
     smallest = min(column, key=lambda k: column[k].numel())
     values = column[smallest].tolist()
     column[smallest] = _Calls(builtins.eval, f"(open({str(marker)!r}, 'w').close(), "

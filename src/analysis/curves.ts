@@ -1,5 +1,4 @@
 /** Learning curves over seeds: mean and 95% band per epoch, epochs to reach an accuracy, best accuracy. */
-import type { EpochRecord } from '../runs/run-dir.js';
 import { summarize, type Summary } from './stats.js';
 
 export interface CurvePoint {
@@ -11,7 +10,13 @@ export interface CurvePoint {
 }
 
 /** Mean test accuracy per epoch over the seeds that reached it, with its 95% confidence band. */
-export function meanCurve(runs: EpochRecord[][]): CurvePoint[] {
+/** What the curves read of an epoch's record (a run directory's metrics.jsonl line has it). */
+export interface EpochAccuracy {
+  epoch: number;
+  test_accuracy: number;
+}
+
+export function meanCurve(runs: EpochAccuracy[][]): CurvePoint[] {
   const epochs = Math.max(0, ...runs.map((records) => records.length));
   const points: CurvePoint[] = [];
   for (let epoch = 1; epoch <= epochs; epoch++) {
@@ -29,6 +34,6 @@ export function epochsToAccuracy(curve: CurvePoint[], accuracy: number): number 
 }
 
 /** The best test accuracy of each seed, summarised. */
-export function bestAccuracy(runs: EpochRecord[][]): Summary {
+export function bestAccuracy(runs: EpochAccuracy[][]): Summary {
   return summarize(runs.map((records) => Math.max(...records.map((r) => r.test_accuracy))));
 }

@@ -7,7 +7,7 @@ import { resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { RunDirectory } from '../runs/run-dir.js';
-import { trainRun } from '../runs/runner.js';
+import { dataTensorName, trainRun } from '../runs/runner.js';
 
 export interface LadderBench {
   iterations: number;
@@ -43,8 +43,8 @@ export async function measureLadder(device: string, log: (line: string) => void,
     });
     log(`  ours: ${result.mean_epoch_seconds.toFixed(1)} s per ${experiment.training.iterations_per_epoch}-iteration epoch; running the plain loop (${plainIterations} iterations)`);
     const plain = await kernel.call('bench_plain_ladder', {
-      x: 'data.mnist.train.x',
-      y: 'data.mnist.train.y',
+      x: `${dataTensorName('mnist', 'flat784', 'train')}.x`,
+      y: `${dataTensorName('mnist', 'flat784', 'train')}.y`,
       labeled: `${experiment.name}/seed-1.labeled`,
       iterations: plainIterations,
     });

@@ -3,8 +3,8 @@ import { kernelFor, stopAllKernels } from '../bridge/index.js';
 import { measureLatency, measurePull, type PullResult } from './bridge.js';
 import { measureDataLoads } from './data.js';
 import { measureLadder } from './ladder.js';
-import { machineStamp, type MachineStamp } from './machine.js';
-import { table, writeSection } from './results-doc.js';
+import { machineStamp, type MachineStamp } from '../provenance/machine.js';
+import { table, writeSection } from '../results/document.js';
 
 const rate = (bytesPerSecond: number) => (bytesPerSecond >= 1e8 ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s` : `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`);
 

@@ -1,6 +1,8 @@
 /** Every call across the bridge, declared once: its keyword arguments and the schema of its value.
  * The names and argument keys are py_kernels/api.py's; the result types are what TypeScript sees. */
 import { z } from 'zod';
+import { kernelModelSchema, kernelTrainingSchema } from '../spec/kernel.js';
+import { datasetNameSchema, splitSchema, viewSchema } from '../spec/names.js';
 import { realSchema } from './wire.js';
 
 export const dtypeSchema = z.enum(['float32', 'float64', 'int32', 'int64', 'uint8']);
@@ -29,9 +31,6 @@ const deviceInfoSchema = z.object({
   cuda_memory_bytes: z.number().int().nullable(),
 });
 
-export const datasetNameSchema = z.enum(['mnist', 'svhn', 'mnist-m']);
-export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224']);
-export const splitSchema = z.enum(['train', 'test']);
 
 export const datasetReportSchema = z.object({
   name: datasetNameSchema,
@@ -84,6 +83,8 @@ export const calls = {
     deviceInfoSchema.extend({ pid: z.number().int(), matmul_gflops: z.number().nullable() }),
   ),
   ping: declare(z.object({}), z.object({ pid: z.number().int(), time: z.number() })),
+  /** The calls py_kernels/api.py has registered (a test holds them equal to this table). */
+  api_calls: declare(z.object({}), z.array(z.string())),
   environment: declare(
     z.object({ measure_matmul: z.boolean() }),
     deviceInfoSchema.extend({ matmul_gflops: z.number().nullable() }),
@@ -119,18 +120,16 @@ export const calls = {
     z.object({ dest_dir: z.string(), split: splitSchema, url: z.string().nullable().default(null), md5: z.string().nullable().default(null) }),
     z.object({ path: z.string() }),
   ),
+  /** What a model needs and trains on: the data view to load, its objective (which trainer), its layers' shapes. */
+  model_describe: declare(
+    z.object({ model: kernelModelSchema }),
+    z.object({ architecture: z.string(), objective: z.enum(['ladder', 'supervised']), input_view: viewSchema, layer_shapes: z.array(z.array(z.number().int().positive())) }),
+  ),
   run_create: declare(
     z.object({
       run_id: z.string(),
-      model: z.record(z.string(), z.unknown()),
-      training: z.object({
-        epochs: z.number().int().positive(),
-        iterations_per_epoch: z.number().int().positive(),
-        labeled_batch: z.number().int().positive(),
-        unlabeled_batch: z.number().int().positive(),
-        learning_rate: z.number().positive(),
-        decay_fraction: z.number().min(0).max(1),
-      }),
+      model: kernelModelSchema,
+      training: kernelTrainingSchema,
       seed: z.number().int().nonnegative(),
       tensors: z.object({ train_x: z.string(), train_y: z.string(), labeled: z.string().nullable(), test_x: z.string(), test_y: z.string() }),
       test_limit: z.number().int().positive().nullable(),

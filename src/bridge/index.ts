@@ -1,7 +1,7 @@
 /** The typed bridge to the PyTorch kernels: one Python process per device, typed calls, binary tensors. */
 import { Kernel, type KernelOptions } from './kernel.js';
 
-export { calls, datasetNameSchema, type CallArgs, type CallName, type CallResult, type DatasetReport, type DType, type EpochMetrics, type TensorMeta } from './calls.js';
+export { calls, type CallArgs, type CallName, type CallResult, type DatasetReport, type DType, type EpochMetrics, type TensorMeta } from './calls.js';
 export { KernelError, type KernelErrorCode, type PythonExceptionInfo } from './errors.js';
 export { DEFAULT_CALL_TIMEOUT_MS, isSlowBlas, Kernel, SLOW_BLAS_GFLOPS, type CallOptions, type KernelInfo, type KernelOptions } from './kernel.js';
 export { pullTensor, pushTensor, type Tensor } from './tensor.js';

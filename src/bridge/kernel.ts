@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { API_MODULE } from '../paths.js';
-import { findPython } from '../python/interpreter.js';
+import { findPython } from './interpreter.js';
 import { calls, type CallArgs, type CallName, type CallResult } from './calls.js';
 import { trackKernel } from './cleanup.js';
 import { KernelError } from './errors.js';

@@ -4,7 +4,7 @@ import { InputFileError } from '../experiments/yaml-file.js';
 import { DivergedError, MissingRunsError, RunExistsError } from '../runs/experiment.js';
 import { RunLockedError } from '../runs/lock.js';
 import { JobInputError } from '../runs/preflight.js';
-import { RecordError } from '../runs/record.js';
+import { RecordError } from '../results/record.js';
 import { RunDirectoryError } from '../runs/run-dir.js';
 
 export class UsageError extends Error {

@@ -2,7 +2,7 @@
 /** The `pladder` command line. */
 import { parseArgs } from 'node:util';
 import { BENCHMARKS, runBench } from '../bench/main.js';
-import { gitCommit } from '../bench/machine.js';
+import { gitCommit } from '../provenance/machine.js';
 import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';

@@ -1,8 +1,8 @@
 /** `pladder record DIR`: an experiment's runs (complete or not) as a section of docs/results.md, with its figure. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { RESULTS_DOC, writeSection } from '../bench/results-doc.js';
-import { recordSection } from '../runs/record.js';
+import { RESULTS_DOC, writeSection } from '../results/document.js';
+import { recordSection } from '../results/record.js';
 import { UsageError } from './exit.js';
 
 export async function recordCommand(args: string[]): Promise<void> {

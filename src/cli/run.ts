@@ -3,6 +3,8 @@ import path from 'node:path';
 import { kernelFor } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
+import { drawLearningCurve } from '../figures/learning-curve.js';
+import type { RenderedFigure } from '../figures/render.js';
 import { aggregate, describeDivergence, divergedError, runExperiment, type ExperimentOutcome } from '../runs/experiment.js';
 import { acquireRunLock } from '../runs/lock.js';
 import { RunDirectory } from '../runs/run-dir.js';
@@ -13,14 +15,14 @@ import { barEvents, parseTrainingArgs } from './training-options.js';
 
 const percent = (value: number) => (Number.isFinite(value) ? `${(100 * value).toFixed(2)}%` : 'n/a');
 
-export function formatOutcome(outcome: ExperimentOutcome): string {
+export function formatOutcome(outcome: ExperimentOutcome, learningCurve: RenderedFigure): string {
   const lines = outcome.runs.map(
     (r) => `  seed ${r.seed}: test error ${percent(r.result.final_test_error)} after ${r.result.epochs} epochs (best ${percent(r.result.best_test_error)} at ${r.result.best_epoch}); ${r.result.mean_epoch_seconds.toFixed(1)} s/epoch  ${r.dir}`,
   );
   lines.push(...outcome.diverged.map((r) => `  ${describeDivergence(r.seed, r.result.diverged)}: left out of the summary  ${r.dir}`));
   const e = outcome.finalTestError;
   lines.push(`  ${outcome.experiment.name}: final test error ${percent(e.mean)}${e.n > 1 ? ` +- ${percent(e.std)} (std), 95% CI +- ${percent(e.ci95)}` : ''} over ${e.n} seed(s)`);
-  lines.push(`  summary: ${outcome.summaryFile}`, `  figure: ${outcome.learningCurve.svg} (and .png)`);
+  lines.push(`  summary: ${outcome.summaryFile}`, `  figure: ${learningCurve.svg} (and .png)`);
   return lines.join('\n');
 }
 
@@ -49,7 +51,7 @@ export async function runCommand(args: string[]): Promise<void> {
       outcome = await runExperiment(kernel, loadExperiment(file), where, options, events);
       bar.stop();
     }
-    console.log(formatOutcome(outcome));
+    console.log(formatOutcome(outcome, await drawLearningCurve(outcome)));
     const diverged = divergedError([outcome]);
     if (diverged) throw diverged;
   } finally {

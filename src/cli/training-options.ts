@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveDataLocation, type DataLocation } from '../data/index.js';
-import { CLASSES } from '../experiments/schema.js';
+import { CLASSES } from '../spec/experiment.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
 import type { RunEvents } from '../runs/runner.js';
 import { writableDirProblem } from '../util/writable-dir.js';

@@ -1,11 +1,11 @@
 /** Datasets from TypeScript: reports, loading views into a kernel, the labeled split, contact sheets. */
-import type { z } from 'zod';
-import { datasetNameSchema, type DatasetReport, type Kernel, type ProgressEvent } from '../bridge/index.js';
+import type { DatasetReport, Kernel, ProgressEvent } from '../bridge/index.js';
+import { DATASETS, type DatasetName, type ViewName } from '../spec/names.js';
 import type { DataLocation } from './location.js';
 
 export { resolveDataLocation, type DataLocation } from './location.js';
-export type DatasetName = z.infer<typeof datasetNameSchema>;
-export const DATASET_NAMES = datasetNameSchema.options;
+export type { DatasetName } from '../spec/names.js';
+export const DATASET_NAMES = DATASETS;
 
 export function describeDataset(kernel: Kernel, name: DatasetName, where: DataLocation): Promise<DatasetReport> {
   return kernel.call('data_describe', { name, data_dir: where.dataDir, cache_dir: where.cacheDir });
@@ -22,7 +22,7 @@ export interface LoadedSplit {
 
 export async function loadView(
   kernel: Kernel,
-  request: { name: DatasetName; split: 'train' | 'test'; view: 'flat784' | 'rgb32' | 'imagenet224'; as: string },
+  request: { name: DatasetName; split: 'train' | 'test'; view: ViewName; as: string },
   where: DataLocation,
   onProgress?: (event: ProgressEvent) => void,
 ): Promise<LoadedSplit> {

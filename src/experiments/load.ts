@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildGraph, formatPath, GraphError } from '../progressive/graph.js';
-import { experimentSchema, type Experiment } from './schema.js';
+import { experimentSchema, type Experiment } from '../spec/experiment.js';
 import { InputFileError, parseYamlFile, readInputFile } from './yaml-file.js';
 
 /** An experiment file with problems (the name experiments and their tests use). */

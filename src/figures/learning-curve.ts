@@ -1,6 +1,15 @@
 /** Test error against epoch for each seed of an experiment, with the mean over seeds. */
+import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import type { EpochRecord } from '../runs/run-dir.js';
+import type { ExperimentOutcome } from '../runs/experiment.js';
+import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
+import { renderFigure, type RenderedFigure } from './render.js';
+
+/** The learning curves of an experiment's runs (diverged ones left out), next to its summary.json. */
+export function drawLearningCurve(outcome: ExperimentOutcome): Promise<RenderedFigure> {
+  const curves = outcome.runs.map((r) => ({ seed: r.seed, records: new RunDirectory(r.dir).readMetrics() }));
+  return renderFigure(learningCurveSpec(outcome.experiment.name, curves), path.join(path.dirname(outcome.summaryFile), 'learning-curve'));
+}
 
 export function learningCurveSpec(title: string, seeds: { seed: number; records: EpochRecord[] }[]): TopLevelSpec {
   const values = seeds.flatMap(({ seed, records }) => records.map((r) => ({ seed: `seed ${seed}`, epoch: r.epoch, error: 100 * r.test_error })));

@@ -1,17 +1,18 @@
 /** Making one of the paper's figures: run (or reuse) every experiment it compares, then draw and tabulate. */
 import path from 'node:path';
 import { bestAccuracy, epochsToAccuracy, meanCurve, type CurvePoint } from '../analysis/curves.js';
-import { machineStamp } from '../bench/machine.js';
-import { table, writeSection } from '../bench/results-doc.js';
+import { machineStamp } from '../provenance/machine.js';
+import { table, writeSection } from '../results/document.js';
 import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { describeDivergence, existingRuns, runExperiments, type ExistingRun, type ExperimentOptions } from '../runs/experiment.js';
-import { provenanceLines, readRunEnvironment } from '../runs/record.js';
+import { describeDivergence, existingRuns, runExperiments, type ExistingRun, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
+import { provenanceLines, readRunEnvironment } from '../results/record.js';
 import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { drawLearningCurve } from './learning-curve.js';
 import { bestSpec, curvesSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
 import type { Figure } from './schema.js';
@@ -45,7 +46,7 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
   const experiments = files.map((file) => loadExperiment(file));
   const runs = options.noTrain
     ? experiments.map((experiment) => existingRuns(experiment, options))
-    : (await runExperiments(kernel, experiments, where, options, events)).map((outcome) =>
+    : (await drawnOutcomes(await runExperiments(kernel, experiments, where, options, events))).map((outcome) =>
         [...outcome.runs, ...outcome.diverged]
           .sort((a, b) => a.seed - b.seed)
           .map((r): ExistingRun => ({ seed: r.seed, dir: r.dir, records: new RunDirectory(r.dir).readMetrics(), complete: true, diverged: r.result.stop_reason === 'diverged' ? r.result.diverged : undefined })),
@@ -59,6 +60,12 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
   const made: MadeFigure[] = [];
   for (const figure of figures) made.push(await drawFigure(figure, byFile, options));
   return made;
+}
+
+/** Each experiment's own learning curves too, next to its summary (as `pladder run` draws them). */
+async function drawnOutcomes(outcomes: ExperimentOutcome[]): Promise<ExperimentOutcome[]> {
+  for (const outcome of outcomes) await drawLearningCurve(outcome);
+  return outcomes;
 }
 
 /** Seeds and epochs as a table shows them: "3" and "100" when all is done, else e.g. "2 of 3" and "100, 47 (of 100)". */

@@ -2,7 +2,8 @@
  *
  * Layers are numbered per column: 0 is the input, 1..L-1 the hidden layers (post-activation), L the output. A lateral
  * from layer l of an earlier column feeds the pre-activation of layer l+1 of a later, trainable column. */
-import type { Adapter, Column, ProgressiveModel } from './schema.js';
+import type { KernelColumn, KernelModel } from '../spec/kernel.js';
+import type { Adapter, Column, ProgressiveModel } from '../spec/progressive.js';
 
 export interface GraphProblem {
   /** Where, as a path into the experiment: ['model', 'laterals', 2, 'to', 'column']. */
@@ -59,11 +60,18 @@ export function buildGraph(model: ProgressiveModel, path: (string | number)[] = 
     }
   });
   const last = model.columns.at(-1);
+  // Every column reads the same input: a column (say, one read from a file) made for another input width cannot join.
+  model.columns.forEach((column, i) => {
+    if (last && column.widths[0] !== last.widths[0]) {
+      problems.push({ path: [...path, 'columns', i, 'widths'], message: `column '${column.name}' takes ${column.widths[0]} inputs but '${last.name}' takes ${last.widths[0]}; every column reads the same input, so their first widths must agree` });
+    }
+  });
   if (last?.frozen) problems.push({ path: [...path, 'columns', model.columns.length - 1, 'frozen'], message: `the last column ('${last.name}') is the one trained on the target and cannot be frozen` });
 
   const declared: DeclaredLateral[] = model.laterals === 'all' ? allLaterals(model) : model.laterals === 'none' ? [] : model.laterals;
   const laterals: ResolvedLateral[] = [];
   const edges = new Map<number, Set<number>>();
+  const seen = new Map<string, number>();
   declared.forEach((lateral, i) => {
     const expanded = model.laterals === 'all';
     const at = expanded ? [...path, 'laterals'] : [...path, 'laterals', i];
@@ -76,6 +84,10 @@ export function buildGraph(model: ProgressiveModel, path: (string | number)[] = 
     if (to === undefined) problems.push({ path: within('to', 'column'), message: `${which}no column named '${lateral.to.column}' (columns: ${known})` });
     if (from === undefined || to === undefined) return;
     edges.set(from, (edges.get(from) ?? new Set()).add(to));
+    const key = `${from}:${lateral.from.layer}->${to}:${lateral.to.layer}`;
+    const first = seen.get(key);
+    if (first !== undefined) problems.push({ path: at, message: `${which}repeats laterals[${first}] (${lateral.from.column} layer ${lateral.from.layer} -> ${lateral.to.column} layer ${lateral.to.layer}); two adapters on one connection are one adapter: remove one` });
+    seen.set(key, i);
     const source = model.columns[from]!;
     const target = model.columns[to]!;
     if (from === to) problems.push({ path: at, message: `${which}column '${source.name}' cannot feed itself` });
@@ -121,13 +133,13 @@ function findCycle(edges: Map<number, Set<number>>): number[] | undefined {
   return undefined;
 }
 
-/** The spec py_kernels/models/progressive.py builds (and checks again), with every column's weights resolved. */
-export function kernelSpec(graph: ProgressiveGraph, columnFiles: (column: Column, index: number) => string | undefined) {
-  return {
-    columns: graph.columns.map((column, i) => {
-      const file = columnFiles(column, i);
-      return { name: column.name, widths: column.widths, weights: file ? { from: 'file', path: file } : { from: 'init' }, frozen: column.frozen };
-    }),
-    laterals: graph.laterals,
-  };
+/** The model py_kernels/models/progressive.py builds, with every column's weights resolved (`columnFiles` gives a
+ * column's file, or undefined for fresh weights). Python checks its shape against the exported JSON Schema and the
+ * column files against their declared widths; every rule of the graph is checked here, in buildGraph. */
+export function kernelModel(graph: ProgressiveGraph, columnFiles: (column: Column, index: number) => string | undefined): KernelModel {
+  const columns = graph.columns.map((column, i): KernelColumn => {
+    const file = columnFiles(column, i);
+    return { name: column.name, architecture: column.architecture, widths: column.widths, weights: file ? { from: 'file', path: file } : { from: 'init' }, frozen: column.frozen };
+  });
+  return { architecture: 'progressive', spec: { columns, laterals: graph.laterals } };
 }

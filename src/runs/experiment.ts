@@ -6,9 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Kernel } from '../bridge/index.js';
 import { summarize, type Summary } from '../analysis/stats.js';
 import type { DataLocation } from '../data/index.js';
-import type { Experiment } from '../experiments/schema.js';
-import { learningCurveSpec } from '../figures/learning-curve.js';
-import { renderFigure, type RenderedFigure } from '../figures/render.js';
+import type { Experiment } from '../spec/experiment.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { acquireRunLock } from './lock.js';
 import { checkInputs } from './preflight.js';
@@ -51,7 +49,6 @@ export interface ExperimentOutcome {
   finalTestError: Summary;
   bestTestError: Summary;
   summaryFile: string;
-  learningCurve: RenderedFigure;
 }
 
 export class RunExistsError extends Error {
@@ -268,8 +265,8 @@ async function inParallel<T>(workers: number, device: string, jobs: ((kernel: Ke
   return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
-/** The summary over seeds and the learning-curve figure, written next to the seed directories. Diverged runs are
- * listed in the summary and left out of its numbers and curves. */
+/** The summary over seeds, written next to the seed directories. Diverged runs are listed in it and left out of its
+ * numbers. */
 export async function aggregate(experiment: Experiment, all: FinishedRun[], dir: string): Promise<ExperimentOutcome> {
   const runs = all.filter((r) => !isDiverged(r.result));
   const diverged = all.filter((r) => isDiverged(r.result));
@@ -286,7 +283,5 @@ export async function aggregate(experiment: Experiment, all: FinishedRun[], dir:
     runs: runs.map((r) => ({ seed: r.seed, dir: r.dir, ...r.result })),
     diverged: diverged.map((r) => ({ seed: r.seed, dir: r.dir, ...r.result })),
   });
-  const curves = runs.map((r) => ({ seed: r.seed, records: new RunDirectory(r.dir).readMetrics() }));
-  const learningCurve = await renderFigure(learningCurveSpec(experiment.name, curves), path.join(dir, 'learning-curve'));
-  return { experiment, runs, diverged, finalTestError, bestTestError, summaryFile, learningCurve };
+  return { experiment, runs, diverged, finalTestError, bestTestError, summaryFile };
 }

@@ -3,7 +3,7 @@
 import type { Kernel } from '../bridge/index.js';
 import { describeDataset, type DataLocation, type DatasetName } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
-import type { Experiment } from '../experiments/schema.js';
+import type { Experiment } from '../spec/experiment.js';
 import { applyQuick } from './runner.js';
 import { cachedSource } from './source-cache.js';
 

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { epochMetricsSchema } from '../bridge/calls.js';
-import { experimentSchema } from '../experiments/schema.js';
+import { experimentSchema } from '../spec/experiment.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 
 export const runConfigSchema = z.strictObject({

@@ -1,14 +1,15 @@
 /** The epoch loop: TypeScript drives, the kernel trains one whole epoch per call. */
 import { existsSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import type { Kernel, KernelInfo } from '../bridge/index.js';
-import { gitCommit } from '../bench/machine.js';
-import { loadView, type DataLocation } from '../data/index.js';
-import type { Experiment } from '../experiments/schema.js';
-import { buildGraph, kernelSpec } from '../progressive/graph.js';
+import type { Kernel } from '../bridge/index.js';
 import { isNonFinite } from '../bridge/wire.js';
-import { RunDirectory, type Divergence, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
+import { loadView, type DataLocation } from '../data/index.js';
+import { buildGraph, kernelModel as progressiveKernelModel } from '../progressive/graph.js';
+import { resumeRecord, runEnvironment } from '../provenance/environment.js';
+import type { Experiment } from '../spec/experiment.js';
+import type { KernelModel } from '../spec/kernel.js';
+import type { DatasetName, ViewName } from '../spec/names.js';
+import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
 import { storeSource } from './source-cache.js';
 
 export interface RunEvents {
@@ -56,12 +57,15 @@ export function runDirFor(runsDir: string, experiment: Experiment, seed: number,
 /** Tensor names of a dataset split already loaded into this kernel. */
 const loaded = new WeakMap<Kernel, Set<string>>();
 
-async function ensureData(kernel: Kernel, dataset: Experiment['data']['dataset'], split: 'train' | 'test', where: DataLocation): Promise<string> {
-  const name = `data.${dataset}.${split}`;
+/** The kernel's tensors of a loaded split: `<name>.x` and `<name>.y`. */
+export const dataTensorName = (dataset: DatasetName, view: ViewName, split: 'train' | 'test') => `data.${dataset}.${view}.${split}`;
+
+async function ensureData(kernel: Kernel, dataset: DatasetName, split: 'train' | 'test', view: ViewName, where: DataLocation): Promise<string> {
+  const name = dataTensorName(dataset, view, split);
   const names = loaded.get(kernel) ?? new Set<string>();
   loaded.set(kernel, names);
   if (!names.has(name)) {
-    await loadView(kernel, { name: dataset, split, view: 'flat784', as: name }, where);
+    await loadView(kernel, { name: dataset, split, view, as: name }, where);
     names.add(name);
   }
   return name;
@@ -98,17 +102,20 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   const { experiment, seed } = config;
   const { training } = experiment;
   const info = await kernel.info();
-  if (!dir.readMetrics().length) dir.writeEnvironment(await environment(info, config));
+  if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(info, config.device));
 
-  const train = await ensureData(kernel, experiment.data.dataset, 'train', where);
-  const test = await ensureData(kernel, experiment.data.dataset, 'test', where);
+  const model = kernelModel(experiment);
+  // The model says which view of the data it reads (flat784 for fully-connected columns): asked, not assumed.
+  const { input_view: view } = await kernel.call('model_describe', { model });
+  const train = await ensureData(kernel, experiment.data.dataset, 'train', view, where);
+  const test = await ensureData(kernel, experiment.data.dataset, 'test', view, where);
   const labeled =
     experiment.data.labels === null
       ? null
       : (await kernel.call('data_labeled_split', { labels: `${train}.y`, count: experiment.data.labels, seed, store_as: `${runId}.labeled` })).indices;
   await kernel.call('run_create', {
     run_id: runId,
-    model: kernelModel(experiment),
+    model,
     training,
     seed,
     tensors: { train_x: `${train}.x`, train_y: `${train}.y`, labeled, test_x: `${test}.x`, test_y: `${test}.y` },
@@ -181,14 +188,13 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
 }
 
 /** The model as the kernel builds it: a progressive network as its one spec, built from the validated graph. */
-function kernelModel(experiment: Experiment): Record<string, unknown> {
+export function kernelModel(experiment: Experiment): KernelModel {
   const { model } = experiment;
   if (model.architecture !== 'progressive') return model;
-  const spec = kernelSpec(buildGraph(model), (column) => {
+  return progressiveKernelModel(buildGraph(model), (column) => {
     if (column.weights.from === 'source') throw new Error(`column '${column.name}' still names its source experiment; resolve sources before the run`);
     return column.weights.from === 'file' ? column.weights.path : undefined;
   });
-  return { architecture: 'progressive', spec };
 }
 
 /** Continues from checkpoint.pt when it exists: the records kept are exactly those of its completed epochs. */
@@ -238,20 +244,5 @@ async function noteResume(dir: RunDirectory, afterEpoch: number): Promise<void> 
   if (!existsSync(dir.file('environment.json'))) return;
   const environment = dir.readEnvironment();
   const resumes = Array.isArray(environment.resumes) ? environment.resumes : [];
-  const resume = { after_epoch: afterEpoch, started_at: new Date().toISOString(), git_commit: await gitCommit(), argv: process.argv.slice(2) };
-  dir.writeEnvironment({ ...environment, resumes: [...resumes, resume] });
-}
-
-async function environment(info: KernelInfo, config: RunConfig): Promise<Record<string, unknown>> {
-  return {
-    started_at: new Date().toISOString(),
-    git_commit: await gitCommit(),
-    node: process.version,
-    platform: `${os.platform()} ${os.arch()} ${os.release()}`,
-    host: os.hostname(),
-    cpus: `${os.availableParallelism()} x ${os.cpus()[0]?.model.trim() ?? 'unknown'}`,
-    kernel: info,
-    device: config.device,
-    argv: process.argv.slice(2),
-  };
+  dir.writeEnvironment({ ...environment, resumes: [...resumes, await resumeRecord(afterEpoch)] });
 }

@@ -2,8 +2,8 @@
  * its source experiment, from the source cache when that exact training was done before, else trained now. */
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
-import type { Experiment } from '../experiments/schema.js';
-import type { Column } from '../progressive/schema.js';
+import type { Experiment } from '../spec/experiment.js';
+import type { Column } from '../spec/progressive.js';
 import type { RunEvents } from './runner.js';
 import { applyQuick } from './runner.js';
 import { cachedSource } from './source-cache.js';

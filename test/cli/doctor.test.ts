@@ -20,7 +20,7 @@ describe('pladder doctor', () => {
   it('says what to install when no Python with torch exists', async () => {
     const result = await pladder(['doctor'], { PLADDER_PYTHON: '/nonexistent/python3' });
     expect(result.exitCode).toBe(3);
-    expect(result.stderr).toContain('No Python with torch, torchvision, numpy, scipy was found');
+    expect(result.stderr).toContain('No Python with torch, torchvision, numpy, scipy, jsonschema was found');
     expect(result.stderr).toContain('/nonexistent/python3 could not be run');
     expect(result.stderr).toContain('pip install -r requirements.txt');
     expect(result.stderr).toContain('python3-torch');

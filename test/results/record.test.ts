@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/experiments/load.js';
-import { recordSection, RecordError } from '../../src/runs/record.js';
+import { recordSection, RecordError } from '../../src/results/record.js';
 import { RunDirectory, type EpochRecord } from '../../src/runs/run-dir.js';
 
 const experiment = loadExperiment('experiments/ladder-mnist100.yaml'); // 150 epochs planned

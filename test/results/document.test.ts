@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { table, writeSection } from '../../src/bench/results-doc.js';
+import { table, writeSection } from '../../src/results/document.js';
 
 describe('the results document', () => {
   it('replaces a section in place and keeps the others', () => {

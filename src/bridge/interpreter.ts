@@ -1,15 +1,15 @@
-/** Finding the Python that runs the kernels: one that imports torch, torchvision, numpy and scipy. */
+/** Finding the Python that runs the kernels: one that imports torch, torchvision, numpy, scipy and jsonschema. */
 import { execa } from 'execa';
 import { z } from 'zod';
-import { KernelError } from '../bridge/errors.js';
+import { KernelError } from './errors.js';
 
-export const REQUIRED_MODULES = ['torch', 'torchvision', 'numpy', 'scipy'] as const;
+export const REQUIRED_MODULES = ['torch', 'torchvision', 'numpy', 'scipy', 'jsonschema'] as const;
 
 /** What to type when no interpreter works; shared by the bridge, `pladder doctor` and the setup script's messages. */
 export const INSTALL_HINT = [
   'Install PyTorch for the kernels, then retry:',
   '  - on Debian/Ubuntu (as root): make setup   (installs python3-torch python3-torchvision python3-numpy',
-  '    python3-scipy python3-pil libopenblas0-pthread for /usr/bin/python3)',
+  '    python3-scipy python3-pil python3-jsonschema libopenblas0-pthread for /usr/bin/python3)',
   '  - elsewhere: python3 -m pip install -r requirements.txt',
   '  - or point PLADDER_PYTHON at an interpreter that has them.',
 ].join('\n');

@@ -4,10 +4,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { summarize, type Summary } from '../analysis/stats.js';
-import { table } from '../bench/results-doc.js';
+import { table } from './document.js';
 import { learningCurveSpec } from '../figures/learning-curve.js';
 import { renderFigure, type RenderedFigure } from '../figures/render.js';
-import { RunDirectory, type EpochRecord, type RunConfig } from './run-dir.js';
+import { RunDirectory, type EpochRecord, type RunConfig } from '../runs/run-dir.js';
 
 /** What record reads of environment.json (written by the runner; older files may lack `resumes`). */
 const environmentSchema = z.object({

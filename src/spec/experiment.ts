@@ -1,18 +1,15 @@
 /** The experiment file, as zod schemas that are also the TypeScript types. Defaults are explicit here and nowhere
  * else; every object is strict, so a misspelt key is an error rather than a silently ignored setting. */
 import { z } from 'zod';
-import { progressiveModelSchema } from '../progressive/schema.js';
+import { CLASSES, datasetNameSchema } from './names.js';
+import { DEFAULT_WIDTHS, progressiveModelSchema, widthsSchema } from './progressive.js';
 
-export const DATASETS = ['mnist', 'svhn', 'mnist-m'] as const;
-export const CLASSES = 10;
-
-const widths = z.array(z.int().positive()).min(2);
-const LADDER_WIDTHS = [784, 1000, 500, 250, 250, 250, 10];
+export { CLASSES, DATASETS } from './names.js';
 
 export const ladderModelSchema = z
   .strictObject({
     architecture: z.literal('ladder'),
-    widths: widths.default(LADDER_WIDTHS),
+    widths: widthsSchema.default(DEFAULT_WIDTHS),
     /** Std of the Gaussian noise on the input and on every normalised pre-activation of the corrupted path. */
     noise_std: z.number().nonnegative().default(0.3),
     /** lambda_l of the denoising cost, input layer first (the paper's and Rasmus et al.'s values). */
@@ -27,14 +24,14 @@ export const ladderModelSchema = z
 
 export const mlpModelSchema = z.strictObject({
   architecture: z.literal('mlp'),
-  widths: widths.default(LADDER_WIDTHS),
+  widths: widthsSchema.default(DEFAULT_WIDTHS),
 });
 
 export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema, progressiveModelSchema]);
 
 export const dataSchema = z
   .strictObject({
-    dataset: z.enum(DATASETS),
+    dataset: datasetNameSchema,
     /** Labeled training examples, balanced across the classes; null: every label of the training set. */
     labels: z.int().positive().nullable().default(100),
   })
@@ -70,7 +67,7 @@ export const experimentSchema = z.strictObject({
   training: trainingSchema,
   seeds: z.array(z.int().nonnegative()).min(1).default([1]),
   /** What `--quick` changes: a run of the whole pipeline in a minute. */
-  quick: quickSchema.default({ epochs: 2, iterations_per_epoch: 20, test_subset: 2000 }),
+  quick: quickSchema.prefault({}),
 });
 
 export type Experiment = z.output<typeof experimentSchema>;

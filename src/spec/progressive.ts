@@ -1,7 +1,12 @@
 /** The progressive network as an experiment describes it: columns, lateral connections and their adapters. */
 import { z } from 'zod';
 
+/** The ladder's widths (Rasmus et al.): 784 inputs, five hidden layers, 10 classes. The one default for every
+ * fully-connected network. */
 export const DEFAULT_WIDTHS = [784, 1000, 500, 250, 250, 250, 10];
+
+/** Input width first, classes last. */
+export const widthsSchema = z.array(z.int().positive()).min(2);
 
 export const adapterSchema = z.discriminatedUnion('kind', [
   /** The paper: a learnable scalar alpha times a learned projection, U (alpha h). */
@@ -30,7 +35,9 @@ export type ColumnWeights = z.output<typeof columnWeightsSchema>;
 
 export const columnSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, "_" and "-" only'),
-  widths: z.array(z.int().positive()).min(2).default(DEFAULT_WIDTHS),
+  /** The column's network, from the kernels' column registry ('fc': the fully-connected batch-normalised encoder). */
+  architecture: z.literal('fc').default('fc'),
+  widths: widthsSchema.default(DEFAULT_WIDTHS),
   weights: columnWeightsSchema.default({ from: 'init' }),
   /** Frozen: no gradients, batch-norm statistics fixed, weights untouched. */
   frozen: z.boolean().default(false),
@@ -53,6 +60,6 @@ export const progressiveModelSchema = z.strictObject({
   columns: z.array(columnSchema).min(1),
   /** 'all': from every hidden layer l of each frozen column into layer l+1 of the last column (the paper's wiring). */
   laterals: z.union([z.literal('all'), z.literal('none'), z.array(lateralSchema)]).default('all'),
-  adapter: adapterSchema.default({ kind: 'scalar', alpha_init: 0.1 }),
+  adapter: adapterSchema.prefault({ kind: 'scalar' }),
 });
 export type ProgressiveModel = z.output<typeof progressiveModelSchema>;

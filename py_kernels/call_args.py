@@ -1,0 +1,45 @@
+"""Every call's arguments checked against the JSON Schema exported from TypeScript's declarations (src/bridge/calls.ts
+-> call_args.schema.json), before the call runs: the shape of what crosses the bridge is defined once, in zod, and the
+kernels trust nothing else. Rules that need files or tensors (a column file's widths, say) stay with the code that
+reads them."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, Iterable
+
+from jsonschema import Draft202012Validator
+
+from .errors import KernelInputError
+
+SCHEMA_FILE = Path(__file__).with_name("call_args.schema.json")
+
+
+def _load(path: Path) -> Dict[str, Draft202012Validator]:
+    document = json.loads(path.read_text())
+    return {name: Draft202012Validator(schema) for name, schema in document["calls"].items()}
+
+
+VALIDATORS = _load(SCHEMA_FILE)
+
+
+def _where(path: Iterable[Any]) -> str:
+    """A JSON path as TypeScript's messages write it: model.spec.columns[1].widths."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(the arguments)"
+
+
+def check(name: str, kwargs: dict) -> None:
+    """KernelInputError naming the call, the field and the problem when `kwargs` does not fit the declared schema."""
+    validator = VALIDATORS.get(name)
+    if validator is None:
+        raise KernelInputError(f"kernel call {name!r} has no declared arguments in {SCHEMA_FILE.name}; declare it in "
+                               f"src/bridge/calls.ts and rebuild (npm run build)")
+    errors = sorted(validator.iter_errors(kwargs), key=lambda e: list(e.absolute_path))
+    if errors:
+        # oneOf failures carry one sub-error per branch: the branch that got furthest says what is wrong.
+        shown = [max(e.context, key=lambda c: len(c.absolute_path)) if e.context else e for e in errors[:3]]
+        problems = "; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in shown)
+        raise KernelInputError(f"call {name!r}: arguments do not fit its declaration: {problems}")

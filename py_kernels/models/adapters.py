@@ -1,0 +1,119 @@
+"""Lateral adapters of progressive networks, chosen by their kind and by the shapes they join.
+
+A lateral carries h, the output of layer l of an earlier column, into layer l + 1 of a later one, where it is added
+to that layer's pre-activation. Kinds (the `adapter` of a lateral in the spec):
+    scalar  U (alpha h)                 the paper: a learnable scalar alpha times a learned projection
+    rusu    U ReLU(V (alpha h))         Rusu et al.: V reduces h to `reduced` units first
+    none    U h                         the paper's Figure 7 ablation: no scalar
+with alpha initialised to `alpha_init` and U, V drawn N(0, 1) / sqrt(fan_in), no biases (a bias before batch norm
+cancels out). Products with alpha are written `tensor * alpha`: torch 1.13's CPU `alpha * tensor` (0-dim first) is
+30x slower on large tensors.
+
+Shapes (one example's, as `Column.layer_shapes` gives them):
+    (n,) -> (m,)          the maps above, linear in h
+    (C, H, W) -> (m,)     the same on the flattened map (C*H*W,)
+    (C, H, W) -> (C', H', W')  a 1x1 convolution: not built yet
+    (n,) -> (C, H, W)     not built
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..errors import KernelInputError
+from .column_api import Shape
+from .columns.fc import gaussian_init
+
+
+@dataclass(frozen=True)
+class AdapterSpec:
+    kind: str                     # "scalar" | "rusu" | "none"
+    alpha_init: Optional[float]   # scalar, rusu
+    reduced: Optional[int]        # rusu
+
+
+class ScalarAdapter(nn.Module):
+    """The paper's adapter: h (B, n_in) -> U (alpha h) (B, n_out)."""
+
+    def __init__(self, n_in: int, n_out: int, alpha_init: float, generator: Optional[torch.Generator],
+                 flatten: bool = False):
+        super().__init__()
+        self.flatten = flatten
+        self.linear = not flatten  # alpha U is one matrix: foldable into the target's W when h is its own input
+        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+        self.U = nn.Parameter(gaussian_init(n_out, n_in, generator))  # (n_out, n_in)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.U * self.alpha                               # (n_out, n_in)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.flatten:
+            h = h.flatten(1)                                     # (B, C, H, W) -> (B, C*H*W)
+        return F.linear(h, self.U) * self.alpha                  # = U (alpha h), scaling the smaller tensor
+
+
+class RusuAdapter(nn.Module):
+    """Rusu et al.'s adapter: h (B, n_in) -> U ReLU(V (alpha h)) (B, n_out), V reducing to `reduced` units."""
+
+    linear = False
+
+    def __init__(self, n_in: int, n_out: int, alpha_init: float, reduced: int, generator: Optional[torch.Generator],
+                 flatten: bool = False):
+        super().__init__()
+        self.flatten = flatten
+        self.alpha = nn.Parameter(torch.tensor(float(alpha_init)))
+        self.V = nn.Parameter(gaussian_init(reduced, n_in, generator))   # (reduced, n_in)
+        self.U = nn.Parameter(gaussian_init(n_out, reduced, generator))  # (n_out, reduced)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.flatten:
+            h = h.flatten(1)                                     # (B, C, H, W) -> (B, C*H*W)
+        r = F.relu(F.linear(h, self.V) * self.alpha)             # (B, reduced)
+        return F.linear(r, self.U)                               # (B, n_out)
+
+
+class PlainAdapter(nn.Module):
+    """The Figure 7 ablation: h (B, n_in) -> U h (B, n_out), no scalar."""
+
+    def __init__(self, n_in: int, n_out: int, generator: Optional[torch.Generator], flatten: bool = False):
+        super().__init__()
+        self.flatten = flatten
+        self.linear = not flatten
+        self.U = nn.Parameter(gaussian_init(n_out, n_in, generator))  # (n_out, n_in)
+
+    def effective_weight(self) -> torch.Tensor:
+        return self.U
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if self.flatten:
+            h = h.flatten(1)                                     # (B, C, H, W) -> (B, C*H*W)
+        return F.linear(h, self.U)
+
+
+# kind -> (n_in, n_out, spec, generator, flatten) -> module; the vector-to-vector maps
+ADAPTERS: Dict[str, Callable[..., nn.Module]] = {
+    "scalar": lambda n_in, n_out, spec, g, flatten: ScalarAdapter(n_in, n_out, spec.alpha_init, g, flatten),
+    "rusu": lambda n_in, n_out, spec, g, flatten: RusuAdapter(n_in, n_out, spec.alpha_init, spec.reduced, g, flatten),
+    "none": lambda n_in, n_out, spec, g, flatten: PlainAdapter(n_in, n_out, g, flatten),
+}
+
+
+def _describe(shape: Shape) -> str:
+    return {1: "(n,) vector", 3: "(C, H, W) map"}.get(len(shape), f"{len(shape)}-d tensor") + f" {tuple(shape)}"
+
+
+def build_adapter(spec: AdapterSpec, in_shape: Shape, out_shape: Shape,
+                  generator: Optional[torch.Generator]) -> nn.Module:
+    """The adapter of kind `spec.kind` from a layer of shape `in_shape` to one of shape `out_shape` (per example)."""
+    make = ADAPTERS.get(spec.kind)
+    if make is None:
+        raise KernelInputError(f"unknown adapter kind {spec.kind!r}; known: {', '.join(ADAPTERS)}")
+    if len(out_shape) == 1 and len(in_shape) in (1, 3):
+        return make(math.prod(in_shape), out_shape[0], spec, generator, len(in_shape) == 3)
+    hint = " (a 1x1 convolution is to come)" if len(in_shape) == 3 and len(out_shape) == 3 else ""
+    raise KernelInputError(f"no adapter joins a {_describe(in_shape)} to a {_describe(out_shape)} yet{hint}")

@@ -1,0 +1,234 @@
+"""Every registered column, model, adapter kind and trainer on tiny CPU inputs.
+
+Each registry entry has its tiny case in a table below; an entry without one fails `test_every_entry_has_a_case`.
+A new column architecture, model or adapter kind: add its case here and every test below runs on it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+
+import pytest
+import torch
+
+from py_kernels.data import views
+from py_kernels.errors import KernelInputError
+from py_kernels.models import (ADAPTERS, COLUMNS, MODELS, OBJECTIVES, AdapterSpec, build_adapter, build_column,
+                               build_model, column_config, column_from_state, describe_model, get_column, get_model)
+from py_kernels.training import TRAINERS, source_column_state, trainer_for
+
+BATCH = 6
+WIDTHS = [12, 8, 6, 4]
+
+# column architecture -> its builder's options
+COLUMN_CASES = {
+    "fc": {"widths": WIDTHS},
+}
+
+# adapter kind -> the `adapter` of a lateral
+ADAPTER_CASES = {
+    "scalar": {"kind": "scalar", "alpha_init": 0.5},
+    "rusu": {"kind": "rusu", "alpha_init": 0.5, "reduced": 3},
+    "none": {"kind": "none"},
+}
+
+
+def _progressive_case(tmp_path) -> dict:
+    """A frozen file column, a trainable init column, and laterals of every kind (one from layer 0: folded)."""
+    source = tmp_path / "source.pt"
+    torch.save(build_column("fc", seed=5, widths=WIDTHS).export_state(), source)
+    kinds = sorted(ADAPTER_CASES)
+    laterals = [{"from": {"column": 0, "layer": 0}, "to": {"column": 2, "layer": 1}, "adapter": ADAPTER_CASES["scalar"]}]
+    laterals += [{"from": {"column": j, "layer": l}, "to": {"column": 2, "layer": l + 1},
+                  "adapter": ADAPTER_CASES[kinds[(j + l) % len(kinds)]]} for j in (0, 1) for l in (1, 2)]
+    return {"spec": {
+        "columns": [
+            {"name": "source", "architecture": "fc", "widths": WIDTHS, "weights": {"from": "file", "path": str(source)},
+             "frozen": True},
+            {"name": "helper", "architecture": "fc", "widths": [12, 5, 7, 4], "weights": {"from": "init"},
+             "frozen": False},
+            {"name": "target", "architecture": "fc", "widths": WIDTHS, "weights": {"from": "init"}, "frozen": False},
+        ],
+        "laterals": laterals,
+    }}
+
+
+# model -> tmp_path -> its builder's options (without seed)
+MODEL_CASES = {
+    "ladder": lambda tmp_path: {"widths": WIDTHS, "noise_std": 0.3, "denoising_weights": [1000.0, 10.0, 0.1, 0.1],
+                                "gamma_only": False},
+    "mlp": lambda tmp_path: {"widths": WIDTHS},
+    "progressive": _progressive_case,
+}
+
+# trainer (objective) -> a run's training settings
+TRAINING = {"epochs": 2, "iterations_per_epoch": 2, "labeled_batch": BATCH, "unlabeled_batch": BATCH,
+            "learning_rate": 0.002, "decay_fraction": 0.5, "stop_at_test_accuracy": None}
+TRAINER_CASES = {"ladder": TRAINING, "supervised": TRAINING}
+
+
+def test_every_entry_has_a_case():
+    assert sorted(COLUMNS) == sorted(COLUMN_CASES), "a registered column architecture has no tiny case here"
+    assert sorted(MODELS) == sorted(MODEL_CASES), "a registered model has no tiny case here"
+    assert sorted(ADAPTERS) == sorted(ADAPTER_CASES), "an adapter kind has no tiny case here"
+    assert sorted(TRAINERS) == sorted(TRAINER_CASES) == sorted(OBJECTIVES), "an objective has no trainer or case"
+    assert {get_model(name).objective for name in MODELS} == set(OBJECTIVES), "a trainer no registered model uses"
+
+
+def _inputs(shape, n=BATCH, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand((n, *shape), generator=g)
+
+
+def _state_equal(a: dict, b: dict) -> bool:
+    return list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+# -- columns ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("architecture", sorted(COLUMNS))
+def test_a_column_config_holds_exactly_its_builder_options(architecture):
+    entry = get_column(architecture)
+    options = [p for p in inspect.signature(entry.builder).parameters if p != "seed"]
+    assert [f.name for f in dataclasses.fields(entry.config)] == options
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in inspect.signature(entry.builder).parameters.values())
+    assert entry.input_view in views.VIEWS
+
+
+@pytest.mark.parametrize("architecture", sorted(COLUMNS))
+def test_a_column_gives_its_declared_shapes_and_steps_layer_by_layer(architecture):
+    column = build_column(architecture, seed=1, **COLUMN_CASES[architecture])
+    shapes = column.layer_shapes
+    assert shapes == column_config(architecture, **COLUMN_CASES[architecture]).layer_shapes
+    x = _inputs(shapes[0])
+    column.eval()
+    hs = column.activations(x)
+    assert [tuple(h.shape) for h in hs] == [(BATCH, *s) for s in shapes[1:]]
+    assert torch.equal(column(x), hs[-1])
+    h = x
+    for l in range(1, column.depth + 1):
+        h = column.forward_layer(l, h)
+        assert torch.equal(h, hs[l - 1])
+
+
+@pytest.mark.parametrize("architecture", sorted(COLUMNS))
+def test_a_column_is_seeded_exported_and_frozen(architecture):
+    options = COLUMN_CASES[architecture]
+    a, b = build_column(architecture, seed=3, **options), build_column(architecture, seed=3, **options)
+    assert _state_equal(a.state_dict(), b.state_dict())
+    assert not _state_equal(a.state_dict(), build_column(architecture, seed=4, **options).state_dict())
+    x = _inputs(a.layer_shapes[0])
+    a.train()
+    a(x)  # moves the running statistics, which the export must carry
+    back = column_from_state(architecture, a.export_state())
+    assert type(back) is type(a) and back.config == a.config
+    a.eval(), back.eval()
+    assert all(torch.equal(p, q) for p, q in zip(a.activations(x), back.activations(x)))
+    back.freeze().train()
+    assert not back.training and not any(p.requires_grad for p in back.parameters())
+    with pytest.raises(KernelInputError):
+        column_from_state(architecture, {"nothing": torch.zeros(1)})
+
+
+# -- adapters --------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", sorted(ADAPTERS))
+def test_an_adapter_joins_vectors_and_a_map_to_a_vector(kind):
+    spec = AdapterSpec(kind, ADAPTER_CASES[kind].get("alpha_init"), ADAPTER_CASES[kind].get("reduced"))
+    vector = build_adapter(spec, (8,), (6,), torch.Generator().manual_seed(0))
+    h = _inputs((8,))
+    assert tuple(vector(h).shape) == (BATCH, 6)
+    if vector.linear:  # what the progressive network folds into a layer's weight
+        assert torch.allclose(torch.nn.functional.linear(h, vector.effective_weight()), vector(h), atol=1e-6)
+    from_map = build_adapter(spec, (2, 3, 3), (6,), torch.Generator().manual_seed(0))
+    assert not from_map.linear
+    assert tuple(from_map(_inputs((2, 3, 3))).shape) == (BATCH, 6)
+    with pytest.raises(KernelInputError, match=r"no adapter joins a \(C, H, W\) map \(2, 3, 3\) to a \(C, H, W\) map"):
+        build_adapter(spec, (2, 3, 3), (4, 3, 3), None)
+    with pytest.raises(KernelInputError, match=r"no adapter joins a \(n,\) vector \(8,\) to a \(C, H, W\) map"):
+        build_adapter(spec, (8,), (4, 3, 3), None)
+
+
+# -- models and their trainers ---------------------------------------------------------------------------------------
+
+def _data(shapes, n=4 * BATCH):
+    g = torch.Generator().manual_seed(1)
+    return torch.rand((n, *shapes[0]), generator=g), torch.randint(0, shapes[-1][0], (n,), generator=g)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_model_is_what_describe_model_says(tmp_path, name):
+    options = MODEL_CASES[name](tmp_path)
+    described = describe_model(name, {"architecture": name, **options})
+    model = build_model(name, seed=1, **options).eval()
+    assert described["objective"] == get_model(name).objective
+    assert described["input_view"] == model.output_column.input_view
+    assert [tuple(s) for s in described["layer_shapes"]] == list(model.layer_shapes)
+    assert described["input_shape"] == list(model.layer_shapes[0])
+    assert described["classes"] == model.layer_shapes[-1][0]
+    x, _ = _data(model.layer_shapes)
+    assert tuple(model.forward_clean(x).shape) == (x.shape[0], described["classes"])
+    hs = model.encoder_activations(x)
+    assert [tuple(h.shape[1:]) for h in hs] == list(model.layer_shapes[1:])
+    assert torch.equal(hs[-1], model.forward_clean(x))
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_model_state_dict_round_trip_gives_identical_outputs(tmp_path, name):
+    options = MODEL_CASES[name](tmp_path)
+    a, b = build_model(name, seed=1, **options), build_model(name, seed=2, **options)
+    assert not _state_equal(a.state_dict(), b.state_dict())
+    b.load_state_dict(a.state_dict())
+    x, _ = _data(a.layer_shapes)
+    a.eval(), b.eval()
+    assert torch.equal(a.forward_clean(x), b.forward_clean(x))
+    exported = source_column_state(a)
+    assert _state_equal(exported, a.output_column.state_dict())
+
+
+def _train(tmp_path, name, seed):
+    """A model of `name` and its objective's trainer after one epoch of TRAINING from `seed`."""
+    model = build_model(name, seed=seed, **MODEL_CASES[name](tmp_path))
+    x, y = _data(model.layer_shapes)
+    trainer_class = trainer_for(get_model(name).objective)
+    trainer = trainer_class.for_run(model, x, y, torch.arange(0, x.shape[0], 2), TRAINER_CASES[trainer_class.kind],
+                                    seed)
+    metrics = trainer.train_epoch(**trainer_class.epoch_options(TRAINER_CASES[trainer_class.kind]))
+    return model, trainer, metrics
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_model_trains_finitely_and_the_same_seed_repeats_bit_for_bit(tmp_path, name):
+    initial = build_model(name, seed=7, **MODEL_CASES[name](tmp_path)).state_dict()
+    assert _state_equal(initial, build_model(name, seed=7, **MODEL_CASES[name](tmp_path)).state_dict())
+    model, trainer, metrics = _train(tmp_path, name, seed=7)
+    again, _, metrics_again = _train(tmp_path, name, seed=7)
+    losses = [metrics["loss_total"], metrics["loss_supervised"], *metrics.get("loss_denoising", [])]
+    assert all(v is not None and math.isfinite(v) for v in losses), metrics
+    assert not _state_equal(initial, model.state_dict())
+    assert _state_equal(model.state_dict(), again.state_dict())
+    timeless = lambda m: {k: v for k, v in m.items() if k not in ("seconds", "examples_per_s")}
+    assert timeless(metrics) == timeless(metrics_again)
+    test = trainer.evaluate(*_data(model.layer_shapes, n=BATCH))
+    assert 0.0 <= test["accuracy"] <= 1.0 and test["examples"] == BATCH
+
+
+def test_a_frozen_progressive_column_never_changes(tmp_path):
+    model, _, _ = _train(tmp_path, "progressive", seed=3)
+    source = torch.load(tmp_path / "source.pt")
+    assert _state_equal(source, model.columns[0].state_dict())
+    assert not model.columns[0].training and model.columns[2].training
+
+
+def test_registries_refuse_unknown_names_and_options(tmp_path):
+    with pytest.raises(KernelInputError, match=r"unknown model 'conv'; known: ladder, mlp, progressive"):
+        build_model("conv")
+    with pytest.raises(KernelInputError, match=r"model 'mlp': missing \['widths'\]"):
+        build_model("mlp", seed=1)
+    with pytest.raises(KernelInputError, match=r"model 'mlp': unknown option\(s\) \['noise_std'\]"):
+        describe_model("mlp", {"widths": WIDTHS, "noise_std": 0.3})
+    with pytest.raises(KernelInputError, match=r"unknown column architecture 'alexnet'"):
+        build_column("alexnet", widths=WIDTHS)
+    with pytest.raises(KernelInputError, match="no trainer for objective 'contrastive'"):
+        trainer_for("contrastive")

@@ -1,0 +1,35 @@
+/** What the kernels build, as they receive it: every field present, every rule already checked in TypeScript. These
+ * schemas type the bridge's calls (src/bridge/calls.ts), and their JSON Schema export (py_kernels/call_args.schema.json)
+ * is what Python checks its arguments against: one definition for both languages. */
+import { z } from 'zod';
+import { ladderModelSchema, mlpModelSchema, trainingSchema } from './experiment.js';
+import { adapterSchema, widthsSchema } from './progressive.js';
+
+/** A progressive column as the kernel builds it: its weights resolved to fresh ones or a column file. */
+export const kernelColumnSchema = z.strictObject({
+  name: z.string(),
+  architecture: z.literal('fc'),
+  widths: widthsSchema,
+  weights: z.discriminatedUnion('from', [
+    z.strictObject({ from: z.literal('init') }),
+    z.strictObject({ from: z.literal('file'), path: z.string().regex(/^\//, 'an absolute path') }),
+  ]),
+  frozen: z.boolean(),
+});
+export type KernelColumn = z.output<typeof kernelColumnSchema>;
+
+const layerIndexSchema = z.strictObject({ column: z.int().nonnegative(), layer: z.int().nonnegative() });
+
+/** A lateral between columns by index (layer 0 is a column's input), with its adapter spelt out. */
+export const kernelLateralSchema = z.strictObject({ from: layerIndexSchema, to: layerIndexSchema, adapter: adapterSchema });
+
+export const kernelProgressiveSchema = z.strictObject({
+  architecture: z.literal('progressive'),
+  spec: z.strictObject({ columns: z.array(kernelColumnSchema).min(1), laterals: z.array(kernelLateralSchema) }),
+});
+
+export const kernelModelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema, kernelProgressiveSchema]);
+export type KernelModel = z.output<typeof kernelModelSchema>;
+
+/** The training recipe the kernel's trainer follows (stop_at_test_accuracy is read by the TypeScript loop alone). */
+export const kernelTrainingSchema = trainingSchema;

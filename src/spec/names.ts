@@ -1,0 +1,15 @@
+/** The names both languages share: datasets, their splits, and the views (input formats) the data layer makes. */
+import { z } from 'zod';
+
+export const datasetNameSchema = z.enum(['mnist', 'svhn', 'mnist-m']);
+export type DatasetName = z.infer<typeof datasetNameSchema>;
+export const DATASETS = datasetNameSchema.options;
+
+export const splitSchema = z.enum(['train', 'test']);
+
+/** flat784: 28x28 grayscale flattened, for fully-connected columns; rgb32: 32x32 colour; imagenet224: AlexNet's input. */
+export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224']);
+export type ViewName = z.infer<typeof viewSchema>;
+
+/** Digits: every label budget is balanced over them. */
+export const CLASSES = 10;
