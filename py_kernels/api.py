@@ -302,13 +302,14 @@ def dispatch(name: str, args_json: str, progress_callback: Any = None) -> str:
 
 
 @call
-def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int) -> dict:
+def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int, model: dict, learning_rate: float) -> dict:
     """The plain PyTorch loop of the same recipe, under the kernel's thread settings: seconds per iteration."""
     from py_kernels.reference import plain_ladder
 
     store = session().store
-    return {"seconds_per_iteration": plain_ladder.seconds_per_iteration(store.get(x), store.get(y), store.get(labeled),
-                                                                        iterations)}
+    seconds = plain_ladder.seconds_per_iteration(store.get(x), store.get(y), store.get(labeled), iterations, model,
+                                                 learning_rate)
+    return {"seconds_per_iteration": seconds}
 
 
 def bench_tolist(name: str) -> list:

@@ -9,9 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WIDTHS = (784, 1000, 500, 250, 250, 250, 10)
-DENOISING_WEIGHTS = (1000, 10, 0.1, 0.1, 0.1, 0.1, 0.1)
-NOISE_STD = 0.3
 EPS = 1e-10
 
 
@@ -21,17 +18,20 @@ def batch_normalise(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 
 class PlainLadder(nn.Module):
-    def __init__(self) -> None:
+    """The recipe's numbers (widths, noise, denoising weights) are the experiment's, passed in from TypeScript."""
+
+    def __init__(self, widths: list, noise_std: float, denoising_weights: list) -> None:
         super().__init__()
-        layers = len(WIDTHS) - 1
-        self.encoder = nn.ModuleList(nn.Linear(WIDTHS[l], WIDTHS[l + 1], bias=False) for l in range(layers))
-        self.decoder = nn.ModuleList(nn.Linear(WIDTHS[l + 1], WIDTHS[l], bias=False) for l in range(layers))
+        self.widths, self.noise_std, self.denoising_weights = tuple(widths), noise_std, tuple(denoising_weights)
+        layers = len(widths) - 1
+        self.encoder = nn.ModuleList(nn.Linear(widths[l], widths[l + 1], bias=False) for l in range(layers))
+        self.decoder = nn.ModuleList(nn.Linear(widths[l + 1], widths[l], bias=False) for l in range(layers))
         for linear in [*self.encoder, *self.decoder]:
             nn.init.normal_(linear.weight, std=1 / math.sqrt(linear.in_features))
-        self.beta = nn.ParameterList(nn.Parameter(torch.zeros(WIDTHS[l + 1])) for l in range(layers))
-        self.gamma = nn.Parameter(torch.ones(WIDTHS[-1]))
+        self.beta = nn.ParameterList(nn.Parameter(torch.zeros(widths[l + 1])) for l in range(layers))
+        self.gamma = nn.Parameter(torch.ones(widths[-1]))
         combinators = []
-        for width in WIDTHS:
+        for width in widths:
             a = torch.zeros(10, width)
             a[1] = a[6] = 1.0  # a2 = a7 = 1, the rest 0
             combinators.append(nn.Parameter(a))
@@ -56,34 +56,34 @@ class PlainLadder(nn.Module):
         labeled = x_labeled.shape[0]
         x = torch.cat([x_labeled, x_unlabeled])
         _, z_clean, means, variances = self.encode(x, labeled, 0.0)
-        y_noisy, z_noisy, _, _ = self.encode(x, labeled, NOISE_STD)
+        y_noisy, z_noisy, _, _ = self.encode(x, labeled, self.noise_std)
         total = F.nll_loss(torch.log(y_noisy[:labeled] + 1e-10), y_labeled)
         z_hat = None
-        for l in range(len(WIDTHS) - 1, -1, -1):
-            u = y_noisy[labeled:] if l == len(WIDTHS) - 1 else self.decoder[l](z_hat)
+        for l in range(len(self.widths) - 1, -1, -1):
+            u = y_noisy[labeled:] if l == len(self.widths) - 1 else self.decoder[l](z_hat)
             u, _, _ = batch_normalise(u)
             a = self.combinator[l]
             mu = a[0] * torch.sigmoid(a[1] * u + a[2]) + a[3] * u + a[4]
             v = a[5] * torch.sigmoid(a[6] * u + a[7]) + a[8] * u + a[9]
             z_hat = (z_noisy[l][labeled:] - mu) * v + mu
             z_hat_bn = z_hat if l == 0 else (z_hat - means[l]) / torch.sqrt(variances[l] + EPS)
-            total = total + DENOISING_WEIGHTS[l] * F.mse_loss(z_hat_bn, z_clean[l][labeled:])
+            total = total + self.denoising_weights[l] * F.mse_loss(z_hat_bn, z_clean[l][labeled:])
         return total
 
 
-def seconds_per_iteration(x: torch.Tensor, y: torch.Tensor, labeled: torch.Tensor, iterations: int,
-                          batch: int = 100) -> float:
+def seconds_per_iteration(x: torch.Tensor, y: torch.Tensor, labeled: torch.Tensor, iterations: int, model: dict,
+                          learning_rate: float, batch: int = 100) -> float:
     """Adam steps of 100 labeled + 100 unlabeled images; the first 5 are warm-up and not timed."""
     torch.manual_seed(0)
-    model = PlainLadder().to(x.device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=0.002)
+    ladder = PlainLadder(model["widths"], model["noise_std"], model["denoising_weights"]).to(x.device)
+    optimiser = torch.optim.Adam(ladder.parameters(), lr=learning_rate)
     x_labeled, y_labeled = x[labeled], y[labeled]
     started = 0.0
     for step in range(iterations + 5):
         if step == 5:
             started = time.perf_counter()
         rows = torch.randint(0, x.shape[0], (batch,), device=x.device)
-        loss = model.cost(x_labeled, y_labeled, x[rows])
+        loss = ladder.cost(x_labeled, y_labeled, x[rows])
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -42,11 +42,15 @@ export async function measureLadder(device: string, log: (line: string) => void,
       if (done - lastShown >= 100) lastShown = done;
     });
     log(`  ours: ${result.mean_epoch_seconds.toFixed(1)} s per ${experiment.training.iterations_per_epoch}-iteration epoch; running the plain loop (${plainIterations} iterations)`);
+    const { model } = experiment;
+    if (model.architecture !== 'ladder') throw new Error(`${experiment.name} is not a ladder: the plain loop reproduces the ladder's recipe`);
     const plain = await kernel.call('bench_plain_ladder', {
       x: `${dataTensorName('mnist', 'flat784', 'train')}.x`,
       y: `${dataTensorName('mnist', 'flat784', 'train')}.y`,
       labeled: `${experiment.name}/seed-1.labeled`,
       iterations: plainIterations,
+      model,
+      learning_rate: experiment.training.learning_rate,
     });
     await kernel.stop({ final: true }); // its cores go to the runs side by side
     return {

@@ -1,6 +1,7 @@
 /** Every call across the bridge, declared once: its keyword arguments and the schema of its value.
  * The names and argument keys are py_kernels/api.py's; the result types are what TypeScript sees. */
 import { z } from 'zod';
+import { ladderModelSchema } from '../spec/experiment.js';
 import { kernelModelSchema, kernelTrainingSchema } from '../spec/kernel.js';
 import { datasetNameSchema, splitSchema, viewSchema } from '../spec/names.js';
 import { realSchema } from './wire.js';
@@ -157,7 +158,7 @@ export const calls = {
   ),
   run_close: declare(z.object({ run_id: z.string() }), z.null()),
   bench_plain_ladder: declare(
-    z.object({ x: z.string(), y: z.string(), labeled: z.string(), iterations: z.number().int().positive() }),
+    z.object({ x: z.string(), y: z.string(), labeled: z.string(), iterations: z.number().int().positive(), model: ladderModelSchema, learning_rate: z.number().positive() }),
     z.object({ seconds_per_iteration: z.number() }),
   ),
   diagnostic_nonfinite: declare(
