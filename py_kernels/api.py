@@ -154,12 +154,31 @@ def data_load(name: str, split: str, view: str, data_dir: str, cache_dir: str | 
 
 
 @call
-def data_labeled_split(labels: str, count: int, seed: int, store_as: str) -> dict:
-    """The balanced labeled subset of the label tensor `labels`: `count`/10 per class, chosen by `seed`."""
-    y = session().store.get(labels).cpu().numpy()
-    indices = torch.from_numpy(data.balanced_labeled_indices(y, count, seed))
-    session().store.put(store_as, indices.to(session().device))
-    return {"indices": store_as, "per_class": torch.bincount(torch.from_numpy(y)[indices], minlength=10).tolist()}
+def data_pool_split(labels: str, pool: dict | None, validation: int, labeled: int | None, seed: int,
+                    store_as: str) -> dict:
+    """The images of a loaded training split that an experiment may use (py_kernels/data/splits.py): the index range
+    `pool` ({"start", "stop"}, None: all), `validation` of them held out (validation/10 per class; 0: none), and a
+    balanced label budget `labeled` (labeled/10 per class; None: all) from the rest, chosen by `seed`. Stores sorted
+    int64 indices into the full split as `<store_as>.train`, `<store_as>.labeled`, `<store_as>.validation`."""
+    y = session().store.get(labels)
+    if y.dim() != 1 or y.dtype != torch.int64:
+        raise KernelInputError(f"labels {labels!r} must be an int64 vector (N,) of a loaded split's labels, "
+                               f"got {y.dtype} {tuple(y.shape)}")
+    if pool is not None and (not isinstance(pool, dict) or set(pool) != {"start", "stop"}):
+        raise KernelInputError(f"pool must be {{\"start\": int, \"stop\": int}} or None, got {pool!r}")
+    y_np = y.cpu().numpy()
+    split = data.pool_split(y_np, None if pool is None else (pool["start"], pool["stop"]), validation, labeled, seed)
+    store, device = session().store, session().device
+    names = {part: f"{store_as}.{part}" for part in ("train", "labeled", "validation")}
+    for part in ("train", "labeled", "validation"):
+        indices = getattr(split, part)
+        if indices is None:
+            store.drop(names[part])  # no stale validation set from an earlier split under this name
+            names[part] = None
+        else:
+            store.put(names[part], torch.from_numpy(indices).to(device))
+    per_class = torch.bincount(torch.from_numpy(y_np[split.labeled]), minlength=10)[:10].tolist()
+    return {**names, "counts": split.counts, "per_class": per_class}
 
 
 @call

@@ -1,8 +1,9 @@
 """Training runs held by the kernel between calls: one trainer per run id, driven epoch by epoch from TypeScript.
 
-TypeScript owns the loop, the run directory and the metrics; this module owns the tensors: it builds the model and
-trainer from a run spec and tensors already loaded into the kernel, trains and evaluates one epoch per call, and
-writes checkpoints atomically (a run killed at any moment resumes from its last complete epoch).
+TypeScript owns the loop, the run directory and the metrics (and when to stop: on the validation set, never the
+test set); this module owns the tensors: it builds the model and trainer from a run spec and tensors already loaded
+into the kernel (the training split and its pool split, api.data_pool_split), trains and evaluates one epoch per
+call, and writes checkpoints atomically (a run killed at any moment resumes from its last complete epoch).
 """
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ class Run:
     architecture: str
     x_test: torch.Tensor
     y_test: torch.Tensor
+    x_validation: Optional[torch.Tensor]  # (Nv, ...) held out of the training pool, or None
+    y_validation: Optional[torch.Tensor]  # (Nv,)
     batches: dict
 
 
@@ -48,31 +51,69 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
 
     model: {"architecture": a registered model ("ladder" | "mlp" | "progressive"), ...its options} (models/);
     training: epochs, iterations_per_epoch, learning_rate, decay_fraction, labeled_batch, unlabeled_batch (others
-    ignored); tensors: names of train_x, train_y, labeled (indices; None: every example), test_x, test_y;
-    test_limit: evaluate on the first N test examples only (None: all). The model's objective picks the trainer.
+    ignored); tensors: names of train_x (N, ...), train_y (N,), the index vectors of `data_pool_split` into them,
+    train (the pool minus validation: a ladder's unlabeled pool), labeled (a subset of train: the labels the trainer
+    sees), validation (or None), and test_x, test_y; test_limit: evaluate on the first N test examples only (None:
+    all). The model's objective picks the trainer.
+    -> {"run_id", "parameters" (trainable), "labeled", "unlabeled" (the pool's size), "validation" (0 if none)}
     """
+    x, y = store.get(tensors["train_x"]), store.get(tensors["train_y"])
+    n = int(x.shape[0])
+    train = _indices(store, tensors, "train", n)
+    labeled = _indices(store, tensors, "labeled", n)
+    validation = None if tensors["validation"] is None else _indices(store, tensors, "validation", n)
+    if not bool(torch.isin(labeled, train).all()):
+        raise KernelInputError(f"tensors.labeled ({tensors['labeled']!r}) must lie inside tensors.train "
+                               f"({tensors['train']!r}): the labeled images are drawn from the training pool")
+    if validation is not None and bool(torch.isin(validation, train).any()):
+        raise KernelInputError(f"tensors.validation ({tensors['validation']!r}) shares images with tensors.train "
+                               f"({tensors['train']!r}); a validation set must be held out of training")
     options = {k: v for k, v in model.items() if k != "architecture"}
     network = build_model(model["architecture"], seed=seed, **options).to(device)
-    x, y = store.get(tensors["train_x"]), store.get(tensors["train_y"])
-    labeled = torch.arange(x.shape[0], device=x.device) if tensors["labeled"] is None else store.get(tensors["labeled"])
     trainer_class = trainer_for(get_model(model["architecture"]).objective)
-    trainer = trainer_class.for_run(network, x, y, labeled, training, seed)
+    trainer = trainer_class.for_run(network, x, y, train, labeled, training, seed)
     batches = trainer_class.epoch_options(training)
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
     _runs[run_id] = Run(trainer, model["architecture"], store.get(tensors["test_x"])[test],
-                        store.get(tensors["test_y"])[test], batches)
+                        store.get(tensors["test_y"])[test], None if validation is None else x[validation],
+                        None if validation is None else y[validation], batches)
     parameters = sum(p.numel() for p in network.parameters() if p.requires_grad)
-    return {"run_id": run_id, "parameters": parameters, "labeled": int(labeled.numel()), "unlabeled": int(x.shape[0])}
+    return {"run_id": run_id, "parameters": parameters, "labeled": int(labeled.numel()),
+            "unlabeled": int(train.numel()), "validation": 0 if validation is None else int(validation.numel())}
+
+
+def _indices(store: TensorStore, tensors: dict, key: str, n: int) -> torch.Tensor:
+    """tensors[key]'s index vector (M,) int64, non-empty, into a training split of n examples."""
+    name = tensors[key]
+    if not isinstance(name, str):
+        raise KernelInputError(f"tensors.{key} must name an index tensor (data_pool_split's), got {name!r}")
+    t = store.get(name)
+    if t.dtype != torch.int64 or t.dim() != 1 or t.numel() == 0:
+        raise KernelInputError(f"tensors.{key} ({name!r}) must be a non-empty int64 index vector, "
+                               f"got {t.dtype} {tuple(t.shape)}")
+    low, high = int(t.min()), int(t.max())
+    if low < 0 or high >= n:
+        raise KernelInputError(f"tensors.{key} ({name!r}) holds indices {low}..{high}, but the training split has "
+                               f"{n} examples (0..{n - 1}); split the same labels that train_y names")
+    return t
 
 
 def epoch(run_id: str, checkpoint_path: Optional[str], progress: Optional[ProgressSink]) -> dict:
-    """Trains one epoch, evaluates the clean path on the test set, writes the checkpoint; returns the metrics."""
+    """Trains one epoch, evaluates the clean path on the validation set (when there is one: what a run may be
+    stopped on) and on the test set (for reporting), writes the checkpoint; returns the metrics: the trainer's,
+    validation_accuracy / validation_error (None without a validation set) / validation_examples (0),
+    test_accuracy / test_error / test_examples, train_seconds, eval_seconds, kernel_seconds."""
     run = get(run_id)
     started = time.perf_counter()
     metrics = run.trainer.train_epoch(**run.batches, progress_sink=progress)
     evaluated = time.perf_counter()
+    validation = {"accuracy": None, "error": None, "examples": 0}
+    if run.x_validation is not None:
+        validation = run.trainer.evaluate(run.x_validation, run.y_validation)
     test = run.trainer.evaluate(run.x_test, run.y_test)
-    metrics.update(test_accuracy=test["accuracy"], test_error=test["error"], test_examples=test["examples"],
+    metrics.update(validation_accuracy=validation["accuracy"], validation_error=validation["error"],
+                   validation_examples=validation["examples"],
+                   test_accuracy=test["accuracy"], test_error=test["error"], test_examples=test["examples"],
                    train_seconds=evaluated - started, eval_seconds=time.perf_counter() - evaluated)
     if checkpoint_path:
         save_checkpoint(run_id, checkpoint_path, metrics)

@@ -95,7 +95,7 @@ def source_column_state(model: nn.Module) -> Dict[str, torch.Tensor]:
     """A model's trained column (`model.output_column`: a ladder's clean encoder, the MLP itself, a progressive
     network's last column), or a column, as its state dict: for "fc" {"layers.{i}.weight" (out, in),
     "layers.{i}.beta" (out,), "layers.{L-1}.gamma" (classes,), "layers.{i}.running_mean" (out,),
-    "layers.{i}.running_var" (out,)}, detached copies. Load with `models.column_from_state(architecture, state)`."""
+    "layers.{i}.running_var" (out,) (these two absent in a column without batch norm)}, detached copies. Load with `models.column_from_state(architecture, state)`."""
     column = getattr(model, "output_column", model)
     if not isinstance(column, Column):
         raise KernelInputError(f"source_column_state needs a model with an output_column or a Column, "
@@ -190,10 +190,11 @@ class Trainer:
         return lr
 
     @classmethod
-    def for_run(cls, model: nn.Module, x: torch.Tensor, y: torch.Tensor, labeled: torch.Tensor, training: dict,
-                seed: int) -> "Trainer":
-        """The trainer of a run: x (N, ...) and y (N,) its training set, labeled (Nl,) the indices of the examples
-        whose labels it may use, training its settings (epochs, learning_rate, decay_fraction, ...)."""
+    def for_run(cls, model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, labeled: torch.Tensor,
+                training: dict, seed: int) -> "Trainer":
+        """The trainer of a run: x (N, ...) and y (N,) the training split, train (Nt,) the indices of the examples
+        it may use (the unlabeled pool: the experiment's pool minus its validation set), labeled (Nl,) the indices
+        of those whose labels it may use (a subset of train), training its settings (epochs, learning_rate, ...)."""
         raise NotImplementedError
 
     @staticmethod
@@ -282,8 +283,10 @@ class LadderTrainer(Trainer):
         self.unlabeled = _Cycler(x_unlabeled.shape[0], self.generator, self.device)
 
     @classmethod
-    def for_run(cls, model, x, y, labeled, training, seed):
-        return cls(model, x[labeled], y[labeled], x, **_schedule(training, seed))  # the pool: every example
+    def for_run(cls, model, x, y, train, labeled, training, seed):
+        # The unlabeled pool is x[train] (labeled images included); the whole split is used as it is, not copied.
+        every = train.numel() == x.shape[0] and torch.equal(train, torch.arange(x.shape[0], device=train.device))
+        return cls(model, x[labeled], y[labeled], x if every else x[train], **_schedule(training, seed))
 
     @staticmethod
     def epoch_options(training: dict) -> dict:
@@ -353,8 +356,8 @@ class SupervisedTrainer(Trainer):
         self.sampler = _Cycler(x.shape[0], self.generator, self.device)
 
     @classmethod
-    def for_run(cls, model, x, y, labeled, training, seed):
-        return cls(model, x[labeled], y[labeled], **_schedule(training, seed))
+    def for_run(cls, model, x, y, train, labeled, training, seed):
+        return cls(model, x[labeled], y[labeled], **_schedule(training, seed))  # labeled lies inside train
 
     @staticmethod
     def epoch_options(training: dict) -> dict:

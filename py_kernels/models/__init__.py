@@ -15,7 +15,7 @@ from ..errors import KernelInputError
 from . import columns  # noqa: F401  registers the column architectures
 from ._api import (COLUMNS, MODELS, OBJECTIVES, ColumnDecl, ColumnEntry, ModelEntry, build_column, build_model,
                    column_config, column_from_state, get_column, get_model, model_config)
-from .adapters import ADAPTERS, AdapterSpec, build_adapter
+from .adapters import ADAPTERS, PLACEMENTS, AdapterSpec, build_adapter
 from .column_api import Column, Shape
 from .columns.fc import FCColumn, FCColumnConfig, build_fc_column
 from .ladder import Ladder, LadderConfig, build_ladder
@@ -53,7 +53,7 @@ def describe_model(architecture: str, config: Dict[str, Any]) -> Dict[str, Any]:
 
 
 __all__ = ["ADAPTERS", "COLUMNS", "MODELS", "OBJECTIVES", "AdapterSpec", "Column", "ColumnDecl", "ColumnEntry",
-           "FCColumn", "FCColumnConfig", "Ladder", "LadderConfig", "MLP", "MLPConfig", "ModelEntry",
+           "FCColumn", "FCColumnConfig", "Ladder", "LadderConfig", "MLP", "MLPConfig", "ModelEntry", "PLACEMENTS",
            "ProgressiveConfig", "ProgressiveNetwork", "Shape", "build_adapter", "build_column", "build_fc_column",
            "build_ladder", "build_mlp", "build_model", "build_progressive", "column_config", "column_from_state",
            "describe_model", "get_column", "get_model", "model_config", "parse_spec"]

@@ -1,7 +1,9 @@
 """Lateral adapters of progressive networks, chosen by their kind and by the shapes they join.
 
 A lateral carries h, the output of layer l of an earlier column, into layer l + 1 of a later one, where it is added
-to that layer's pre-activation. Kinds (the `adapter` of a lateral in the spec):
+at its `placement`: "pre_norm" to that layer's pre-activation W h, before its batch norm (which rescales the sum);
+"post_norm" after the normalisation and shift, BN(W h) + beta + adapter(h), as in Rusu et al. (the adapter computes
+the same either way; the column adds it, `Column.forward_layer`). Kinds (the `adapter` of a lateral in the spec):
     scalar  U (alpha h)                 the paper: a learnable scalar alpha times a learned projection
     rusu    U ReLU(V (alpha h))         Rusu et al.: V reduces h to `reduced` units first
     none    U h                         the paper's Figure 7 ablation: no scalar
@@ -30,11 +32,20 @@ from .column_api import Shape
 from .columns.fc import gaussian_init
 
 
+PLACEMENTS = ("pre_norm", "post_norm")  # where a lateral's output enters its target layer
+
+
 @dataclass(frozen=True)
 class AdapterSpec:
     kind: str                     # "scalar" | "rusu" | "none"
     alpha_init: Optional[float]   # scalar, rusu
     reduced: Optional[int]        # rusu
+    placement: str = "pre_norm"   # one of PLACEMENTS
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise KernelInputError(f"a lateral's placement must be one of {', '.join(PLACEMENTS)}, "
+                                   f"got {self.placement!r}")
 
 
 class ScalarAdapter(nn.Module):

@@ -49,9 +49,10 @@ class Column(nn.Module, metaclass=ABCMeta):
 
     @abstractmethod
     def forward_layer(self, l: int, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
-                      weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+                      weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """Layer l (1..L): h_{l-1} (B, *layer_shapes[l-1]) -> h_l (B, *layer_shapes[l]), with each of `extra`
-        (lateral inputs shaped like the layer's pre-activation) added, in order, before the normalisation."""
+        (lateral inputs shaped like the layer's pre-activation) added, in order, before the normalisation ("pre_norm"
+        laterals), and each of `post` after the normalisation and shift, before the nonlinearity ("post_norm")."""
 
     @classmethod
     @abstractmethod

@@ -2,11 +2,13 @@
 
 Columns 0..K-1 all read the same input x; the last column is the output. Layer l of column k (l = 1..L), for the
 "fc" column:
-    z = BN(W h(l-1) + sum over laterals into (k, l) of adapter(h_j(l-1)))     batch norm without affine
-    h(l) = ReLU(z + beta),  top layer: logits = gamma * (z + beta)
+    z = BN(W h(l-1) + sum of its "pre_norm" laterals' adapter(h_j(l-1)))       batch norm without affine
+    a = z + beta + sum of its "post_norm" laterals' adapter(h_j(l-1))          (Rusu et al.'s placement)
+    h(l) = ReLU(a),  top layer: logits = gamma * a
 where h(0) = x, h(l) is the post-ReLU output of hidden layer l and h(L) the logits (any column: `Column.forward_layer`).
-A lateral joins layer l of an earlier column j to layer l+1 of a later column k through an adapter chosen by its
-kind and the two layers' shapes (adapters.py).
+A column with `batch_norm: false` (the paper's author's setting, "init" columns only) skips BN: z = W h(l-1) + ...,
+so both placements add to the same sum. A lateral joins layer l of an earlier column j to layer l+1 of a later
+column k through an adapter chosen by its kind and the two layers' shapes (adapters.py).
 
 Frozen columns come from a file (a column's `export_state`): their weights and batch-norm running statistics never
 change (`Column.freeze`: no gradients, always in eval mode). An "init" column gets exactly the weights that its
@@ -20,8 +22,8 @@ columns, layers that exist and join, no frozen random column); `parse_spec` only
 Here are checked what needs the files: each column file exists, loads safely, holds float32 tensors of a column of
 the declared architecture and config.
 
-Speed: the forward pass computes only the columns the output depends on, and a linear lateral that reads the very
-tensor its target layer reads (x, for laterals from layer 0) is folded into the target's weight,
+Speed: the forward pass computes only the columns the output depends on, and a linear "pre_norm" lateral that reads
+the very tensor its target layer reads (x, for laterals from layer 0) is folded into the target's weight,
 W x + alpha U x = (W + alpha U) x, so it costs no extra GEMM.
 """
 from __future__ import annotations
@@ -77,9 +79,15 @@ class ProgressiveConfig:
 _COLUMN_KEYS = ("name", "architecture", "weights", "frozen")  # the rest of a column's keys configure its architecture
 
 
-def _column(obj: dict) -> ColumnSpec:
+def _column(obj: dict, where: str) -> ColumnSpec:
     options = {k: v for k, v in obj.items() if k not in _COLUMN_KEYS}
     weights = obj["weights"]
+    batch_norm = obj["batch_norm"]  # every column states it; the architecture's config holds it
+    if weights["from"] == "file" and batch_norm is not True:
+        raise _fail(f"{where}.batch_norm", f"is {batch_norm!r}, but the column's weights come from the file "
+                                           f"{weights.get('path')!r}, which was trained with batch norm and carries "
+                                           f"its statistics; only a column with weights from init can go without "
+                                           f"batch norm: set batch_norm true or weights {{from: init}}")
     return ColumnSpec(obj["name"], obj["architecture"], column_config(obj["architecture"], **options),
                       weights["from"], weights.get("path"), bool(obj["frozen"]))
 
@@ -87,17 +95,19 @@ def _column(obj: dict) -> ColumnSpec:
 def _lateral(obj: dict) -> LateralSpec:
     a = obj["adapter"]
     alpha, reduced = a.get("alpha_init"), a.get("reduced")
-    adapter = AdapterSpec(a["kind"], None if alpha is None else float(alpha), None if reduced is None else int(reduced))
+    adapter = AdapterSpec(a["kind"], None if alpha is None else float(alpha), None if reduced is None else int(reduced),
+                          a["placement"])
     return LateralSpec(int(obj["from"]["column"]), int(obj["from"]["layer"]), int(obj["to"]["column"]),
                        int(obj["to"]["layer"]), adapter)
 
 
 def parse_spec(spec: dict) -> ProgressiveConfig:
-    """The spec as TypeScript sends it, {"columns": [{"name", "architecture", ...its config, "weights": {"from":
-    "init"} | {"from": "file", "path"}, "frozen"}, ...], "laterals": [{"from": {"column", "layer"}, "to": {...},
-    "adapter": {"kind", "alpha_init"?, "reduced"?}}, ...]}, as frozen dataclasses; reads no file."""
+    """The spec as TypeScript sends it, {"columns": [{"name", "architecture", ...its config ("widths", "batch_norm"
+    for "fc"), "weights": {"from": "init"} | {"from": "file", "path"}, "frozen"}, ...], "laterals": [{"from":
+    {"column", "layer"}, "to": {...}, "adapter": {"kind", "alpha_init"?, "reduced"?, "placement": "pre_norm" |
+    "post_norm"}}, ...]}, as frozen dataclasses; reads no file."""
     try:
-        return ProgressiveConfig(tuple(_column(c) for c in spec["columns"]),
+        return ProgressiveConfig(tuple(_column(c, f"columns[{k}]") for k, c in enumerate(spec["columns"])),
                                  tuple(_lateral(lat) for lat in spec["laterals"]))
     except (KeyError, TypeError, AttributeError) as e:
         raise KernelInputError(f"progressive spec is not in the validated form TypeScript sends "
@@ -187,15 +197,17 @@ class ProgressiveNetwork(nn.Module):
             h = x
             out = [h]
             for l in range(1, column.depth + 1):
-                deltas, extra = [], []
+                deltas, extra, post = [], [], []
                 for i in self.incoming[k][l - 1]:
                     lat, adapter = self.config.laterals[i], self.laterals[i]
                     h_src = hs[lat.from_column][lat.from_layer]        # (B, *layer_shapes_j[l-1])
-                    if adapter.linear and column.foldable and h_src is h:
+                    if lat.adapter.placement == "post_norm":
+                        post.append(adapter(h_src))                   # added after BN: (B, *layer_shapes_k[l])
+                    elif adapter.linear and column.foldable and h_src is h:
                         deltas.append(adapter.effective_weight())     # W h + alpha U h = (W + alpha U) h
                     else:
                         extra.append(adapter(h_src))                  # (B, *layer_shapes_k[l])
-                h = column.forward_layer(l, h, extra, deltas)         # (B, *layer_shapes_k[l])
+                h = column.forward_layer(l, h, extra, deltas, post)   # (B, *layer_shapes_k[l])
                 out.append(h)
             hs[k] = out
         return hs

@@ -11,14 +11,20 @@ def _progressive(columns, laterals=()):
     return {"architecture": "progressive", "spec": {"columns": list(columns), "laterals": list(laterals)}}
 
 
-def _column(name, frozen=False, widths=(784, 10)):
+def _column(name, frozen=False, widths=(784, 10), batch_norm=True):
     weights = {"from": "file", "path": f"/columns/{name}.pt"} if frozen else {"from": "init"}
-    return {"name": name, "architecture": "fc", "widths": list(widths), "weights": weights, "frozen": frozen}
+    return {"name": name, "architecture": "fc", "widths": list(widths), "weights": weights, "frozen": frozen,
+            "batch_norm": batch_norm}
+
+
+def _lateral(adapter):
+    return {"from": {"column": 0, "layer": 1}, "to": {"column": 1, "layer": 2}, "adapter": adapter}
 
 
 TRAINING = {"epochs": 1, "iterations_per_epoch": 1, "labeled_batch": 10, "unlabeled_batch": 10, "learning_rate": 0.002,
-            "decay_fraction": 0.0, "stop_at_test_accuracy": None}
-TENSORS = {"train_x": "x", "train_y": "y", "labeled": None, "test_x": "tx", "test_y": "ty"}
+            "decay_fraction": 0.0, "stop_at_validation_accuracy": None}
+TENSORS = {"train_x": "x", "train_y": "y", "train": "split.train", "labeled": "split.labeled",
+           "validation": "split.validation", "test_x": "tx", "test_y": "ty"}
 
 
 def _run_create(model):
@@ -26,15 +32,23 @@ def _run_create(model):
 
 
 def test_a_complete_declared_call_passes():
-    call_args.check("run_create", _run_create(_progressive([_column("a", frozen=True), _column("t")])))
+    laterals = [_lateral({"kind": "scalar", "alpha_init": 0.1, "placement": "post_norm"})]
+    call_args.check("run_create", _run_create(_progressive([_column("a", frozen=True), _column("t", batch_norm=False)],
+                                                           laterals)))
+    call_args.check("run_create", {**_run_create(_progressive([_column("t")])), "tensors": {**TENSORS,
+                                                                                             "validation": None}})
+    call_args.check("data_pool_split", {"labels": "y", "pool": {"start": 29500, "stop": 59001}, "validation": 1000,
+                                        "labeled": None, "seed": 1, "store_as": "split"})
     call_args.check("ping", {})
 
 
 @pytest.mark.parametrize("model, where", [
     (_progressive([{**_column("t"), "widths": [784]}]), "model.spec.columns[0].widths"),
     (_progressive([{**_column("t"), "architecture": "conv"}]), "model.spec.columns[0].architecture"),
-    (_progressive([_column("t")], [{"from": {"column": 0, "layer": 1}, "to": {"column": 1, "layer": 2},
-                                     "adapter": {"kind": "scalar"}}]), "model.spec.laterals[0].adapter"),
+    (_progressive([_column("t")], [_lateral({"kind": "scalar"})]), "model.spec.laterals[0].adapter"),
+    (_progressive([_column("t")], [_lateral({"kind": "none", "placement": "after"})]),
+     "model.spec.laterals[0].adapter"),
+    (_progressive([{k: v for k, v in _column("t").items() if k != "batch_norm"}]), "model.spec.columns[0]"),
     ({"architecture": "mlp", "widths": [784, 10], "noise_std": 0.3}, "model"),
     ({"architecture": "ladder", "widths": [784, 10]}, "model"),
 ])

@@ -1,7 +1,7 @@
 """Every registered column, model, adapter kind and trainer on tiny CPU inputs.
 
-Each registry entry has its tiny case in a table below; an entry without one fails `test_every_entry_has_a_case`.
-A new column architecture, model or adapter kind: add its case here and every test below runs on it.
+Each registry entry has its tiny cases in a table below; an entry without one fails `test_every_entry_has_a_case`.
+A new column architecture, model, adapter kind or option: add its case here and every test below runs on it.
 """
 from __future__ import annotations
 
@@ -16,15 +16,18 @@ from py_kernels.data import views
 from py_kernels.errors import KernelInputError
 from py_kernels.models import (ADAPTERS, COLUMNS, MODELS, OBJECTIVES, AdapterSpec, build_adapter, build_column,
                                build_model, column_config, column_from_state, describe_model, get_column, get_model)
+from py_kernels.models import PLACEMENTS
 from py_kernels.training import TRAINERS, source_column_state, trainer_for
 
 BATCH = 6
 WIDTHS = [12, 8, 6, 4]
 
-# column architecture -> its builder's options
+# column architecture -> case name -> its builder's options
 COLUMN_CASES = {
-    "fc": {"widths": WIDTHS},
+    "fc": {"batch_norm": {"widths": WIDTHS, "batch_norm": True},
+           "no_batch_norm": {"widths": WIDTHS, "batch_norm": False}},
 }
+COLUMN_IDS = [(architecture, case) for architecture in sorted(COLUMN_CASES) for case in COLUMN_CASES[architecture]]
 
 # adapter kind -> the `adapter` of a lateral
 ADAPTER_CASES = {
@@ -34,43 +37,58 @@ ADAPTER_CASES = {
 }
 
 
-def _progressive_case(tmp_path) -> dict:
-    """A frozen file column, a trainable init column, and laterals of every kind (one from layer 0: folded)."""
-    source = tmp_path / "source.pt"
-    torch.save(build_column("fc", seed=5, widths=WIDTHS).export_state(), source)
-    kinds = sorted(ADAPTER_CASES)
-    laterals = [{"from": {"column": 0, "layer": 0}, "to": {"column": 2, "layer": 1}, "adapter": ADAPTER_CASES["scalar"]}]
-    laterals += [{"from": {"column": j, "layer": l}, "to": {"column": 2, "layer": l + 1},
-                  "adapter": ADAPTER_CASES[kinds[(j + l) % len(kinds)]]} for j in (0, 1) for l in (1, 2)]
-    return {"spec": {
-        "columns": [
-            {"name": "source", "architecture": "fc", "widths": WIDTHS, "weights": {"from": "file", "path": str(source)},
-             "frozen": True},
-            {"name": "helper", "architecture": "fc", "widths": [12, 5, 7, 4], "weights": {"from": "init"},
-             "frozen": False},
-            {"name": "target", "architecture": "fc", "widths": WIDTHS, "weights": {"from": "init"}, "frozen": False},
-        ],
-        "laterals": laterals,
-    }}
+def _progressive_case(placements, target_batch_norm=True):
+    """tmp_path -> a frozen file column, a trainable init column, a trainable target column (batch norm or not), and
+    laterals of every kind (one from layer 0: folded when pre_norm) placed in turn at each of `placements`."""
+    def case(tmp_path) -> dict:
+        source = tmp_path / "source.pt"
+        torch.save(build_column("fc", seed=5, widths=WIDTHS).export_state(), source)
+        kinds = sorted(ADAPTER_CASES)
+        wiring = [(0, 0, "scalar")] + [(j, l, kinds[(j + l) % len(kinds)]) for j in (0, 1) for l in (1, 2)]
+        laterals = [{"from": {"column": j, "layer": l}, "to": {"column": 2, "layer": l + 1},
+                     "adapter": {**ADAPTER_CASES[kind], "placement": placements[i % len(placements)]}}
+                    for i, (j, l, kind) in enumerate(wiring)]
+        return {"spec": {
+            "columns": [
+                {"name": "source", "architecture": "fc", "widths": WIDTHS, "batch_norm": True,
+                 "weights": {"from": "file", "path": str(source)}, "frozen": True},
+                {"name": "helper", "architecture": "fc", "widths": [12, 5, 7, 4], "batch_norm": True,
+                 "weights": {"from": "init"}, "frozen": False},
+                {"name": "target", "architecture": "fc", "widths": WIDTHS, "batch_norm": target_batch_norm,
+                 "weights": {"from": "init"}, "frozen": False},
+            ],
+            "laterals": laterals,
+        }}
+    return case
 
 
-# model -> tmp_path -> its builder's options (without seed)
+# model -> case name -> tmp_path -> its builder's options (without seed)
 MODEL_CASES = {
-    "ladder": lambda tmp_path: {"widths": WIDTHS, "noise_std": 0.3, "denoising_weights": [1000.0, 10.0, 0.1, 0.1],
-                                "gamma_only": False},
-    "mlp": lambda tmp_path: {"widths": WIDTHS},
-    "progressive": _progressive_case,
+    "ladder": {"default": lambda tmp_path: {"widths": WIDTHS, "noise_std": 0.3,
+                                            "denoising_weights": [1000.0, 10.0, 0.1, 0.1], "gamma_only": False}},
+    "mlp": {"default": lambda tmp_path: {"widths": WIDTHS}},
+    "progressive": {
+        "pre_norm": _progressive_case(["pre_norm"]),
+        "post_norm": _progressive_case(["post_norm"]),
+        "mixed_no_batch_norm": _progressive_case(["post_norm", "pre_norm"], target_batch_norm=False),
+    },
 }
+MODEL_IDS = [(name, case) for name in sorted(MODEL_CASES) for case in MODEL_CASES[name]]
 
 # trainer (objective) -> a run's training settings
 TRAINING = {"epochs": 2, "iterations_per_epoch": 2, "labeled_batch": BATCH, "unlabeled_batch": BATCH,
-            "learning_rate": 0.002, "decay_fraction": 0.5, "stop_at_test_accuracy": None}
+            "learning_rate": 0.002, "decay_fraction": 0.5, "stop_at_validation_accuracy": None}
 TRAINER_CASES = {"ladder": TRAINING, "supervised": TRAINING}
 
 
-def test_every_entry_has_a_case():
+def test_every_entry_has_a_case(tmp_path):
     assert sorted(COLUMNS) == sorted(COLUMN_CASES), "a registered column architecture has no tiny case here"
     assert sorted(MODELS) == sorted(MODEL_CASES), "a registered model has no tiny case here"
+    specs = [case(tmp_path)["spec"] for case in MODEL_CASES["progressive"].values()]
+    placed = {lat["adapter"]["placement"] for spec in specs for lat in spec["laterals"]}
+    assert placed == set(PLACEMENTS), "a lateral placement has no progressive case"
+    normed = {c["batch_norm"] for spec in specs for c in spec["columns"] if not c["frozen"]}
+    assert normed == {True, False}, "a trainable column with and one without batch norm need a progressive case"
     assert sorted(ADAPTERS) == sorted(ADAPTER_CASES), "an adapter kind has no tiny case here"
     assert sorted(TRAINERS) == sorted(TRAINER_CASES) == sorted(OBJECTIVES), "an objective has no trainer or case"
     assert {get_model(name).objective for name in MODELS} == set(OBJECTIVES), "a trainer no registered model uses"
@@ -96,11 +114,11 @@ def test_a_column_config_holds_exactly_its_builder_options(architecture):
     assert entry.input_view in views.VIEWS
 
 
-@pytest.mark.parametrize("architecture", sorted(COLUMNS))
-def test_a_column_gives_its_declared_shapes_and_steps_layer_by_layer(architecture):
-    column = build_column(architecture, seed=1, **COLUMN_CASES[architecture])
+@pytest.mark.parametrize("architecture, case", COLUMN_IDS)
+def test_a_column_gives_its_declared_shapes_and_steps_layer_by_layer(architecture, case):
+    column = build_column(architecture, seed=1, **COLUMN_CASES[architecture][case])
     shapes = column.layer_shapes
-    assert shapes == column_config(architecture, **COLUMN_CASES[architecture]).layer_shapes
+    assert shapes == column_config(architecture, **COLUMN_CASES[architecture][case]).layer_shapes
     x = _inputs(shapes[0])
     column.eval()
     hs = column.activations(x)
@@ -112,9 +130,9 @@ def test_a_column_gives_its_declared_shapes_and_steps_layer_by_layer(architectur
         assert torch.equal(h, hs[l - 1])
 
 
-@pytest.mark.parametrize("architecture", sorted(COLUMNS))
-def test_a_column_is_seeded_exported_and_frozen(architecture):
-    options = COLUMN_CASES[architecture]
+@pytest.mark.parametrize("architecture, case", COLUMN_IDS)
+def test_a_column_is_seeded_exported_and_frozen(architecture, case):
+    options = COLUMN_CASES[architecture][case]
     a, b = build_column(architecture, seed=3, **options), build_column(architecture, seed=3, **options)
     assert _state_equal(a.state_dict(), b.state_dict())
     assert not _state_equal(a.state_dict(), build_column(architecture, seed=4, **options).state_dict())
@@ -157,9 +175,9 @@ def _data(shapes, n=4 * BATCH):
     return torch.rand((n, *shapes[0]), generator=g), torch.randint(0, shapes[-1][0], (n,), generator=g)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_model_is_what_describe_model_says(tmp_path, name):
-    options = MODEL_CASES[name](tmp_path)
+@pytest.mark.parametrize("name, case", MODEL_IDS)
+def test_a_model_is_what_describe_model_says(tmp_path, name, case):
+    options = MODEL_CASES[name][case](tmp_path)
     described = describe_model(name, {"architecture": name, **options})
     model = build_model(name, seed=1, **options).eval()
     assert described["objective"] == get_model(name).objective
@@ -174,9 +192,9 @@ def test_a_model_is_what_describe_model_says(tmp_path, name):
     assert torch.equal(hs[-1], model.forward_clean(x))
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_model_state_dict_round_trip_gives_identical_outputs(tmp_path, name):
-    options = MODEL_CASES[name](tmp_path)
+@pytest.mark.parametrize("name, case", MODEL_IDS)
+def test_a_model_state_dict_round_trip_gives_identical_outputs(tmp_path, name, case):
+    options = MODEL_CASES[name][case](tmp_path)
     a, b = build_model(name, seed=1, **options), build_model(name, seed=2, **options)
     assert not _state_equal(a.state_dict(), b.state_dict())
     b.load_state_dict(a.state_dict())
@@ -187,23 +205,24 @@ def test_a_model_state_dict_round_trip_gives_identical_outputs(tmp_path, name):
     assert _state_equal(exported, a.output_column.state_dict())
 
 
-def _train(tmp_path, name, seed):
-    """A model of `name` and its objective's trainer after one epoch of TRAINING from `seed`."""
-    model = build_model(name, seed=seed, **MODEL_CASES[name](tmp_path))
+def _train(tmp_path, name, case, seed):
+    """A model of `name` (its `case`) and its objective's trainer after one epoch of TRAINING from `seed`, on a pool
+    of all but the last BATCH examples, every other one labeled."""
+    model = build_model(name, seed=seed, **MODEL_CASES[name][case](tmp_path))
     x, y = _data(model.layer_shapes)
     trainer_class = trainer_for(get_model(name).objective)
-    trainer = trainer_class.for_run(model, x, y, torch.arange(0, x.shape[0], 2), TRAINER_CASES[trainer_class.kind],
-                                    seed)
+    train = torch.arange(x.shape[0] - BATCH)
+    trainer = trainer_class.for_run(model, x, y, train, train[::2], TRAINER_CASES[trainer_class.kind], seed)
     metrics = trainer.train_epoch(**trainer_class.epoch_options(TRAINER_CASES[trainer_class.kind]))
     return model, trainer, metrics
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_a_model_trains_finitely_and_the_same_seed_repeats_bit_for_bit(tmp_path, name):
-    initial = build_model(name, seed=7, **MODEL_CASES[name](tmp_path)).state_dict()
-    assert _state_equal(initial, build_model(name, seed=7, **MODEL_CASES[name](tmp_path)).state_dict())
-    model, trainer, metrics = _train(tmp_path, name, seed=7)
-    again, _, metrics_again = _train(tmp_path, name, seed=7)
+@pytest.mark.parametrize("name, case", MODEL_IDS)
+def test_a_model_trains_finitely_and_the_same_seed_repeats_bit_for_bit(tmp_path, name, case):
+    initial = build_model(name, seed=7, **MODEL_CASES[name][case](tmp_path)).state_dict()
+    assert _state_equal(initial, build_model(name, seed=7, **MODEL_CASES[name][case](tmp_path)).state_dict())
+    model, trainer, metrics = _train(tmp_path, name, case, seed=7)
+    again, _, metrics_again = _train(tmp_path, name, case, seed=7)
     losses = [metrics["loss_total"], metrics["loss_supervised"], *metrics.get("loss_denoising", [])]
     assert all(v is not None and math.isfinite(v) for v in losses), metrics
     assert not _state_equal(initial, model.state_dict())
@@ -214,8 +233,9 @@ def test_a_model_trains_finitely_and_the_same_seed_repeats_bit_for_bit(tmp_path,
     assert 0.0 <= test["accuracy"] <= 1.0 and test["examples"] == BATCH
 
 
-def test_a_frozen_progressive_column_never_changes(tmp_path):
-    model, _, _ = _train(tmp_path, "progressive", seed=3)
+@pytest.mark.parametrize("case", sorted(MODEL_CASES["progressive"]))
+def test_a_frozen_progressive_column_never_changes(tmp_path, case):
+    model, _, _ = _train(tmp_path, "progressive", case, seed=3)
     source = torch.load(tmp_path / "source.pt")
     assert _state_equal(source, model.columns[0].state_dict())
     assert not model.columns[0].training and model.columns[2].training

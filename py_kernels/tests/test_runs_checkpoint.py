@@ -1,4 +1,5 @@
-"""runs: checkpoints and exported columns go through safe_load; a resume from a written checkpoint is exact."""
+"""runs: checkpoints and exported columns go through safe_load; a resume from a written checkpoint is exact; a run
+trains on its pool split and reports its validation set."""
 from __future__ import annotations
 
 import os
@@ -7,22 +8,31 @@ import pytest
 import torch
 
 from py_kernels import runs
+from py_kernels.data import pool_split
 from py_kernels.errors import KernelInputError
 from py_kernels.tensors import TensorStore
 
 TRAINING = {"epochs": 3, "iterations_per_epoch": 3, "labeled_batch": 16, "unlabeled_batch": 16, "learning_rate": 0.002,
-            "decay_fraction": 0.5, "stop_at_test_accuracy": None}
+            "decay_fraction": 0.5, "stop_at_validation_accuracy": None}
 WIDTHS = [784, 32, 16, 10]
 MODELS = {  # the full configs TypeScript sends
     "ladder": {"architecture": "ladder", "widths": WIDTHS, "noise_std": 0.3, "denoising_weights": [1000, 10, 0.1, 0.1],
                "gamma_only": False},
     "mlp": {"architecture": "mlp", "widths": WIDTHS},
     "progressive": {"architecture": "progressive", "spec": {
-        "columns": [{"name": "a", "architecture": "fc", "widths": [784, 20, 10], "weights": {"from": "init"},
-                     "frozen": False},
-                    {"name": "t", "architecture": "fc", "widths": WIDTHS, "weights": {"from": "init"}, "frozen": False}],
+        "columns": [{"name": "a", "architecture": "fc", "widths": [784, 20, 10], "batch_norm": True,
+                     "weights": {"from": "init"}, "frozen": False},
+                    {"name": "t", "architecture": "fc", "widths": WIDTHS, "batch_norm": True,
+                     "weights": {"from": "init"}, "frozen": False}],
         "laterals": [{"from": {"column": 0, "layer": 1}, "to": {"column": 1, "layer": 2},
-                      "adapter": {"kind": "scalar", "alpha_init": 0.1}}]}},
+                      "adapter": {"kind": "scalar", "alpha_init": 0.1, "placement": "pre_norm"}}]}},
+    "progressive-post-norm-no-bn": {"architecture": "progressive", "spec": {
+        "columns": [{"name": "a", "architecture": "fc", "widths": [784, 20, 10], "batch_norm": True,
+                     "weights": {"from": "init"}, "frozen": False},
+                    {"name": "t", "architecture": "fc", "widths": WIDTHS, "batch_norm": False,
+                     "weights": {"from": "init"}, "frozen": False}],
+        "laterals": [{"from": {"column": 0, "layer": 1}, "to": {"column": 1, "layer": 2},
+                      "adapter": {"kind": "rusu", "alpha_init": 0.1, "reduced": 8, "placement": "post_norm"}}]}},
 }
 
 
@@ -30,15 +40,24 @@ MODELS = {  # the full configs TypeScript sends
 def store(tmp_path):
     store = TensorStore(str(tmp_path))
     g = torch.Generator().manual_seed(0)
-    store.put("x", torch.rand(64, 784, generator=g))
-    store.put("y", torch.randint(0, 10, (64,), generator=g))
+    store.put("x", torch.rand(100, 784, generator=g))
+    store.put("y", torch.arange(100) % 10)
+    store.put("all", torch.arange(100))
+    # the pool [10, 90), 20 of it held out, 30 labels
+    split = pool_split(store.get("y").numpy(), (10, 90), 20, 30, seed=1)
+    for part in ("train", "labeled", "validation"):
+        store.put(f"split.{part}", torch.from_numpy(getattr(split, part)))
     return store
 
 
-def _create(run_id: str, store: TensorStore, architecture: str = "ladder") -> None:
-    runs.create(run_id, MODELS[architecture], TRAINING, seed=1,
-                tensors={"train_x": "x", "train_y": "y", "labeled": None, "test_x": "x", "test_y": "y"},
-                test_limit=None, store=store, device=torch.device("cpu"))
+TENSORS = {"train_x": "x", "train_y": "y", "train": "all", "labeled": "all", "validation": None, "test_x": "x",
+           "test_y": "y"}
+SPLIT = {**TENSORS, "train": "split.train", "labeled": "split.labeled", "validation": "split.validation"}
+
+
+def _create(run_id: str, store: TensorStore, architecture: str = "ladder", tensors: dict = TENSORS) -> dict:
+    return runs.create(run_id, MODELS[architecture], TRAINING, seed=1, tensors=tensors, test_limit=None, store=store,
+                       device=torch.device("cpu"))
 
 
 @pytest.mark.parametrize("architecture", sorted(MODELS))
@@ -90,3 +109,47 @@ def test_an_exported_column_reads_back_through_column_outputs(tmp_path, store):
         assert outputs["max_abs_difference"] == [0.0] * outputs["layers"]
     finally:
         runs.close("export")
+
+
+@pytest.mark.parametrize("architecture", ["ladder", "mlp"])
+def test_a_run_trains_on_its_split_and_reports_its_validation_set(store, architecture):
+    created = _create("split", store, architecture, SPLIT)
+    plain = _create("plain", store, architecture)
+    try:
+        assert {k: created[k] for k in ("labeled", "unlabeled", "validation")} == \
+            {"labeled": 30, "unlabeled": 60, "validation": 20}
+        assert plain["validation"] == 0 and plain["unlabeled"] == 100
+        trainer = runs.get("split").trainer
+        train = store.get("split.train")
+        if architecture == "ladder":  # the unlabeled pool is x[train], not the whole split
+            assert torch.equal(trainer.x_unlabeled, store.get("x")[train])
+            assert runs.get("plain").trainer.x_unlabeled is store.get("x")  # the whole split, not a copy
+        labeled_x = trainer.x_labeled if architecture == "ladder" else trainer.x
+        assert torch.equal(labeled_x, store.get("x")[store.get("split.labeled")])
+        metrics = runs.epoch("split", None, None)
+        validation = store.get("split.validation")
+        expected = trainer.evaluate(store.get("x")[validation], store.get("y")[validation])
+        assert (metrics["validation_accuracy"], metrics["validation_error"], metrics["validation_examples"]) == \
+            (expected["accuracy"], expected["error"], 20)
+        assert metrics["test_examples"] == 100
+        none = runs.epoch("plain", None, None)
+        assert (none["validation_accuracy"], none["validation_error"], none["validation_examples"]) == (None, None, 0)
+    finally:
+        runs.close("split")
+        runs.close("plain")
+
+
+def test_a_split_that_does_not_fit_is_refused(store):
+    store.put("outside", torch.tensor([5, 100]))
+    store.put("floats", torch.zeros(3))
+    cases = [
+        ({**SPLIT, "labeled": "outside"}, r"tensors\.labeled \('outside'\) holds indices 5\.\.100, but the training "
+                                          r"split has 100 examples"),
+        ({**SPLIT, "train": "floats"}, r"tensors\.train \('floats'\) must be a non-empty int64 index vector"),
+        ({**SPLIT, "labeled": "split.validation"}, r"tensors\.labeled .* must lie inside tensors\.train"),
+        ({**SPLIT, "validation": "split.labeled"}, r"tensors\.validation .* shares images with tensors\.train"),
+    ]
+    for tensors, message in cases:
+        with pytest.raises(KernelInputError, match=message):
+            _create("bad", store, "mlp", tensors)
+    runs.close("bad")

@@ -67,6 +67,10 @@ export const epochMetricsSchema = z.object({
   test_accuracy: z.number(),
   test_error: z.number(),
   test_examples: z.number().int(),
+  /** On the images held out of the pool (null without a validation set): what stopping and source matching read. */
+  validation_accuracy: z.number().nullable().default(null),
+  validation_error: z.number().nullable().default(null),
+  validation_examples: z.number().int().default(0),
   train_seconds: z.number(),
   eval_seconds: z.number(),
   /** Wall time inside the kernel call (training, evaluation, checkpoint). */
@@ -109,9 +113,24 @@ export const calls = {
     z.object({ name: datasetNameSchema, split: splitSchema, view: viewSchema, ...dataLocation, store_as: z.string() }),
     z.object({ x: tensorMetaSchema, y: tensorMetaSchema, label_counts: z.array(z.number().int()), seconds: z.number() }),
   ),
-  data_labeled_split: declare(
-    z.object({ labels: z.string(), count: z.number().int().positive(), seed: z.number().int().nonnegative(), store_as: z.string() }),
-    z.object({ indices: z.string(), per_class: z.array(z.number().int()) }),
+  /** A run's share of a training split: the pool (a range of indices), validation images held out of it (balanced,
+   * by the seed), and the balanced labeled set from the rest (null: all of it labeled). Tensors of int64 indices. */
+  data_pool_split: declare(
+    z.object({
+      labels: z.string(),
+      pool: z.object({ start: z.number().int().nonnegative(), stop: z.number().int().positive() }).nullable(),
+      validation: z.number().int().nonnegative(),
+      labeled: z.number().int().positive().nullable(),
+      seed: z.number().int().nonnegative(),
+      store_as: z.string(),
+    }),
+    z.object({
+      train: z.string(),
+      labeled: z.string(),
+      validation: z.string().nullable(),
+      counts: z.object({ pool: z.number().int(), train: z.number().int(), labeled: z.number().int(), validation: z.number().int() }),
+      per_class: z.array(z.number().int()),
+    }),
   ),
   data_contact_sheet: declare(
     z.object({ name: datasetNameSchema, split: splitSchema, count: z.number().int().positive(), out_png: z.string(), data_dir: z.string(), seed: z.number().int() }),
@@ -132,10 +151,11 @@ export const calls = {
       model: kernelModelSchema,
       training: kernelTrainingSchema,
       seed: z.number().int().nonnegative(),
-      tensors: z.object({ train_x: z.string(), train_y: z.string(), labeled: z.string().nullable(), test_x: z.string(), test_y: z.string() }),
+      /** train: the pool's training indices (a ladder's unlabeled set), labeled: its labeled subset, validation: held out. */
+      tensors: z.object({ train_x: z.string(), train_y: z.string(), train: z.string(), labeled: z.string(), validation: z.string().nullable(), test_x: z.string(), test_y: z.string() }),
       test_limit: z.number().int().positive().nullable(),
     }),
-    z.object({ run_id: z.string(), parameters: z.number().int(), labeled: z.number().int(), unlabeled: z.number().int() }),
+    z.object({ run_id: z.string(), parameters: z.number().int(), labeled: z.number().int(), unlabeled: z.number().int(), validation: z.number().int() }),
   ),
   run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
   run_load_checkpoint: declare(

@@ -94,6 +94,10 @@ export class Kernel {
   private running: Promise<Running> | undefined;
   private inFlight = 0;
   private stopped = false;
+  /** Settles when the call in progress has: Python serves one call at a time, and pythonia mixes up the messages of
+   * two calls in flight at once (a progress callback of one answered as the other: KeyError 'action'), so calls from
+   * concurrent callers (runs side by side sharing a kernel) wait their turn here. */
+  private turn: Promise<void> = Promise.resolve();
 
   constructor(options: KernelOptions = {}) {
     this.options = options;
@@ -107,7 +111,15 @@ export class Kernel {
 
   /** Calls `name` in py_kernels/api.py with validated arguments and returns its validated value. */
   async call<N extends CallName>(name: N, args: CallArgs<N>, options: CallOptions = {}): Promise<CallResult<N>> {
-    return this.invoke(await this.ensureRunning(), name, args, options);
+    const previous = this.turn;
+    let done = (): void => undefined;
+    this.turn = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await previous;
+      return await this.invoke(await this.ensureRunning(), name, args, options);
+    } finally {
+      done();
+    }
   }
 
   /** Runs `use` with the raw api module: only for the benchmark of pythonia's own JSON path. */

@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { buildGraph, formatPath, GraphError } from '../progressive/graph.js';
-import { experimentSchema, type Experiment } from '../spec/experiment.js';
+import { experimentSchema, type DataConfig, type Experiment, type Pool } from '../spec/experiment.js';
+import { SAME_DIGITS } from '../spec/names.js';
 import { InputFileError, parseYamlFile, readInputFile } from './yaml-file.js';
 
 /** An experiment file with problems (the name experiments and their tests use). */
@@ -36,6 +37,21 @@ function withAbsolutePaths(experiment: Experiment, file: string): Experiment {
   return { ...experiment, model: { ...model, columns } };
 }
 
+const range = (pool: Pool | null) => (pool ? `[${pool.start}, ${pool.stop})` : 'every image');
+
+/** Why a source trained on `source` would have seen digits of a target trained on `target`, if it would. */
+function sharedDigits(source: DataConfig, target: DataConfig): string | undefined {
+  const related = SAME_DIGITS.some(([a, b]) => (source.dataset === a && target.dataset === b) || (source.dataset === b && target.dataset === a));
+  if (!related && source.dataset !== target.dataset) return undefined;
+  const s = source.pool ?? { start: 0, stop: Infinity };
+  const t = target.pool ?? { start: 0, stop: Infinity };
+  if (s.stop <= t.start || t.stop <= s.start) return undefined;
+  return (
+    `trains on ${source.dataset} training images ${range(source.pool)} and this experiment on ${target.dataset} images ${range(target.pool)}: ` +
+    `${source.dataset === target.dataset ? 'the same images' : `${target.dataset} image i is ${source.dataset} digit i`}, so the source column would have seen target digits with their labels; give them disjoint pools (data.pool, e.g. {start: 0, stop: 29500} and {start: 29500, stop: 59001})`
+  );
+}
+
 /** A progressive model's wiring, and the source experiments its columns come from, checked before anything runs. */
 function checkProgressive(experiment: Experiment, file: string): { path: (string | number)[]; message: string }[] {
   const { model } = experiment;
@@ -52,6 +68,10 @@ function checkProgressive(experiment: Experiment, file: string): { path: (string
     if (column.weights.from === 'source') {
       const source = path.resolve(path.dirname(file), column.weights.experiment);
       if (!existsSync(source)) problems.push({ path: [...at, 'experiment'], message: `the source experiment ${source} does not exist (paths are relative to ${path.dirname(path.resolve(file))})` });
+      else {
+        const shared = sharedDigits(loadExperiment(source).data, experiment.data);
+        if (shared) problems.push({ path: [...at, 'experiment'], message: `${path.basename(source)} ${shared}` });
+      }
     } else if (column.weights.from === 'file' && !existsSync(path.resolve(path.dirname(file), column.weights.path))) {
       problems.push({ path: [...at, 'path'], message: `the column file ${path.resolve(path.dirname(file), column.weights.path)} does not exist` });
     }

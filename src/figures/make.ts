@@ -1,21 +1,24 @@
 /** Making one of the paper's figures: run (or reuse) every experiment it compares, then draw and tabulate. */
 import path from 'node:path';
-import { bestAccuracy, epochsToAccuracy, meanCurve, type CurvePoint } from '../analysis/curves.js';
+import type { z } from 'zod';
+import { bestAccuracy, epochsToAccuracy, meanCurve } from '../analysis/curves.js';
 import { machineStamp } from '../provenance/machine.js';
-import { table, writeSection } from '../results/document.js';
+import { writeSection } from '../results/document.js';
 import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { describeDivergence, existingRuns, runExperiments, type ExistingRun, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
 import { provenanceLines, readRunEnvironment } from '../results/record.js';
-import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
+import { RunDirectory } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { commandOf, figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
 import { drawLearningCurve } from './learning-curve.js';
 import { bestSpec, curvesSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
 import type { Figure } from './schema.js';
+import { seedsTable, summaryTable } from './tables.js';
 
 export interface MadeFigure {
   figure: Figure;
@@ -25,8 +28,6 @@ export interface MadeFigure {
   /** One line per diverged run the figure leaves out. */
   diverged: string[];
 }
-
-const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
 
 /** The runs of one experiment that a figure compares (each seed's epoch records), and what the experiment asks for. */
 interface ExperimentRuns {
@@ -68,64 +69,72 @@ async function drawnOutcomes(outcomes: ExperimentOutcome[]): Promise<ExperimentO
   return outcomes;
 }
 
-/** Seeds and epochs as a table shows them: "3" and "100" when all is done, else e.g. "2 of 3" and "100, 47 (of 100)". */
-function progressCells({ seeds, epochs, runs }: ExperimentRuns): [string, string] {
-  const lengths = runs.map((r) => r.records.length);
-  const ran = new Set(lengths).size === 1 ? String(lengths[0]) : lengths.join(', ');
-  const diverged = runs.filter((r) => r.diverged).map((r) => `seed ${r.seed} diverged at epoch ${r.diverged!.epoch}, left out`);
-  const counted = runs.length - diverged.length;
-  const seedCell = `${counted === seeds ? String(seeds) : `${counted} of ${seeds}`}${diverged.length ? ` (${diverged.join('; ')})` : ''}`;
-  return [seedCell, runs.every((r) => r.complete) ? ran : `${ran} (of ${epochs})`];
-}
-
-/** The last point of a mean curve; while runs are in progress it says over how many seeds and at which epoch. */
-function finalCell(point: CurvePoint | undefined, complete: boolean): string {
-  if (!point) return 'n/a';
-  if (point.seeds === 1) return `${pct(point.mean)}, 1 seed at epoch ${point.epoch}`;
-  return `${pct(point.mean)} (95% CI ${pct(point.low)}-${pct(point.high)})${complete ? '' : `, ${point.seeds} seeds at epoch ${point.epoch}`}`;
-}
-
 const isFinished = ({ seeds, runs }: ExperimentRuns) => runs.length === seeds && runs.every((r) => r.complete);
 
+/** An approach's numbers: the summary over its seeds (diverged ones left out) and every seed's own record. */
+function approachData(label: string, file: string, a: ExperimentRuns, accuracies: number[]): ApproachData {
+  // A diverged run's accuracies are those of a broken network: shown as diverged in the tables, never averaged.
+  const records = a.runs.filter((r) => !r.diverged).map((r) => r.records);
+  const curve = meanCurve(records);
+  // Final and best accuracy come from the seeds that ran furthest, so that a stopped seed does not pull them down.
+  const furthest = Math.max(...records.map((r) => r.length));
+  const leaders = records.filter((r) => r.length === furthest);
+  return {
+    label,
+    experiment: path.basename(file, '.yaml'),
+    seeds: a.seeds,
+    epochs: a.epochs,
+    curve,
+    best: bestAccuracy(leaders),
+    final: curve.at(-1) ?? null,
+    reach: accuracies.map((acc) => epochsToAccuracy(curve, acc)),
+    runs: a.runs.map((r) => {
+      const dir = new RunDirectory(r.dir);
+      return {
+        seed: r.seed,
+        dir: r.dir,
+        complete: r.complete,
+        diverged: r.diverged ?? null,
+        command: commandOf(dir),
+        test_accuracy: r.records.map((record) => record.test_accuracy),
+        validation_accuracy: r.records.map((record) => record.validation_accuracy),
+        sources: sourcesOf(dir),
+      };
+    }),
+  };
+}
+
 async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, options: FigureOptions): Promise<MadeFigure> {
-  const approaches = figure.experiments.map((entry) => ({ label: entry.label, ...byFile.get(entry.file)! }));
   const dir = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '');
   const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`; // e.g. figure5-epochs10-labels1000
   const base = path.join(dir, name);
-  const rows = approaches.map((a) => {
-    // A diverged run's accuracies are those of a broken network: shown as diverged in the table, never averaged.
-    const records = a.runs.filter((r) => !r.diverged).map((r) => r.records);
-    const curve = meanCurve(records);
-    // Final and best accuracy come from the seeds that ran furthest, so that a stopped seed does not pull them down.
-    const furthest = Math.max(...records.map((r) => r.length));
-    const leaders = records.filter((r) => r.length === furthest);
-    const diverged = a.runs.flatMap((r) => (r.diverged ? [{ seed: r.seed, ...r.diverged }] : []));
-    return { ...a, curve, best: bestAccuracy(leaders), final: curve.at(-1), reach: figure.accuracies.map((acc) => epochsToAccuracy(curve, acc)), diverged };
-  });
+  const approaches = figure.experiments.map((entry) => byFile.get(entry.file)!);
   const complete = approaches.every(isFinished);
+  const json = `${base}.json`;
+  writeJsonAtomic(json, {
+    figure: name,
+    title: figure.title,
+    kind: figure.kind,
+    paper: figure.paper,
+    accuracies: figure.accuracies,
+    complete,
+    approaches: figure.experiments.map((entry) => approachData(entry.label, entry.file, byFile.get(entry.file)!, figure.accuracies)),
+  } satisfies z.input<typeof figureDataSchema>);
+  // Everything shown from here on is read back from the file just written.
+  const data = readFigureData(json);
   const title = `${figure.title}${options.labels !== undefined ? `, ${options.labels ?? 'all'} target labels` : ''}`;
-  const divergedLines = rows.flatMap((r) => r.diverged.map((d) => `${r.label}: ${describeDivergence(d.seed, d)}`));
+  const diverged = data.approaches.flatMap((a) => a.runs.flatMap((r) => (r.diverged ? [`${a.label}: ${describeDivergence(r.seed, r.diverged)}`] : [])));
   const notes = [
     ...(complete ? [] : [`runs still in progress: ${figure.kind === 'curves' ? 'each epoch averages the seeds that reached it' : 'the seeds that ran furthest'} (epochs in the table)`]),
-    ...(divergedLines.length ? [`left out, diverged: ${divergedLines.join('; ')}`] : []),
+    ...(diverged.length ? [`left out, diverged: ${diverged.join('; ')}`] : []),
   ];
   const note = notes.length ? notes.join('; ') : undefined;
-  const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, rows, note) : bestSpec(title, rows, note), base);
-  const markdown = table(
-    ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy', ...figure.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
-    rows.map((r) => [
-      r.label,
-      ...progressCells(r),
-      finalCell(r.final, complete),
-      r.best.n === 1 ? `${pct(r.best.mean)}, 1 seed` : `${pct(r.best.mean)} +- ${pct(r.best.ci95)}${complete ? '' : ` (${r.best.n} seeds)`}`,
-      ...r.reach.map((epochs) => (epochs === null ? 'not reached' : String(epochs))),
-    ]),
-  );
-  writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\nPaper: ${figure.paper}\n`);
-  const json = `${base}.json`;
-  writeJsonAtomic(json, rows.map(({ runs: _runs, ...row }) => row));
-  if (!options.quick) await writeFigureSection(figure, name, files, markdown, options, approaches, complete);
-  return { figure, files, table: markdown, json, diverged: divergedLines };
+  const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, data.approaches, note) : bestSpec(title, data.approaches, note), base);
+  const markdown = summaryTable(data);
+  const seeds = seedsTable(data);
+  writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\n## Every seed\n\n${seeds}\n\nPaper: ${figure.paper}\n`);
+  if (!options.quick) await writeFigureSection(figure, name, files, [markdown, '', `Every seed (from figures/${name}.json):`, '', seeds].join('\n'), options, approaches, complete);
+  return { figure, files, table: markdown, json, diverged };
 }
 
 /** The figure's section of docs/results.md. */

@@ -55,6 +55,9 @@ export function buildGraph(model: ProgressiveModel, path: (string | number)[] = 
   model.columns.forEach((column, i) => {
     if (index.has(column.name)) problems.push({ path: [...path, 'columns', i, 'name'], message: `'${column.name}' names two columns; names must be unique` });
     index.set(column.name, i);
+    if (!column.batch_norm && column.weights.from !== 'init') {
+      problems.push({ path: [...path, 'columns', i, 'batch_norm'], message: `column '${column.name}' has trained weights, which carry their batch-norm statistics; batch_norm: false is for a column with fresh weights` });
+    }
     if (column.frozen && column.weights.from === 'init') {
       problems.push({ path: [...path, 'columns', i, 'frozen'], message: `column '${column.name}' is frozen with fresh random weights, so it could never learn; give it trained weights (weights: {from: source, ...}) or unfreeze it` });
     }
@@ -139,7 +142,8 @@ function findCycle(edges: Map<number, Set<number>>): number[] | undefined {
 export function kernelModel(graph: ProgressiveGraph, columnFiles: (column: Column, index: number) => string | undefined): KernelModel {
   const columns = graph.columns.map((column, i): KernelColumn => {
     const file = columnFiles(column, i);
-    return { name: column.name, architecture: column.architecture, widths: column.widths, weights: file ? { from: 'file', path: file } : { from: 'init' }, frozen: column.frozen };
+    const weights = file ? { from: 'file' as const, path: file } : { from: 'init' as const };
+    return { name: column.name, architecture: column.architecture, widths: column.widths, weights, frozen: column.frozen, batch_norm: column.batch_norm };
   });
   return { architecture: 'progressive', spec: { columns, laterals: graph.laterals } };
 }

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
-export const RESULTS_DOC = path.join(PROJECT_ROOT, 'docs', 'results.md');
+/** docs/results.md; PLADDER_RESULTS_DOC writes elsewhere (tests, or a lab's own results file). */
+export const RESULTS_DOC = process.env.PLADDER_RESULTS_DOC ?? path.join(PROJECT_ROOT, 'docs', 'results.md');
 
 const HEADER = `# Results
 

@@ -114,8 +114,18 @@ export async function runExperiment(kernel: Kernel, experiment: Experiment, wher
 /** Runs every seed of every experiment, `options.parallel` at a time (the pool spans experiments, so a figure's
  * runs all share it), then aggregates each experiment. */
 export async function runExperiments(kernel: Kernel, experiments: Experiment[], where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome[]> {
-  // A source column is trained (once, for its own seed and length) by running its experiment like any other.
-  const train = async (source: Experiment, sourceSeed: number) => {
+  // A source column is trained (once, for its own seed and length, on the shared kernel, however many runs side by
+  // side need it) by running its experiment like any other.
+  const trainings = new Map<string, Promise<string>>();
+  const train = (source: Experiment, sourceSeed: number): Promise<string> => {
+    const key = `${source.name}/${sourceSeed}`;
+    const known = trainings.get(key);
+    if (known) return known;
+    const training = trainSource(source, sourceSeed);
+    trainings.set(key, training);
+    return training;
+  };
+  const trainSource = async (source: Experiment, sourceSeed: number) => {
     const { epochs: _ownLength, labels: _ownLabels, ...sourceOptions } = options;
     const outcome = await runExperiment(kernel, source, where, { ...sourceOptions, seeds: [sourceSeed], fresh: false, parallel: 1 }, events);
     const run = outcome.runs[0] ?? outcome.diverged[0]!;
@@ -125,7 +135,7 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
   const plans = experiments.map((experiment) => {
     const effective = applyVariant(experiment, options);
     const seeds = (options.seeds ?? experiment.seeds).map((seed) => ({ seed, dir: new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)) }));
-    return { effective, seeds, resolved: undefined as Promise<Experiment> | undefined };
+    return { effective, seeds, resolved: new Map<number, Promise<Experiment>>() };
   });
   // One process per run directory: all of the job's are taken before anything is removed or trained.
   const releases: (() => void)[] = [];
@@ -140,7 +150,8 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
 interface Plan {
   effective: Experiment;
   seeds: { seed: number; dir: RunDirectory }[];
-  resolved: Promise<Experiment> | undefined;
+  /** The experiment as each seed's run trains it (its sources found or trained: target seed s uses source seed s). */
+  resolved: Map<number, Promise<Experiment>>;
 }
 
 async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, options: ExperimentOptions, events: RunEvents, train: (source: Experiment, seed: number) => Promise<string>): Promise<ExperimentOutcome[]> {
@@ -151,14 +162,20 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
       throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'pladder run --resume ${dir.dir}'), or start over with --fresh.`);
     }
   }
-  await checkInputs(kernel, plans.filter((plan) => plan.seeds.some(({ dir }) => !dir.isComplete() || options.fresh)).map((plan) => plan.effective), where, options);
+  const toTrain = plans.map((plan) => ({ experiment: plan.effective, seeds: plan.seeds.filter(({ dir }) => options.fresh || !dir.isComplete()).map(({ seed }) => seed) }));
+  await checkInputs(kernel, toTrain.filter((job) => job.seeds.length), where, options);
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
     // --fresh starts over; a directory holding nothing but its config (refused before its first epoch) is simply redone.
     if (dir.exists() && (options.fresh || !dir.hasProgress())) rmSync(dir.dir, { recursive: true, force: true });
   }
-  // Sources are resolved (found in the cache, or trained) once per experiment, when its first run needs them.
-  const sourcesResolved = (plan: (typeof plans)[number]) =>
-    (plan.resolved ??= resolveSources(plan.effective, { where, device: options.device, quick: options.quick, events, train }));
+  // Sources are resolved (found in the cache, or trained) once per experiment and seed, when that run needs them.
+  const sourcesResolved = (plan: Plan, seed: number): Promise<Experiment> => {
+    const known = plan.resolved.get(seed);
+    if (known) return known;
+    const resolved = resolveSources(plan.effective, seed, { where, device: options.device, quick: options.quick, events, train });
+    plan.resolved.set(seed, resolved);
+    return resolved;
+  };
   // Seed-major order (every experiment's first seed, then every second seed...): a figure stopped part way has runs
   // of every approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
@@ -181,7 +198,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
       if (dir.isComplete()) {
         events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
       } else {
-        const experiment = await sourcesResolved(plan);
+        const experiment = await sourcesResolved(plan, seed);
         if (!dir.exists()) dir.writeConfig({ experiment, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
         // --continue: only the experiment it was started with may be continued, or its epochs would mix two recipes.
         else if (!isDeepStrictEqual(dir.readConfig().experiment, experiment)) {
@@ -206,8 +223,6 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
     finished = [];
     for (const job of jobs) finished.push(await job(kernel));
   } else {
-    // Sources first, on the shared kernel: runs side by side must not train the same source twice.
-    for (const plan of plans) await sourcesResolved(plan);
     finished = await inParallel(workers, options.device, jobs);
   }
   const outcomes: ExperimentOutcome[] = [];

@@ -6,6 +6,7 @@ import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../spec/experiment.js';
 import { applyQuick } from './runner.js';
 import { cachedSource } from './source-cache.js';
+import { sourceSeed } from './sources.js';
 
 /** An input of the job that is missing or cannot serve (the user's to fix: exit code 2). */
 export class JobInputError extends Error {
@@ -19,10 +20,11 @@ interface Need {
   by: string;
 }
 
-export async function checkInputs(kernel: Kernel, experiments: Experiment[], where: DataLocation, options: { quick: boolean; device: string }): Promise<void> {
-  if (!experiments.length) return;
+/** `jobs`: each experiment with the seeds of its runs still to train. */
+export async function checkInputs(kernel: Kernel, jobs: { experiment: Experiment; seeds: number[] }[], where: DataLocation, options: { quick: boolean; device: string }): Promise<void> {
+  if (!jobs.length) return;
   await kernel.info(); // starts the kernel on the device asked for: a refused --device ends the job here
-  const needs = experiments.flatMap((experiment) => needsOf(experiment, experiment.name, where, options));
+  const needs = jobs.flatMap(({ experiment, seeds }) => needsOf(experiment, seeds, experiment.name, where, options));
   const problems: string[] = [];
   const reports = new Map<DatasetName, Awaited<ReturnType<typeof describeDataset>>>();
   for (const need of needs) {
@@ -43,19 +45,22 @@ export async function checkInputs(kernel: Kernel, experiments: Experiment[], whe
   if (problems.length) throw new JobInputError(`nothing was trained, because:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
 }
 
-/** The datasets an experiment trains on, and those of its sources that are not trained yet (recursively). */
-function needsOf(experiment: Experiment, by: string, where: DataLocation, options: { quick: boolean; device: string }): Need[] {
+/** The datasets an experiment's runs (of `seeds`) train on, and those of their sources not trained yet (recursively). */
+function needsOf(experiment: Experiment, seeds: number[], by: string, where: DataLocation, options: { quick: boolean; device: string }): Need[] {
   const own: Need = { dataset: experiment.data.dataset, labels: experiment.data.labels, by };
   const { model } = experiment;
   if (model.architecture !== 'progressive') return [own];
   return [
     own,
     ...model.columns.flatMap((column) => {
-      if (column.weights.from !== 'source') return [];
-      const source = loadExperiment(column.weights.experiment);
+      const { weights } = column;
+      if (weights.from !== 'source') return [];
+      const source = loadExperiment(weights.experiment);
       const effective = options.quick ? applyQuick(source) : source;
-      const config = { experiment: effective, seed: column.weights.seed, quick: options.quick, device: options.device, data_dir: where.dataDir };
-      return cachedSource(config) ? [] : needsOf(effective, `the source ${source.name} of ${by}`, where, options);
+      const untrained = [...new Set(seeds.map((seed) => sourceSeed(weights, seed)))].filter(
+        (seed) => !cachedSource({ experiment: effective, seed, quick: options.quick, device: options.device, data_dir: where.dataDir }),
+      );
+      return untrained.length ? needsOf(effective, untrained, `the source ${source.name} of ${by}`, where, options) : [];
     }),
   ];
 }

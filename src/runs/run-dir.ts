@@ -38,7 +38,8 @@ export type Divergence = z.infer<typeof divergenceSchema>;
 export const runResultSchema = z.object({
   epochs: z.number().int(),
   /** `diverged`: stopped at a non-finite loss; such a run is left out of every aggregate and marked where shown. */
-  stop_reason: z.enum(['epochs', 'target_accuracy', 'diverged']),
+  /** target_accuracy: a run of an older version that stopped on its test accuracy. */
+  stop_reason: z.enum(['epochs', 'validation_accuracy', 'target_accuracy', 'diverged']),
   /** Present when the loss went non-finite (also with --allow-divergence, which trains on regardless). */
   diverged: divergenceSchema.optional(),
   final_test_error: z.number(),

@@ -109,16 +109,21 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   const { input_view: view } = await kernel.call('model_describe', { model });
   const train = await ensureData(kernel, experiment.data.dataset, 'train', view, where);
   const test = await ensureData(kernel, experiment.data.dataset, 'test', view, where);
-  const labeled =
-    experiment.data.labels === null
-      ? null
-      : (await kernel.call('data_labeled_split', { labels: `${train}.y`, count: experiment.data.labels, seed, store_as: `${runId}.labeled` })).indices;
+  // The run's share of the training split: its pool, the validation images held out of it, the labeled set.
+  const split = await kernel.call('data_pool_split', {
+    labels: `${train}.y`,
+    pool: experiment.data.pool,
+    validation: experiment.data.validation,
+    labeled: experiment.data.labels,
+    seed,
+    store_as: `${runId}.split`,
+  });
   await kernel.call('run_create', {
     run_id: runId,
     model,
     training,
     seed,
-    tensors: { train_x: `${train}.x`, train_y: `${train}.y`, labeled, test_x: `${test}.x`, test_y: `${test}.y` },
+    tensors: { train_x: `${train}.x`, train_y: `${train}.y`, train: split.train, labeled: split.labeled, validation: split.validation, test_x: `${test}.x`, test_y: `${test}.y` },
     test_limit: config.quick ? experiment.quick.test_subset : null,
   });
 
@@ -148,7 +153,8 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
       records.push({ ...metrics, wall_seconds: wall, bridge_seconds: Math.max(0, wall - metrics.kernel_seconds) });
       dir.writeMetrics(records);
       events.log(
-        `${runId} epoch ${epoch}/${training.epochs}: test error ${(100 * metrics.test_error).toFixed(2)}%, ` +
+        `${runId} epoch ${epoch}/${training.epochs}: test error ${(100 * metrics.test_error).toFixed(2)}%` +
+          `${metrics.validation_error === null ? '' : `, validation error ${(100 * metrics.validation_error).toFixed(2)}%`}, ` +
           `${metrics.seconds.toFixed(1)} s (${Math.round(metrics.examples_per_s)} examples/s)`,
       );
       const loss = finiteLoss(metrics);
@@ -166,9 +172,10 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
       } else {
         lastFiniteLoss = loss;
       }
-      if (training.stop_at_test_accuracy !== null && metrics.test_accuracy >= training.stop_at_test_accuracy) {
-        stopReason = 'target_accuracy';
-        events.log(`${runId}: reached test accuracy ${metrics.test_accuracy} >= ${training.stop_at_test_accuracy}, stopping`);
+      const target = training.stop_at_validation_accuracy;
+      if (target !== null && metrics.validation_accuracy !== null && metrics.validation_accuracy >= target) {
+        stopReason = 'validation_accuracy';
+        events.log(`${runId}: reached validation accuracy ${metrics.validation_accuracy} >= ${target}, stopping`);
         break;
       }
     }

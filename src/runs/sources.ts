@@ -17,8 +17,12 @@ export interface SourceContext {
   train(experiment: Experiment, seed: number): Promise<string>;
 }
 
-/** The experiment with every `from: source` column replaced by `from: file` pointing at a trained column. */
-export async function resolveSources(experiment: Experiment, context: SourceContext): Promise<Experiment> {
+/** The seed of the source a column of run `seed` uses: its own when it names one, else the run's (paired sources). */
+export const sourceSeed = (weights: { seed?: number | undefined }, runSeed: number) => weights.seed ?? runSeed;
+
+/** The experiment, as run `seed` trains it, with every `from: source` column replaced by `from: file` pointing at a
+ * trained column. */
+export async function resolveSources(experiment: Experiment, runSeed: number, context: SourceContext): Promise<Experiment> {
   const { model } = experiment;
   if (model.architecture !== 'progressive') return experiment;
   const columns: Column[] = [];
@@ -27,7 +31,8 @@ export async function resolveSources(experiment: Experiment, context: SourceCont
       columns.push(column);
       continue;
     }
-    const { experiment: file, seed } = column.weights;
+    const file = column.weights.experiment;
+    const seed = sourceSeed(column.weights, runSeed);
     const source = loadExperiment(file);
     const effective = context.quick ? applyQuick(source) : source;
     const cached = cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir });

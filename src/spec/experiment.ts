@@ -29,15 +29,31 @@ export const mlpModelSchema = z.strictObject({
 
 export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema, progressiveModelSchema]);
 
+/** A half-open range of training-set indices. MNIST-M train image i is MNIST train digit i, so sources and targets
+ * that draw from disjoint ranges never share a digit. */
+export const poolSchema = z
+  .strictObject({ start: z.int().nonnegative(), stop: z.int().positive() })
+  .refine((pool) => pool.start < pool.stop, { path: ['stop'], message: 'must be greater than start (the range is [start, stop))' });
+export type Pool = z.output<typeof poolSchema>;
+
 export const dataSchema = z
   .strictObject({
     dataset: datasetNameSchema,
-    /** Labeled training examples, balanced across the classes; null: every label of the training set. */
+    /** Labeled training examples (of the pool, validation excluded), balanced across the classes; null: every one. */
     labels: z.int().positive().nullable().default(100),
+    /** The training images this experiment may use, e.g. {start: 0, stop: 29500}; null: the whole training set. */
+    pool: poolSchema.nullable().default(null),
+    /** Images of the pool held out (balanced over the classes, chosen by the seed) to stop on and to match sources by;
+     * the test set is only ever reported. */
+    validation: z.int().nonnegative().default(0),
   })
   .refine((data) => data.labels === null || data.labels % CLASSES === 0, {
     path: ['labels'],
     message: `must be divisible by the ${CLASSES} classes (the labeled set is balanced: labels/${CLASSES} per class)`,
+  })
+  .refine((data) => data.validation % CLASSES === 0, {
+    path: ['validation'],
+    message: `must be divisible by the ${CLASSES} classes (the validation set is balanced: validation/${CLASSES} per class)`,
   });
 
 export const trainingSchema = z.strictObject({
@@ -48,8 +64,9 @@ export const trainingSchema = z.strictObject({
   learning_rate: z.number().positive().default(0.002),
   /** The learning rate decays linearly to 0 over this last fraction of the epochs. */
   decay_fraction: z.number().min(0).max(1).default(1 / 3),
-  /** Stop once the test accuracy reaches this (the paper trains both sources to the same MNIST accuracy). */
-  stop_at_test_accuracy: z.number().gt(0).lte(1).nullable().default(null),
+  /** Stop once the accuracy on the held-out validation images reaches this (the paper trains both sources to the same
+   * accuracy). Never the test accuracy: the test set is for reporting alone. */
+  stop_at_validation_accuracy: z.number().gt(0).lte(1).nullable().default(null),
 });
 
 export const quickSchema = z.strictObject({
@@ -59,16 +76,21 @@ export const quickSchema = z.strictObject({
   test_subset: z.int().positive().default(2000),
 });
 
-export const experimentSchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-" only (it names the run folder)'),
-  description: z.string().default(''),
-  model: modelSchema,
-  data: dataSchema,
-  training: trainingSchema,
-  seeds: z.array(z.int().nonnegative()).min(1).default([1]),
-  /** What `--quick` changes: a run of the whole pipeline in a minute. */
-  quick: quickSchema.prefault({}),
-});
+export const experimentSchema = z
+  .strictObject({
+    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-" only (it names the run folder)'),
+    description: z.string().default(''),
+    model: modelSchema,
+    data: dataSchema,
+    training: trainingSchema,
+    seeds: z.array(z.int().nonnegative()).min(1).default([1]),
+    /** What `--quick` changes: a run of the whole pipeline in a minute. */
+    quick: quickSchema.prefault({}),
+  })
+  .refine((experiment) => experiment.training.stop_at_validation_accuracy === null || experiment.data.validation > 0, {
+    path: ['training', 'stop_at_validation_accuracy'],
+    message: 'stops on validation accuracy, so data.validation must hold out some images (e.g. validation: 1000)',
+  });
 
 export type Experiment = z.output<typeof experimentSchema>;
 export type ExperimentInput = z.input<typeof experimentSchema>;

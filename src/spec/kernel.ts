@@ -15,6 +15,7 @@ export const kernelColumnSchema = z.strictObject({
     z.strictObject({ from: z.literal('file'), path: z.string().regex(/^\//, 'an absolute path') }),
   ]),
   frozen: z.boolean(),
+  batch_norm: z.boolean(),
 });
 export type KernelColumn = z.output<typeof kernelColumnSchema>;
 
@@ -31,5 +32,5 @@ export const kernelProgressiveSchema = z.strictObject({
 export const kernelModelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema, kernelProgressiveSchema]);
 export type KernelModel = z.output<typeof kernelModelSchema>;
 
-/** The training recipe the kernel's trainer follows (stop_at_test_accuracy is read by the TypeScript loop alone). */
+/** The training recipe the kernel's trainer follows (stop_at_validation_accuracy is read by the TypeScript loop alone). */
 export const kernelTrainingSchema = trainingSchema;

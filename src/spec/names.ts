@@ -11,5 +11,9 @@ export const splitSchema = z.enum(['train', 'test']);
 export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224']);
 export type ViewName = z.infer<typeof viewSchema>;
 
+/** Datasets whose training images are the same digits index for index: MNIST-M train image i is MNIST train digit i
+ * (i < 59001), so a source on one and a target on the other share a digit unless their pools are disjoint. */
+export const SAME_DIGITS: readonly (readonly [DatasetName, DatasetName])[] = [['mnist', 'mnist-m']];
+
 /** Digits: every label budget is balanced over them. */
 export const CLASSES = 10;

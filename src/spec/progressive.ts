@@ -8,13 +8,18 @@ export const DEFAULT_WIDTHS = [784, 1000, 500, 250, 250, 250, 10];
 /** Input width first, classes last. */
 export const widthsSchema = z.array(z.int().positive()).min(2);
 
+/** Where a lateral's output enters the target layer: `pre_norm` into W h before the layer's batch norm (which
+ * rescales the sum), `post_norm` after it, into BN(W h) + beta before the activation (Rusu et al.). In a column without
+ * batch norm the two are the same. */
+const placement = z.enum(['pre_norm', 'post_norm']).default('pre_norm');
+
 export const adapterSchema = z.discriminatedUnion('kind', [
   /** The paper: a learnable scalar alpha times a learned projection, U (alpha h). */
-  z.strictObject({ kind: z.literal('scalar'), alpha_init: z.number().default(0.1) }),
+  z.strictObject({ kind: z.literal('scalar'), alpha_init: z.number().default(0.1), placement }),
   /** Rusu et al. 2016: U relu(V (alpha h)), V reducing the dimension to `reduced` units. */
-  z.strictObject({ kind: z.literal('rusu'), alpha_init: z.number().default(0.1), reduced: z.int().positive().default(64) }),
+  z.strictObject({ kind: z.literal('rusu'), alpha_init: z.number().default(0.1), reduced: z.int().positive().default(64), placement }),
   /** The ablation of the paper's Figure 7: a plain projection U h, no scalar. */
-  z.strictObject({ kind: z.literal('none') }),
+  z.strictObject({ kind: z.literal('none'), placement }),
 ]);
 export type Adapter = z.output<typeof adapterSchema>;
 
@@ -26,7 +31,9 @@ export const columnWeightsSchema = z.discriminatedUnion('from', [
     from: z.literal('source'),
     /** The source experiment's file, relative to this experiment's file. */
     experiment: z.string(),
-    seed: z.int().nonnegative().default(1),
+    /** The source's seed; by default the run's own (target seed s uses source seed s), so that the spread over seeds
+     * includes the sources' randomness. */
+    seed: z.int().nonnegative().optional(),
   }),
   /** A column.pt written by an earlier run. */
   z.strictObject({ from: z.literal('file'), path: z.string() }),
@@ -41,6 +48,8 @@ export const columnSchema = z.strictObject({
   weights: columnWeightsSchema.default({ from: 'init' }),
   /** Frozen: no gradients, batch-norm statistics fixed, weights untouched. */
   frozen: z.boolean().default(false),
+  /** false: the column's layers have no batch norm (the author's code's target column); only for fresh weights. */
+  batch_norm: z.boolean().default(true),
 });
 export type Column = z.output<typeof columnSchema>;
 

@@ -80,8 +80,8 @@ describe('the balanced semi-supervised split', () => {
   beforeAll(() => loadView(kernel, { name: 'mnist', split: 'train', view: 'flat784', as: 'split.train' }, where));
 
   const indices = async (count: number, seed: number) => {
-    const split = await kernel.call('data_labeled_split', { labels: 'split.train.y', count, seed, store_as: `idx-${count}-${seed}` });
-    return { perClass: split.per_class, values: [...((await pullTensor(kernel, split.indices)).data as BigInt64Array)].map(Number) };
+    const split = await kernel.call('data_pool_split', { labels: 'split.train.y', pool: null, validation: 0, labeled: count, seed, store_as: `idx-${count}-${seed}` });
+    return { perClass: split.per_class, values: [...((await pullTensor(kernel, split.labeled)).data as BigInt64Array)].map(Number) };
   };
 
   it('takes exactly N/10 per class, the same for a seed and different for another', async () => {
@@ -99,7 +99,17 @@ describe('the balanced semi-supervised split', () => {
   });
 
   it('refuses a count not divisible by the classes', async () => {
-    await expect(kernel.call('data_labeled_split', { labels: 'split.train.y', count: 105, seed: 0, store_as: 'bad' })).rejects.toThrow(/not divisible by the 10 classes/);
+    await expect(kernel.call('data_pool_split', { labels: 'split.train.y', pool: null, validation: 0, labeled: 105, seed: 0, store_as: 'bad' })).rejects.toThrow(/not divisible by the 10 classes/);
+  });
+
+  it('keeps a pool\'s validation and labeled images inside the pool and apart from each other', async () => {
+    const split = await kernel.call('data_pool_split', { labels: 'split.train.y', pool: { start: 0, stop: 29500 }, validation: 1000, labeled: 100, seed: 1, store_as: 'pool' });
+    const values = async (name: string | null) => [...((await pullTensor(kernel, name!)).data as BigInt64Array)].map(Number);
+    const [train, labeled, validation] = [await values(split.train), await values(split.labeled), await values(split.validation)];
+    expect(split.counts).toEqual({ pool: 29500, train: 28500, labeled: 100, validation: 1000 });
+    expect([...train, ...validation].every((i) => i >= 0 && i < 29500)).toBe(true);
+    expect(new Set([...train, ...validation]).size).toBe(29500);
+    expect(labeled.every((i) => train.includes(i))).toBe(true);
   });
 });
 

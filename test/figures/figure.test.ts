@@ -41,7 +41,7 @@ describe('pladder figure: every run of a figure, then the figure', () => {
     expect(pids.size).toBe(2); // four runs shared two worker kernels
 
     for (const ext of ['svg', 'png', 'md', 'json']) expect(existsSync(`${output}.${ext}`)).toBe(true);
-    const rows = JSON.parse(readFileSync(`${output}.json`, 'utf8'));
+    const rows = JSON.parse(readFileSync(`${output}.json`, 'utf8')).approaches;
     expect(rows.map((r: { label: string }) => r.label)).toEqual(['Ladder', 'MLP']);
     for (const row of rows) {
       expect(row.final.epoch).toBe(2);
@@ -79,7 +79,7 @@ describe('a figure stopped part way', () => {
 
     const drawn = await pladder([...args, '--no-train']);
     expect(drawn.exitCode, drawn.stderr).toBe(0);
-    const rows = JSON.parse(readFileSync(`${partialOutput}.json`, 'utf8'));
+    const rows = JSON.parse(readFileSync(`${partialOutput}.json`, 'utf8')).approaches;
     expect(rows[1].final).toMatchObject({ epoch: 3, seeds: 1 }); // the stopped seed does not count at epoch 3
     expect(rows[1].best.n).toBe(1);
     expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain(`| Long | 2 | 3, ${stoppedAt} (of 3) | ${(100 * rows[1].final.mean).toFixed(1)}%, 1 seed at epoch 3 |`);
@@ -124,8 +124,8 @@ describe('a figure with a diverged run', () => {
       const made = await pladder(['figure', figure, ...args, ...noTrain]);
       expect(made.exitCode, made.stderr).toBe(5);
       expect(made.stderr).toContain('Unstable: seed 2 diverged at epoch 1');
-      const rows = JSON.parse(readFileSync(`${divergedOutput}.json`, 'utf8'));
-      expect(rows[1].diverged).toEqual([{ seed: 2, epoch: 1, last_finite_loss: null }]);
+      const rows = JSON.parse(readFileSync(`${divergedOutput}.json`, 'utf8')).approaches;
+      expect(rows[1].runs.map((r: { diverged: unknown }) => r.diverged)).toEqual([null, { epoch: 1, last_finite_loss: null }]);
       expect(rows[1].final.seeds).toBe(1); // the mean is seed 1's alone
       expect(readFileSync(`${divergedOutput}.md`, 'utf8')).toContain('| Unstable | 1 of 2 (seed 2 diverged at epoch 1, left out) |');
     }

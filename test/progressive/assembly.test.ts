@@ -11,7 +11,12 @@ const where = scratchData();
 afterAll(() => kernel.stop({ final: true }));
 
 const training = (iterations: number) => ({ epochs: 1, iterations_per_epoch: iterations, labeled_batch: 100, unlabeled_batch: 100, learning_rate: 0.002, decay_fraction: 0 });
-const on = (dataset: string) => ({ train_x: `${dataset}.train.x`, train_y: `${dataset}.train.y`, labeled: null, test_x: `${dataset}.test.x`, test_y: `${dataset}.test.y` });
+/** Every training image of the dataset, all labeled (the split made in beforeAll). */
+const splits = new Map<string, { train: string; labeled: string }>();
+const on = (dataset: string) => {
+  const split = splits.get(dataset)!;
+  return { train_x: `${dataset}.train.x`, train_y: `${dataset}.train.y`, train: split.train, labeled: split.labeled, validation: null, test_x: `${dataset}.test.x`, test_y: `${dataset}.test.y` };
+};
 const columnFile = (name: string) => path.join(where.root, `${name}.pt`);
 
 /** A briefly trained MNIST column, exported as a reusable column file. */
@@ -41,6 +46,7 @@ describe('progressive networks assembled in the kernel from the validated graph'
   beforeAll(async () => {
     for (const name of ['mnist', 'mnist-m'] as const) {
       for (const split of ['train', 'test'] as const) await loadView(kernel, { name, split, view: 'flat784', as: `${name}.${split}` }, where);
+      splits.set(name, await kernel.call('data_pool_split', { labels: `${name}.train.y`, pool: null, validation: 0, labeled: null, seed: 0, store_as: `${name}.all` }));
     }
     mnistColumn = await trainSourceColumn('source-a', 1);
     otherColumn = await trainSourceColumn('source-b', 2);

@@ -20,7 +20,7 @@ function writeSeed(root: string, seed: number, errors: number[], complete: boole
   });
   const records: EpochRecord[] = errors.map((error, i) => ({
     epoch: i + 1, lr: 0.002, iterations: 600, seconds: 30 + seed, examples_per_s: 4000, loss_total: 1, loss_supervised: 0.1,
-    test_accuracy: 1 - error, test_error: error, test_examples: 10000, train_seconds: 29, eval_seconds: 1, kernel_seconds: 30,
+    test_accuracy: 1 - error, test_error: error, test_examples: 10000, validation_accuracy: null, validation_error: null, validation_examples: 0, train_seconds: 29, eval_seconds: 1, kernel_seconds: 30,
     wall_seconds: 30, bridge_seconds: 0.01,
   }));
   dir.writeMetrics(records);

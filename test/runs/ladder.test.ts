@@ -58,12 +58,13 @@ describe('the ladder network, trained briefly on real MNIST through the bridge',
   });
 
   it('keeps the clean path deterministic and noise-free, the corrupted path noisy; the saved column is the clean encoder exactly', async () => {
+    const split = await kernel.call('data_pool_split', { labels: `${train}.y`, pool: null, validation: 0, labeled: 100, seed: 3, store_as: 'probe.split' });
     await kernel.call('run_create', {
       run_id: 'probe',
       model: { architecture: 'ladder' },
       training: { epochs: 1, iterations_per_epoch: 5, labeled_batch: 100, unlabeled_batch: 100, learning_rate: 0.002, decay_fraction: 0.33 },
       seed: 3,
-      tensors: { train_x: `${train}.x`, train_y: `${train}.y`, labeled: null, test_x: `${test}.x`, test_y: `${test}.y` },
+      tensors: { train_x: `${train}.x`, train_y: `${train}.y`, train: split.train, labeled: split.labeled, validation: null, test_x: `${test}.x`, test_y: `${test}.y` },
       test_limit: 500,
     });
     await kernel.call('run_epoch', { run_id: 'probe', checkpoint_path: null });

@@ -11,7 +11,7 @@ describe('resolving the source columns of a progressive experiment', () => {
     process.env.PLADDER_SOURCES = mkdtempSync(path.join(os.tmpdir(), 'pladder-sources-')); // an empty source cache
     const lines: string[] = [];
     const trained: string[] = [];
-    const resolved = await resolveSources(loadExperiment('experiments/transfer-mnistm-pretrained.yaml'), {
+    const resolved = await resolveSources(loadExperiment('experiments/transfer-mnistm-pretrained.yaml'), 1, {
       where: resolveDataLocation(),
       device: 'cpu',
       quick: true,

@@ -1,0 +1,114 @@
+/** A figure's numbers as its JSON file (figures/NAME.json) holds them: per approach the summary over seeds and, per
+ * seed, every epoch's test and validation accuracy, the source columns it was built on (with their own validation and
+ * test accuracy) and the command that trained it. The tables of figures/NAME.md and of docs/results.md are made from
+ * this file as read back from disk, so every number shown there is one in a committed JSON file. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { RunDirectory } from '../runs/run-dir.js';
+
+/** JSON has no NaN: a missing statistic (the CI of one seed) is written as null and read back as NaN. */
+const statistic = z.number().nullable().transform((value) => value ?? Number.NaN);
+
+const pointSchema = z.object({ epoch: z.number(), mean: statistic, low: statistic, high: statistic, seeds: z.number() });
+const summarySchema = z.object({ n: z.number(), mean: statistic, std: statistic, ci95: statistic, min: statistic, max: statistic });
+const divergenceSchema = z.object({ epoch: z.number(), last_finite_loss: z.number().nullable() });
+
+const sourceSchema = z.object({
+  column: z.string(),
+  experiment: z.string().nullable(),
+  seed: z.number().nullable(),
+  run: z.string().nullable(),
+  epochs: z.number(),
+  stop_reason: z.string().nullable(),
+  /** At the source's last epoch: the accuracies it was matched (validation) and is reported (test) by. */
+  validation_accuracy: z.number().nullable(),
+  test_accuracy: z.number().nullable(),
+});
+export type SourceInfo = z.infer<typeof sourceSchema>;
+
+const seedRunSchema = z.object({
+  seed: z.number(),
+  dir: z.string(),
+  complete: z.boolean(),
+  diverged: divergenceSchema.nullable(),
+  command: z.string().nullable(),
+  test_accuracy: z.array(z.number()),
+  validation_accuracy: z.array(z.number().nullable()),
+  sources: z.array(sourceSchema),
+});
+export type SeedRun = z.infer<typeof seedRunSchema>;
+
+const approachSchema = z.object({
+  label: z.string(),
+  experiment: z.string(),
+  /** Seeds and epochs the experiment asks for (the runs may not all have finished). */
+  seeds: z.number(),
+  epochs: z.number(),
+  curve: z.array(pointSchema),
+  best: summarySchema,
+  final: pointSchema.nullable(),
+  /** Epochs to each of the figure's accuracies (null: not reached). */
+  reach: z.array(z.number().nullable()),
+  runs: z.array(seedRunSchema),
+});
+export type ApproachData = z.infer<typeof approachSchema>;
+
+export const figureDataSchema = z.object({
+  figure: z.string(),
+  title: z.string(),
+  kind: z.enum(['curves', 'best']),
+  paper: z.string(),
+  accuracies: z.array(z.number()),
+  complete: z.boolean(),
+  approaches: z.array(approachSchema),
+});
+export type FigureData = z.infer<typeof figureDataSchema>;
+
+export function readFigureData(file: string): FigureData {
+  return figureDataSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+}
+
+/** The columns a run was built from files (its sources, resolved), each with the run that trained it. */
+export function sourcesOf(dir: RunDirectory): SourceInfo[] {
+  const { model } = dir.readConfig().experiment;
+  if (model.architecture !== 'progressive') return [];
+  return model.columns.flatMap((column) => {
+    if (column.weights.from !== 'file') return [];
+    const run = trainingRunOf(column.weights.path);
+    const source = run ? new RunDirectory(run) : undefined;
+    const records = source?.readMetrics() ?? [];
+    const last = records.at(-1);
+    const config = source?.exists() ? source.readConfig() : undefined;
+    return [
+      {
+        column: column.name,
+        experiment: config?.experiment.name ?? null,
+        seed: config?.seed ?? null,
+        run: run ?? null,
+        epochs: records.length,
+        stop_reason: source?.isComplete() ? source.readResult().stop_reason : null,
+        validation_accuracy: last?.validation_accuracy ?? null,
+        test_accuracy: last?.test_accuracy ?? null,
+      },
+    ];
+  });
+}
+
+/** The run directory that wrote a column file: its own folder, or (for the source cache) the run its source.json names. */
+function trainingRunOf(columnFile: string): string | undefined {
+  const folder = path.dirname(columnFile);
+  const cached = path.join(folder, 'source.json');
+  if (existsSync(cached)) {
+    const run = (JSON.parse(readFileSync(cached, 'utf8')) as { run?: unknown }).run;
+    return typeof run === 'string' && existsSync(path.join(run, 'config.json')) ? run : undefined;
+  }
+  return existsSync(path.join(folder, 'config.json')) ? folder : undefined;
+}
+
+/** The command that started a run (from its environment.json), as a person would type it. */
+export function commandOf(dir: RunDirectory): string | null {
+  if (!existsSync(dir.file('environment.json'))) return null;
+  const argv = dir.readEnvironment().argv;
+  return Array.isArray(argv) ? `bin/pladder ${argv.join(' ')}` : null;
+}
