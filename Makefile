@@ -1,5 +1,5 @@
 # progressive-ladder. `make test` and `make reproduce` are all a new user needs: both set everything up first.
-.PHONY: setup build test bench reproduce figure5 figure7 doctor clean
+.PHONY: setup build test bench reproduce figure5 figure6 figure7 doctor clean
 
 # `make figure5 QUICK=1` runs the whole pipeline in minutes (few short epochs) to check a set-up.
 QUICK_FLAG = $(if $(QUICK),--quick,)
@@ -30,6 +30,9 @@ reproduce: setup
 
 figure5: setup
 	bin/pladder figure experiments/figure5.yaml $(RUN_FLAGS)
+
+figure6: setup
+	bin/pladder figure experiments/figure6.yaml $(RUN_FLAGS)
 
 figure7: setup
 	bin/pladder figure experiments/figure7.yaml $(RUN_FLAGS)

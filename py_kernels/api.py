@@ -250,6 +250,52 @@ def run_close(run_id: str) -> None:
     runs.close(run_id)
 
 
+@call
+def run_load_model(run_id: str, model: dict, model_path: str) -> dict:
+    """A finished run's network from its model.pt, held as `run_id` for analysis (no training): runs.load_model.
+    -> {"run_id", "architecture", "parameters", "tensors"}"""
+    return runs.load_model(run_id, model, model_path, session().device)
+
+
+# --- analysis ---------------------------------------------------------------------------------------------------------
+
+
+@call
+def aps_accuracy(run_id: str, x: str, y: str, limit: int | None, sites: list, variances: list, draws: int, seed: int,
+                 scale: str, store_as: str, progress: Callable[[dict], None] | None = None) -> dict:
+    """The measurement behind Average Perturbation Sensitivity (py_kernels/perturbation.py): the accuracy on (x, y)
+    of run `run_id`'s progressive network with Gaussian noise at one site at a time, sites [{"column", "layer"}, ...],
+    for each of the site's variances (variances[i], sigma^2 >= 0) and each of `draws` draws seeded from (seed, column,
+    layer, level, draw); scale "raw" (std = sigma) or "relative" (std = sigma * each unit's clean std over x); `limit`:
+    the first N examples of (x, y) only (None: all).
+    Stores the accuracies as `store_as`, (sites, max_levels, draws) float64, NaN past a site's own levels.
+    -> {"accuracy": the stored tensor's meta, "clean_accuracy", "reaches_output": [per site], "activation_std":
+    [per site {"mean", "min", "max", "zero_units", "units"}], "examples", "computed", "seconds"}"""
+    from py_kernels import perturbation
+
+    started = time.perf_counter()
+    run = runs.get(run_id)
+    model = run.trainer.model
+    if not isinstance(model, perturbation.ProgressiveNetwork):
+        raise KernelInputError(f"run {run_id!r} is a {run.architecture} network; aps_accuracy needs a progressive "
+                               f"one (its columns hold the perturbation sites)")
+    store = session().store
+    rows = slice(None) if limit is None else slice(0, int(limit))
+    result = perturbation.aps_accuracy(model, store.get(x)[rows], store.get(y)[rows], perturbation.parse_sites(sites, model),
+                                       variances, draws, seed, scale, progress)
+    meta = store.put(store_as, result.accuracy.to(session().device))
+    return {
+        "accuracy": meta,
+        "clean_accuracy": result.clean_accuracy,
+        "reaches_output": result.reaches_output,
+        "activation_std": [{"mean": float(u.mean()), "min": float(u.min()), "max": float(u.max()),
+                            "zero_units": int((u == 0).sum()), "units": int(u.numel())} for u in result.unit_std],
+        "examples": result.examples,
+        "computed": result.computed,
+        "seconds": time.perf_counter() - started,
+    }
+
+
 # --- diagnostics: what the bridge must survive (used by the bridge's tests) ------------------------------------------
 
 

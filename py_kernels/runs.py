@@ -4,6 +4,9 @@ TypeScript owns the loop, the run directory and the metrics (and when to stop: o
 test set); this module owns the tensors: it builds the model and trainer from a run spec and tensors already loaded
 into the kernel (the training split and its pool split, api.data_pool_split), trains and evaluates one epoch per
 call, and writes checkpoints atomically (a run killed at any moment resumes from its last complete epoch).
+
+A finished run can also be held for analysis only (`load_model`: its network rebuilt from its spec and model.pt),
+with an `Evaluator` in place of a trainer: the calls that read the model work on it, the ones that train refuse it.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 
@@ -21,15 +24,15 @@ from .errors import KernelInputError
 from .models import build_model, column_from_state, get_model
 from .progress import ProgressSink
 from .tensors import TensorStore
-from .training import Trainer, source_column_state, trainer_for
+from .training import Evaluator, Trainer, source_column_state, trainer_for
 
 
 @dataclass
 class Run:
-    trainer: Trainer
+    trainer: Evaluator                # a Trainer (create), or an Evaluator alone for a run loaded for analysis
     architecture: str
-    x_test: torch.Tensor
-    y_test: torch.Tensor
+    x_test: Optional[torch.Tensor]    # (Nt, ...) the run's test set; None for a loaded run (its calls name tensors)
+    y_test: Optional[torch.Tensor]    # (Nt,)
     x_validation: Optional[torch.Tensor]  # (Nv, ...) held out of the training pool, or None
     y_validation: Optional[torch.Tensor]  # (Nv,)
     batches: dict
@@ -43,6 +46,15 @@ def get(run_id: str) -> Run:
         return _runs[run_id]
     except KeyError:
         raise KernelInputError(f"no run {run_id!r} in the kernel; create it with run_create first") from None
+
+
+def _trainer(run_id: str, what: str) -> Tuple[Run, Trainer]:
+    """The run and its trainer, for the calls that train or checkpoint (`what`): a loaded run has none."""
+    run = get(run_id)
+    if not isinstance(run.trainer, Trainer):
+        raise KernelInputError(f"run {run_id!r} was loaded from its model file for analysis (run_load_model) and "
+                               f"cannot {what}; create it with run_create to train it")
+    return run, run.trainer
 
 
 def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, test_limit: Optional[int],
@@ -103,14 +115,14 @@ def epoch(run_id: str, checkpoint_path: Optional[str], progress: Optional[Progre
     stopped on) and on the test set (for reporting), writes the checkpoint; returns the metrics: the trainer's,
     validation_accuracy / validation_error (None without a validation set) / validation_examples (0),
     test_accuracy / test_error / test_examples, train_seconds, eval_seconds, kernel_seconds."""
-    run = get(run_id)
+    run, trainer = _trainer(run_id, "train an epoch")
     started = time.perf_counter()
-    metrics = run.trainer.train_epoch(**run.batches, progress_sink=progress)
+    metrics = trainer.train_epoch(**run.batches, progress_sink=progress)
     evaluated = time.perf_counter()
     validation = {"accuracy": None, "error": None, "examples": 0}
     if run.x_validation is not None:
-        validation = run.trainer.evaluate(run.x_validation, run.y_validation)
-    test = run.trainer.evaluate(run.x_test, run.y_test)
+        validation = trainer.evaluate(run.x_validation, run.y_validation)
+    test = trainer.evaluate(run.x_test, run.y_test)
     metrics.update(validation_accuracy=validation["accuracy"], validation_error=validation["error"],
                    validation_examples=validation["examples"],
                    test_accuracy=test["accuracy"], test_error=test["error"], test_examples=test["examples"],
@@ -122,7 +134,7 @@ def epoch(run_id: str, checkpoint_path: Optional[str], progress: Optional[Progre
 
 
 def save_checkpoint(run_id: str, path: str, last_metrics: Optional[dict] = None) -> None:
-    state = get(run_id).trainer.state_dict()
+    state = _trainer(run_id, "write a checkpoint")[1].state_dict()
     state["last_metrics"] = last_metrics  # so a run killed right after this write still has the epoch's record
     _save_atomic(state, path)
 
@@ -130,15 +142,15 @@ def save_checkpoint(run_id: str, path: str, last_metrics: Optional[dict] = None)
 def load_checkpoint(run_id: str, path: str) -> dict:
     if not os.path.isfile(path):
         raise KernelInputError(f"checkpoint {path} does not exist")
-    run = get(run_id)
+    run, trainer = _trainer(run_id, "resume from a checkpoint")
     # Without checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one.
-    state = safe_load.load(path, what="checkpoint", map_location=run.trainer.device,
+    state = safe_load.load(path, what="checkpoint", map_location=trainer.device,
                            hint="delete it to train the run again from its first epoch")
     if not isinstance(state, dict) or "kind" not in state:
         raise KernelInputError(f"checkpoint {path} is not a trainer checkpoint (no 'kind'); it was not written by "
                                f"pladder run; delete it to train the run again from its first epoch")
-    run.trainer.load_state_dict(state)
-    return {"epoch": run.trainer.epoch, "last_metrics": state.get("last_metrics")}
+    trainer.load_state_dict(state)
+    return {"epoch": trainer.epoch, "last_metrics": state.get("last_metrics")}
 
 
 def export(run_id: str, model_path: str, column_path: str) -> dict:
@@ -148,6 +160,55 @@ def export(run_id: str, model_path: str, column_path: str) -> dict:
     # A progressive network's reusable column is the one it trained (its frozen columns are someone else's).
     _save_atomic(source_column_state(run.trainer.model), column_path)
     return {"model": model_path, "column": column_path}
+
+
+def load_model(run_id: str, model: dict, model_path: str, device: torch.device) -> dict:
+    """A finished run's network, for analysis: built from `model` (the dict run_create took) and given the whole
+    state in `model_path` (a run's model.pt, {"architecture", "state"}: `export`), held as run `run_id` with an
+    Evaluator (no training). The state dict must cover every parameter and buffer of the network exactly (strict).
+
+    Columns whose weights come from a file in the spec are built with fresh weights instead (weights from init, same
+    frozen flag): model.pt already holds every column's weights, so the source column files need not exist any
+    more. -> {"run_id", "architecture", "parameters" (all, frozen ones included), "tensors" (state entries loaded)}
+    """
+    architecture = model.get("architecture") if isinstance(model, dict) else None
+    if not isinstance(architecture, str):
+        raise KernelInputError(f"model must be the model dict run_create takes ({{\"architecture\": ..., ...}}), "
+                               f"got {model!r}")
+    if not os.path.isfile(model_path):
+        raise KernelInputError(f"model file {model_path} does not exist; a finished run writes model.pt")
+    # Onto the CPU, where the network is built; it moves to `device` once, whole.
+    saved = safe_load.load(model_path, what="model file", map_location=torch.device("cpu"),
+                           hint="export the run again (its model.pt)")
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict) or "architecture" not in saved:
+        got = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise KernelInputError(f"model file {model_path} must hold {{\"architecture\", \"state\"}} as a run's "
+                               f"model.pt does, got {got}")
+    if saved["architecture"] != architecture:
+        raise KernelInputError(f"model file {model_path} holds a {saved['architecture']!r} network, but the model "
+                               f"given is a {architecture!r}; pass the spec the run was created with")
+    options = {k: v for k, v in model.items() if k != "architecture"}
+    if architecture == "progressive":
+        options["spec"] = _weights_from_init(options.get("spec"))
+    network = build_model(architecture, seed=0, **options)  # every weight is overwritten below
+    try:
+        network.load_state_dict(saved["state"], strict=True)
+    except RuntimeError as e:  # missing or unexpected keys, or shapes that differ from the spec's
+        raise KernelInputError(f"model file {model_path} does not fit the model given: {e}") from None
+    network = network.to(device).eval()
+    _runs[run_id] = Run(Evaluator(network), architecture, None, None, None, None, {})
+    return {"run_id": run_id, "architecture": architecture,
+            "parameters": sum(p.numel() for p in network.parameters()), "tensors": len(saved["state"])}
+
+
+def _weights_from_init(spec: object) -> object:
+    """A progressive spec with every {"from": "file"} column built from init (its `frozen` kept): the weights come
+    from the run's model file, not from the column files."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("columns"), list):
+        return spec  # parse_spec says what is wrong with it
+    columns = [{**c, "weights": {"from": "init"}} if isinstance(c, dict) and isinstance(c.get("weights"), dict)
+               and c["weights"].get("from") == "file" else c for c in spec["columns"]]
+    return {**spec, "columns": columns}
 
 
 def weights_sha256(run_id: str, prefix: str = "") -> str:

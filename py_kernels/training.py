@@ -159,13 +159,41 @@ def _schedule(training: dict, seed: int) -> dict:
                 decay_fraction=training["decay_fraction"], seed=seed)
 
 
-class Trainer:
+class Evaluator:
+    """A model held for evaluation only (a finished run loaded for analysis, runs.load_model): its test-time
+    accuracy, no optimiser, no training state. Every `Trainer` is one."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+        self.device = next(model.parameters()).device
+
+    def _shapes(self) -> Tuple[Shape, int]:
+        """(input shape, classes) of the model."""
+        shapes = self.model.layer_shapes
+        return shapes[0], shapes[-1][0]
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
+        """Clean-path accuracy with the test-time (running) BN statistics -> {"accuracy", "error", "examples"}."""
+        _check_xy("x", x, y, self.device, *self._shapes())
+        was_training = self.model.training
+        self.model.eval()
+        correct = torch.zeros((), dtype=torch.int64, device=self.device)
+        for i in range(0, x.shape[0], batch_size):
+            logits = self.model.forward_clean(x[i:i + batch_size])
+            correct += (logits.argmax(dim=1) == y[i:i + batch_size]).sum()
+        self.model.train(was_training)
+        n = int(x.shape[0])
+        acc = int(correct) / max(n, 1)
+        return {"accuracy": acc, "error": 1.0 - acc, "examples": n}
+
+
+class Trainer(Evaluator):
     kind = "base"  # the objective it trains (models/_api.py OBJECTIVES); also written into its checkpoints
 
     def __init__(self, model: nn.Module, *, epochs_planned: int, lr: float, decay_fraction: float, seed: int,
                  tune_cpu: bool):
-        self.model = model
-        self.device = next(model.parameters()).device
+        super().__init__(model)
         if tune_cpu and self.device.type == "cpu":
             configure_cpu_runtime()
         self.epochs_planned, self.base_lr, self.decay_fraction, self.seed = (
@@ -201,26 +229,6 @@ class Trainer:
     def epoch_options(training: dict) -> dict:
         """The keyword arguments of `train_epoch` from a run's training settings."""
         raise NotImplementedError
-
-    def _shapes(self) -> Tuple[Shape, int]:
-        """(input shape, classes) of the model."""
-        shapes = self.model.layer_shapes
-        return shapes[0], shapes[-1][0]
-
-    @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
-        """Clean-path accuracy with the test-time (running) BN statistics -> {"accuracy", "error", "examples"}."""
-        _check_xy("x", x, y, self.device, *self._shapes())
-        was_training = self.model.training
-        self.model.eval()
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        for i in range(0, x.shape[0], batch_size):
-            logits = self.model.forward_clean(x[i:i + batch_size])
-            correct += (logits.argmax(dim=1) == y[i:i + batch_size]).sum()
-        self.model.train(was_training)
-        n = int(x.shape[0])
-        acc = int(correct) / max(n, 1)
-        return {"accuracy": acc, "error": 1.0 - acc, "examples": n}
 
     # -- checkpoints ---------------------------------------------------------------------------------------------------
     def _sampler_states(self) -> dict:

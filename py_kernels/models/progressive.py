@@ -25,6 +25,11 @@ the declared architecture and config.
 Speed: the forward pass computes only the columns the output depends on, and a linear "pre_norm" lateral that reads
 the very tensor its target layer reads (x, for laterals from layer 0) is folded into the target's weight,
 W x + alpha U x = (W + alpha U) x, so it costs no extra GEMM.
+
+Perturbation (Average Perturbation Sensitivity, py_kernels/perturbation.py): `forward_perturbed` adds noise to the
+output of one layer l of one column k (a site) and recomputes only the layers that output reaches (the column's
+layers above l and every layer a lateral from an affected layer enters), taking every other layer's output from the
+clean pass; `reaches_output(k, l)` says from the graph alone whether anything from the site reaches the logits.
 """
 from __future__ import annotations
 
@@ -178,6 +183,97 @@ class ProgressiveNetwork(nn.Module):
             if lat.to_column in needed:
                 needed.add(lat.from_column)
         self.needed: Tuple[int, ...] = tuple(sorted(needed))
+        # outgoing[k][l]: indices of the laterals leaving layer l (0..L) of column k
+        self.outgoing: List[List[List[int]]] = [[[] for _ in range(c.depth + 1)] for c in columns]
+        for i, lat in enumerate(config.laterals):
+            self.outgoing[lat.from_column][lat.from_layer].append(i)
+        self._reaches = self._reachability()
+
+    def _reachability(self) -> List[List[bool]]:
+        """reaches[k][l]: is there a path in the graph from layer l (0..L) of column k to the output (the last
+        column's top layer)? Edges: layer l -> layer l + 1 of the same column, and each lateral; both go one layer
+        up, so the table fills from the top layer down."""
+        last = len(self.columns) - 1
+        reaches = [[False] * (c.depth + 1) for c in self.columns]
+        for l in range(max(c.depth for c in self.columns), -1, -1):
+            for k, column in enumerate(self.columns):
+                if l > column.depth:
+                    continue
+                laterals = (self.config.laterals[i] for i in self.outgoing[k][l])
+                reaches[k][l] = ((k == last and l == column.depth)
+                                 or (l < column.depth and reaches[k][l + 1])
+                                 or any(reaches[lat.to_column][lat.to_layer] for lat in laterals))
+        return reaches
+
+    def check_site(self, column: int, layer: int) -> None:
+        """KernelInputError unless (column, layer) names a layer output: column 0..K-1, layer 0..L of that column."""
+        if not (isinstance(column, int) and 0 <= column < len(self.columns)):
+            raise KernelInputError(f"a perturbation site's column must be 0..{len(self.columns) - 1} (the network "
+                                   f"has {len(self.columns)} columns), got {column!r}")
+        depth = self.columns[column].depth
+        if not (isinstance(layer, int) and 0 <= layer <= depth):
+            raise KernelInputError(f"a perturbation site's layer must be 0..{depth} for column {column} (0 the input, "
+                                   f"1..{depth - 1} hidden, {depth} the logits), got {layer!r}")
+
+    def reaches_output(self, column: int, layer: int) -> bool:
+        """Whether noise added to the output of layer `layer` of column `column` can change the network's output,
+        by the graph alone (a path of layers and laterals to the last column's logits; an adapter whose weights
+        happen to be 0 still counts as a path). False e.g. for a source column's logits, which feed no lateral."""
+        self.check_site(column, layer)
+        return self._reaches[column][layer]
+
+    def layer_outputs(self, x: torch.Tensor, every_column: bool = False) -> List[Optional[List[torch.Tensor]]]:
+        """x (B, *input shape) -> hs[k] = [x, h_1, ..., h_L] of the clean path for each column the output depends on
+        (every column if `every_column`), None for the others; hs[-1][-1] are the logits."""
+        return self._run(x, range(len(self.columns)) if every_column else self.needed)
+
+    def forward_perturbed(self, x: torch.Tensor, column: int, layer: int, noise: torch.Tensor,
+                          clean: Optional[List[Optional[List[torch.Tensor]]]] = None) -> torch.Tensor:
+        """The network with `noise` added to the output of one layer: x (B, *input shape), noise (D, B,
+        *layer_shapes_column[layer]) (D perturbed copies of the batch) -> logits (D, B, classes).
+
+        The site is h_layer of `column` (post-ReLU for a hidden layer, the logits for its top layer, its copy of x for
+        layer 0); the noisy h flows into the column's next layer and into every lateral that reads it; every other
+        layer output is the clean one. `clean`: `layer_outputs(x)` when the caller has it already (the output of
+        each layer that the noise does not reach is taken from it, not recomputed). Batch norm is used as the model's
+        mode says: call it in eval mode (running statistics), as a test-time perturbation is meant."""
+        self.check_site(column, layer)
+        shape = tuple(self.columns[column].layer_shapes[layer])
+        if noise.dim() < 2 or tuple(noise.shape[2:]) != shape or noise.shape[1] != x.shape[0]:
+            raise KernelInputError(f"noise for column {column} layer {layer} must be (D, {x.shape[0]}, "
+                                   f"{', '.join(map(str, shape))}) (D copies of the batch of {x.shape[0]}), got "
+                                   f"{tuple(noise.shape)}")
+        hs = clean if clean is not None else self.layer_outputs(x)
+        copies, batch = int(noise.shape[0]), int(x.shape[0])
+
+        def tiled(t: torch.Tensor) -> torch.Tensor:
+            """(B, *s) -> (D*B, *s): the clean value for each perturbed copy, copy-major like noise.flatten(0, 1)."""
+            return t.unsqueeze(0).expand(copies, *t.shape).reshape(copies * batch, *t.shape[1:])
+
+        logits = hs[-1][-1]                                                    # (B, classes)
+        if not self._reaches[column][layer]:  # nothing downstream of the site reaches the output
+            return tiled(logits).view(copies, batch, *logits.shape[1:])
+        # The layer outputs that the noise reaches, (D*B, *shape) each; all others are hs's.
+        dirty: Dict[Tuple[int, int], torch.Tensor] = {(column, layer): tiled(hs[column][layer]) + noise.flatten(0, 1)}
+        for k in self.needed:
+            col = self.columns[k]
+            for l in range(1, col.depth + 1):
+                if (k, l) == (column, layer):
+                    continue
+                sources = [(self.config.laterals[i], self.laterals[i]) for i in self.incoming[k][l - 1]]
+                below = dirty.get((k, l - 1))
+                if below is None and not any((lat.from_column, lat.from_layer) in dirty for lat, _ in sources):
+                    continue  # every input clean: so is this layer's output
+                extra, post = [], []
+                for lat, adapter in sources:
+                    src = dirty.get((lat.from_column, lat.from_layer))
+                    # A clean source's adapter output is the same for every copy: computed on B rows, then tiled.
+                    out = adapter(src) if src is not None else tiled(adapter(hs[lat.from_column][lat.from_layer]))
+                    (post if lat.adapter.placement == "post_norm" else extra).append(out)  # (D*B, *shape_k[l])
+                h = below if below is not None else tiled(hs[k][l - 1])             # (D*B, *shape_k[l-1])
+                dirty[(k, l)] = col.forward_layer(l, h, extra, (), post)             # (D*B, *shape_k[l])
+        out = dirty[(len(self.columns) - 1, self.output_column.depth)]                # (D*B, classes)
+        return out.view(copies, batch, *out.shape[1:])
 
     @property
     def output_column(self) -> Column:

@@ -177,6 +177,38 @@ export const calls = {
     z.object({ clean_identical: z.boolean(), corrupted_max_abs_difference: z.number() }),
   ),
   run_close: declare(z.object({ run_id: z.string() }), z.null()),
+  /** A finished run's network from its model.pt (safe-loaded), held under run_id for analysis. */
+  run_load_model: declare(
+    z.object({ run_id: z.string(), model: kernelModelSchema, model_path: z.string() }),
+    z.object({ run_id: z.string(), architecture: z.string(), parameters: z.number().int(), tensors: z.number().int() }),
+  ),
+  /** Test accuracy with Gaussian noise after layer `layer` (post-ReLU) of column `column`, for each site's variances
+   * and `draws` seeded draws each; the accuracies as a (sites, levels, draws) float32 tensor (NaN-padded). */
+  aps_accuracy: declare(
+    z.object({
+      run_id: z.string(),
+      x: z.string(),
+      y: z.string(),
+      /** The first N test examples only (null: all of them). */
+      limit: z.number().int().positive().nullable(),
+      sites: z.array(z.object({ column: z.number().int().nonnegative(), layer: z.number().int().nonnegative() })).min(1),
+      variances: z.array(z.array(z.number().nonnegative())),
+      draws: z.number().int().positive(),
+      seed: z.number().int().nonnegative(),
+      scale: z.enum(['raw', 'relative']),
+      store_as: z.string(),
+    }),
+    z.object({
+      accuracy: tensorMetaSchema,
+      clean_accuracy: z.number(),
+      reaches_output: z.array(z.boolean()),
+      /** Per site: each unit's population std of its clean output, summarised. */
+      activation_std: z.array(z.object({ mean: z.number(), min: z.number(), max: z.number(), zero_units: z.number().int(), units: z.number().int() })),
+      examples: z.number().int(),
+      computed: z.number().int(),
+      seconds: z.number(),
+    }),
+  ),
   bench_plain_ladder: declare(
     z.object({ x: z.string(), y: z.string(), labeled: z.string(), iterations: z.number().int().positive(), model: ladderModelSchema, learning_rate: z.number().positive() }),
     z.object({ seconds_per_iteration: z.number() }),

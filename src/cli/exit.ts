@@ -5,6 +5,7 @@ import { DivergedError, MissingRunsError, RunExistsError } from '../runs/experim
 import { RunLockedError } from '../runs/lock.js';
 import { JobInputError } from '../runs/preflight.js';
 import { RecordError } from '../results/record.js';
+import { ReportError } from '../results/report.js';
 import { RunDirectoryError } from '../runs/run-dir.js';
 
 export class UsageError extends Error {
@@ -28,7 +29,7 @@ const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
  * 130 stopped by SIGINT, 143 by SIGTERM, 1 anything else. */
 export const EXIT_DIVERGED = 5;
 
-const USER_ERRORS = [UsageError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError];
+const USER_ERRORS = [UsageError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError, ReportError];
 
 export function reportAndExitCode(error: unknown): number {
   if (USER_ERRORS.some((kind) => error instanceof kind)) {

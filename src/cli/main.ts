@@ -10,6 +10,7 @@ import { figureCommand } from './figure.js';
 import { reportInterruptions } from './interrupt.js';
 import { reportAndExitCode, UsageError } from './exit.js';
 import { recordCommand } from './record.js';
+import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
 
 const USAGE = `usage: pladder <command> [options]
@@ -37,8 +38,11 @@ commands:
   record DIR [--section ID] [--note TEXT]
                                    an experiment's runs (e.g. runs/ladder-mnist100, complete or not) as a section
                                    of docs/results.md: commands, machine, commit, errors by epoch, seeds' summary
+  report [--out DIR] [--figures DIR]
+                                   the paper reproduced, from the figures as they stand: docs/report/report.html
+                                   (self-contained) and report.md, each claim of the paper with our verdict
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
-  reproduce [figure's options]     reproduce the paper's figures (5 and 7)
+  reproduce [figure's options]     reproduce the paper's figures (5, 6 and 7)
 
 options:
   --device D     auto (default: CUDA when present), cpu, cuda, cuda:N
@@ -57,6 +61,7 @@ const commands: Record<string, Command> = {
   run: runCommand,
   figure: figureCommand,
   record: recordCommand,
+  report: reportCommand,
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
     const known: readonly string[] = BENCHMARKS;
@@ -65,7 +70,8 @@ const commands: Record<string, Command> = {
   },
   async reproduce(args) {
     // The paper's figures that this project reproduces so far, each with every experiment it needs.
-    await figureCommand(['experiments/figure5.yaml', 'experiments/figure7.yaml', ...args]);
+    await figureCommand(['experiments/figure5.yaml', 'experiments/figure6.yaml', 'experiments/figure7.yaml', ...args]);
+    await reportCommand(args.includes('--quick') ? ['--out', 'docs/report/quick', '--figures', 'figures/quick'] : []);
   },
 };
 

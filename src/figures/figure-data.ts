@@ -57,7 +57,7 @@ export type ApproachData = z.infer<typeof approachSchema>;
 export const figureDataSchema = z.object({
   figure: z.string(),
   title: z.string(),
-  kind: z.enum(['curves', 'best']),
+  kind: z.enum(['curves', 'best', 'aps']),
   paper: z.string(),
   accuracies: z.array(z.number()),
   complete: z.boolean(),

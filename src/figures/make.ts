@@ -14,6 +14,7 @@ import { RunDirectory } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { commandOf, figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
+import { apsFigureData, apsSpec, apsTable } from './aps-figure.js';
 import { drawLearningCurve } from './learning-curve.js';
 import { bestSpec, curvesSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
@@ -59,7 +60,7 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
     }),
   );
   const made: MadeFigure[] = [];
-  for (const figure of figures) made.push(await drawFigure(figure, byFile, options));
+  for (const figure of figures) made.push(figure.kind === 'aps' ? await drawApsFigure(kernel, figure, byFile, where, options) : await drawFigure(figure, byFile, options));
   return made;
 }
 
@@ -135,6 +136,22 @@ async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, o
   writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\n## Every seed\n\n${seeds}\n\nPaper: ${figure.paper}\n`);
   if (!options.quick) await writeFigureSection(figure, name, files, [markdown, '', `Every seed (from figures/${name}.json):`, '', seeds].join('\n'), options, approaches, complete);
   return { figure, files, table: markdown, json, diverged };
+}
+
+/** Figure 6: APS measured on every finished run of the figure's approaches (kept in their aps.json). */
+async function drawApsFigure(kernel: Kernel, figure: Figure, byFile: Map<string, ExperimentRuns>, where: DataLocation, options: FigureOptions): Promise<MadeFigure> {
+  const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`;
+  const base = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '', name);
+  const approaches = figure.experiments.map((entry) => ({ label: entry.label, experiment: path.basename(entry.file, '.yaml'), runs: byFile.get(entry.file)!.runs }));
+  const data = await apsFigureData(kernel, approaches, where, options.quick);
+  const json = `${base}.json`;
+  writeJsonAtomic(json, { figure: name, title: figure.title, kind: figure.kind, paper: figure.paper, ...data });
+  const measured = data.approaches.map((a) => `${a.label}: ${a.runs.length} seed(s)`).join(', ');
+  const files = await renderFigure(apsSpec(figure.title, data.bars, `measured on the finished runs: ${measured}`), base);
+  const markdown = apsTable(data.bars);
+  writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\nPaper: ${figure.paper}\n`);
+  if (!options.quick) await writeFigureSection(figure, name, files, markdown, options, figure.experiments.map((entry) => byFile.get(entry.file)!), true);
+  return { figure, files, table: markdown, json, diverged: [] };
 }
 
 /** The figure's section of docs/results.md. */

@@ -6,6 +6,7 @@
  *   checkpoint.pt     the trainer after the last complete epoch (written by the kernel)
  *   model.pt          the final model;  column.pt  its clean encoder as a reusable source column
  *   result.json       the outcome; its presence marks the run complete
+ *   aps.json          Average Perturbation Sensitivity of a finished progressive run (runs/perturbation.ts)
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { z } from 'zod';
 import { epochMetricsSchema } from '../bridge/calls.js';
 import { experimentSchema } from '../spec/experiment.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import type { ApsMeasurement } from './perturbation.js';
 
 export const runConfigSchema = z.strictObject({
   experiment: experimentSchema,
@@ -55,7 +57,7 @@ export type RunResult = z.infer<typeof runResultSchema>;
 export class RunDirectory {
   constructor(readonly dir: string) {}
 
-  file(name: 'config.json' | 'environment.json' | 'metrics.jsonl' | 'checkpoint.pt' | 'model.pt' | 'column.pt' | 'result.json'): string {
+  file(name: 'config.json' | 'environment.json' | 'metrics.jsonl' | 'checkpoint.pt' | 'model.pt' | 'column.pt' | 'result.json' | 'aps.json'): string {
     return path.join(this.dir, name);
   }
 
@@ -115,6 +117,15 @@ export class RunDirectory {
 
   writeMetrics(records: EpochRecord[]): void {
     writeFileAtomic(this.file('metrics.jsonl'), records.map((record) => JSON.stringify(record)).join('\n') + '\n');
+  }
+
+  /** aps.json as written by measureAps (its shape is that module's; a missing or unreadable file is no measurement). */
+  readAps<T = ApsMeasurement[]>(): T | undefined {
+    try {
+      return JSON.parse(readFileSync(this.file('aps.json'), 'utf8')) as T;
+    } catch {
+      return undefined;
+    }
   }
 
   readResult(): RunResult {

@@ -60,7 +60,7 @@ const loaded = new WeakMap<Kernel, Set<string>>();
 /** The kernel's tensors of a loaded split: `<name>.x` and `<name>.y`. */
 export const dataTensorName = (dataset: DatasetName, view: ViewName, split: 'train' | 'test') => `data.${dataset}.${view}.${split}`;
 
-async function ensureData(kernel: Kernel, dataset: DatasetName, split: 'train' | 'test', view: ViewName, where: DataLocation): Promise<string> {
+export async function ensureData(kernel: Kernel, dataset: DatasetName, split: 'train' | 'test', view: ViewName, where: DataLocation): Promise<string> {
   const name = dataTensorName(dataset, view, split);
   const names = loaded.get(kernel) ?? new Set<string>();
   loaded.set(kernel, names);

@@ -1,0 +1,126 @@
+/** The paper's claims (its section 4.2 and "Analysis and Discussion"), each judged on our figures' JSON: holds, does
+ * not hold, or cannot be tested here, with the numbers behind the verdict. A difference "holds" only where the seeds'
+ * ranges (or 95% intervals) do not overlap; overlapping ones are "not shown", an honest middle. */
+import type { ApsBar } from '../figures/aps-figure.js';
+import type { ApproachData, FigureData } from '../figures/figure-data.js';
+
+export type Verdict = 'holds' | 'does not hold' | 'not shown (within the spread of seeds)' | 'cannot be tested here';
+
+export interface Claim {
+  section: string;
+  claim: string;
+  paper: string;
+  ours: string;
+  verdict: Verdict;
+}
+
+const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
+
+/** Final test accuracy of each seed that finished (diverged ones left out). */
+const finals = (a: ApproachData | undefined) => (a ? a.runs.filter((r) => !r.diverged && r.test_accuracy.length).map((r) => r.test_accuracy.at(-1)!) : []);
+const bests = (a: ApproachData | undefined) => (a ? a.runs.filter((r) => !r.diverged && r.test_accuracy.length).map((r) => Math.max(...r.test_accuracy)) : []);
+const range = (values: number[]) => (values.length ? `${pct(Math.min(...values))}-${pct(Math.max(...values))}` : 'n/a');
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+
+/** `a` above `b` beyond the seeds' spread: holds; below beyond it: does not hold; else not shown. */
+function compare(a: number[], b: number[]): Verdict {
+  if (!a.length || !b.length) return 'cannot be tested here';
+  if (Math.min(...a) > Math.max(...b)) return 'holds';
+  if (Math.max(...a) < Math.min(...b)) return 'does not hold';
+  return 'not shown (within the spread of seeds)';
+}
+
+const byExperiment = (data: FigureData | undefined, name: string) => data?.approaches.find((a) => a.experiment === name);
+const seedsOf = (values: number[]) => `${values.length} seed${values.length === 1 ? '' : 's'}`;
+
+function accuracyClaim(section: string, claim: string, paper: string, data: FigureData | undefined, better: string, worse: string): Claim {
+  const a = finals(byExperiment(data, better));
+  const b = finals(byExperiment(data, worse));
+  return {
+    section,
+    claim,
+    paper,
+    ours: a.length && b.length ? `${better}: ${pct(mean(a))} (${range(a)}, ${seedsOf(a)}); ${worse}: ${pct(mean(b))} (${range(b)}, ${seedsOf(b)})` : 'no finished runs',
+    verdict: compare(a, b),
+  };
+}
+
+function speedClaim(data: FigureData | undefined): Claim {
+  const level = data?.accuracies.indexOf(0.74) ?? -1;
+  const reach = (name: string) => {
+    const a = byExperiment(data, name);
+    return a && level >= 0 ? a.runs.filter((r) => !r.diverged).map((r) => r.test_accuracy.findIndex((acc) => acc >= 0.74) + 1 || Infinity) : [];
+  };
+  const ladder = reach('transfer-mnistm-ladder-sup');
+  const supervised = reach('transfer-mnistm-sup-sup');
+  const show = (values: number[]) => values.map((v) => (Number.isFinite(v) ? String(v) : 'never')).join(' / ');
+  return {
+    section: '4.2',
+    claim: 'The progressive ladder network reaches 74% test accuracy far sooner than supervised -> supervised',
+    paper: '74% within 10 epochs; supervised -> supervised needed 60',
+    ours: ladder.length && supervised.length ? `epochs to 74% per seed: progressive ladder ${show(ladder)}, supervised -> supervised ${show(supervised)}` : 'no finished runs',
+    verdict: ladder.length && supervised.length ? compare(supervised, ladder) : 'cannot be tested here',
+  };
+}
+
+function scalarClaims(data: FigureData | undefined): Claim[] {
+  const pairs: [string, string, string][] = [
+    ['before the batch norm', 'transfer-mnistm-ladder-sup', 'transfer-mnistm-no-scalar'],
+    ['after the batch norm', 'transfer-mnistm-ladder-sup-post-norm', 'transfer-mnistm-no-scalar-post-norm'],
+    ['without batch norm (the author\'s setting)', 'transfer-mnistm-ladder-sup-no-bn', 'transfer-mnistm-no-scalar-no-bn'],
+  ];
+  return pairs.map(([where, scalar, plain]) => {
+    const withScalar = bests(byExperiment(data, scalar));
+    const without = bests(byExperiment(data, plain));
+    return {
+      section: '4.2, Figure 7',
+      claim: `Without the learnable scalar the best accuracy collapses (laterals ${where})`,
+      paper: '77.7% with the scalar, 7% without',
+      ours: withScalar.length && without.length ? `best with the scalar ${pct(mean(withScalar))} (${range(withScalar)}), without ${pct(mean(without))} (${range(without)})` : 'no finished runs',
+      // The claim is a collapse: it holds only if the runs without the scalar end far below (beyond the spread).
+      verdict: compare(withScalar, without.map((b) => b + 0.1)) === 'holds' ? 'holds' : withScalar.length && without.length ? 'does not hold' : 'cannot be tested here',
+    };
+  });
+}
+
+function apsClaims(bars: ApsBar[] | undefined, scale: string): Claim[] {
+  const bar = (approach: string, column: string, layer: number) => bars?.find((b) => b.scale === scale && b.approach.startsWith(approach) && b.column === column && b.layer === layer);
+  const seedValues = (b: ApsBar | undefined) => (b ? b.seeds.flatMap((s) => (s.aps === null ? [] : [s.aps])) : []);
+  const show = (b: ApsBar | undefined) => (b && b.mean !== null ? `${b.mean.toFixed(2)} (${b.min!.toFixed(2)}-${b.max!.toFixed(2)})` : 'n/a');
+  const reused = seedValues(bar('(a)', 'source', 1));
+  const claims: Claim[] = [
+    {
+      section: 'Analysis, Figure 6',
+      claim: `The progressive ladder network reuses the source column's layer 1; its target layer 1 is unimportant (noise ${scale})`,
+      paper: 'source layer 1 APS high, target layer 1 low',
+      ours: `APS of layer 1 in (a): source ${show(bar('(a)', 'source', 1))}, target ${show(bar('(a)', 'target', 1))}`,
+      verdict: reused.length ? (Math.min(...reused) > 0.5 ? 'holds' : Math.max(...reused) < 0.5 ? 'does not hold' : 'not shown (within the spread of seeds)') : 'cannot be tested here',
+    },
+  ];
+  for (const [layers, more, less, text] of [
+    [[4, 5], '(b)', '(a)', 'Layers 4 and 5 of the target column matter more in supervised -> supervised than in the progressive ladder network'],
+    [[6], '(a)', '(b)', 'Layer 6 of the target column matters more in the progressive ladder network than in supervised -> supervised'],
+  ] as const) {
+    const verdicts = layers.map((l) => compare(seedValues(bar(more, 'target', l)), seedValues(bar(less, 'target', l))));
+    claims.push({
+      section: 'Analysis, Figure 6',
+      claim: `${text} (noise ${scale})`,
+      paper: 'as stated',
+      ours: layers.map((l) => `layer ${l}: (a) ${show(bar('(a)', 'target', l))}, (b) ${show(bar('(b)', 'target', l))}`).join('; '),
+      verdict: verdicts.every((v) => v === 'holds') ? 'holds' : verdicts.some((v) => v === 'cannot be tested here') ? 'cannot be tested here' : verdicts.some((v) => v === 'does not hold') ? 'does not hold' : 'not shown (within the spread of seeds)',
+    });
+  }
+  return claims;
+}
+
+export function judgeClaims(figure5: FigureData | undefined, figure7: FigureData | undefined, aps: ApsBar[] | undefined): Claim[] {
+  return [
+    accuracyClaim('4.2', 'The progressive ladder network ends above the supervised baseline on the target', 'baseline about 35%, progressive ladder 77.7%', figure5, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-baseline'),
+    accuracyClaim('4.2', 'A semi-supervised (ladder) source column is worth more than a supervised one of the same accuracy', 'progressive ladder above supervised -> supervised', figure5, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-sup-sup'),
+    accuracyClaim('4.2', 'The progressive ladder network beats fine-tuning the ladder\'s weights (pre-trained)', 'pre-training below the progressive ladder', figure5, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-pretrained'),
+    speedClaim(figure5),
+    ...scalarClaims(figure7),
+    ...apsClaims(aps, 'raw'),
+    ...apsClaims(aps, 'relative'),
+  ];
+}

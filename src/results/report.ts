@@ -1,0 +1,120 @@
+/** `pladder report`: the paper reproduced, as one document from the figures as they stand: Markdown and a
+ * self-contained HTML page (figures inlined, nothing fetched), Figures 5, 6 and 7 with our numbers beside the paper's,
+ * and each claim of the paper's section 4.2 and "Analysis and Discussion" with the verdict our data gives. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ApsBar } from '../figures/aps-figure.js';
+import { readFigureData, type FigureData } from '../figures/figure-data.js';
+import { loadFigure } from '../figures/schema.js';
+import { seedsTable, summaryTable } from '../figures/tables.js';
+import { apsTable } from '../figures/aps-figure.js';
+import { loadExperiment } from '../experiments/load.js';
+import { PROJECT_ROOT } from '../paths.js';
+import { machineStamp } from '../provenance/machine.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { judgeClaims, type Claim } from './claims.js';
+import { table } from './document.js';
+
+export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
+
+export class ReportError extends Error {
+  override readonly name = 'ReportError';
+}
+
+interface Section {
+  id: string;
+  title: string;
+  svg: string | undefined;
+  svgFile: string;
+  tables: string[];
+  paper: string;
+}
+
+const DATASET_TITLES: Record<string, string> = { svhn: 'SVHN', 'mnist-m': 'MNIST-M (standing in for SVHN, which cannot be downloaded here)', mnist: 'MNIST' };
+
+/** Writes report.md and report.html into `dir`; returns their paths. */
+export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJECT_ROOT, 'figures')): Promise<{ markdown: string; html: string; claims: Claim[] }> {
+  const figure = (name: string) => path.join(figuresDir, `${name}.json`);
+  const present = ['figure5', 'figure6', 'figure7'].filter((name) => existsSync(figure(name)));
+  if (!present.length) throw new ReportError(`no figure in ${figuresDir} yet: draw them first (make reproduce, or bin/pladder reproduce --no-train from runs already trained)`);
+  const figure5 = existsSync(figure('figure5')) ? readFigureData(figure('figure5')) : undefined;
+  const figure7 = existsSync(figure('figure7')) ? readFigureData(figure('figure7')) : undefined;
+  const figure6 = existsSync(figure('figure6')) ? (JSON.parse(readFileSync(figure('figure6'), 'utf8')) as { title: string; paper: string; bars: ApsBar[] }) : undefined;
+  const target = loadExperiment(loadFigure(path.join(PROJECT_ROOT, 'experiments', 'figure5.yaml')).experiments[0]!.file).data.dataset;
+  const claims = judgeClaims(figure5, figure7, figure6?.bars);
+  const stamp = await machineStamp('report');
+  const curveSection = (id: string, data: FigureData): Section => ({ id, title: data.title, svgFile: `${id}.svg`, svg: readSvg(figuresDir, id), tables: [summaryTable(data), seedsTable(data)], paper: data.paper });
+  const sections: Section[] = [
+    ...(figure5 ? [curveSection('figure5', figure5)] : []),
+    ...(figure6 ? [{ id: 'figure6', title: figure6.title, svgFile: 'figure6.svg', svg: readSvg(figuresDir, 'figure6'), tables: [apsTable(figure6.bars)], paper: figure6.paper }] : []),
+    ...(figure7 ? [curveSection('figure7', figure7)] : []),
+  ];
+  const title = `Progressive Ladder Networks reproduced: MNIST -> ${DATASET_TITLES[target] ?? target}`;
+  const unfinished = [figure5, figure7].some((d) => d && !d.complete);
+  const intro = [
+    `Drawn ${stamp.date} at commit ${stamp.commit} from the figures' JSON in figures/ (every number here is read from those files).`,
+    `Target domain: ${DATASET_TITLES[target] ?? target}.${unfinished ? ' Some runs are unfinished: the tables say which seeds ran how far.' : ''}`,
+  ];
+  const claimsTable = table(['section', 'claim', 'paper', 'ours', 'verdict'], claims.map((c) => [c.section, c.claim, c.paper, c.ours, `**${c.verdict}**`]));
+  const relativeFigures = path.relative(dir, figuresDir);
+  const markdown = [
+    `# ${title}`,
+    '',
+    ...intro,
+    '',
+    '## The paper\'s claims',
+    '',
+    claimsTable,
+    '',
+    ...sections.flatMap((s) => [`## ${s.title}`, '', `![${s.title}](${path.join(relativeFigures, s.svgFile)})`, '', ...s.tables.flatMap((t) => [t, '']), `Paper: ${s.paper}`, '']),
+  ].join('\n');
+  const html = renderHtml(title, intro, claims, sections);
+  const files = { markdown: path.join(dir, 'report.md'), html: path.join(dir, 'report.html') };
+  writeFileAtomic(files.markdown, `${markdown}\n`);
+  writeFileAtomic(files.html, html);
+  return { ...files, claims };
+}
+
+function readSvg(dir: string, id: string): string | undefined {
+  const file = path.join(dir, `${id}.svg`);
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
+
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** A markdown table (as tables.ts writes them) as an HTML table. */
+function htmlTable(markdown: string): string {
+  const rows = markdown.split('\n').filter((line, i) => i !== 1).map((line) => line.replace(/^\| | \|$/g, '').split(' | '));
+  const [head, ...body] = rows;
+  const cells = (row: string[], tag: string) => row.map((c) => `<${tag}>${escape(c).replace(/\*\*(.+?)\*\*/g, '<strong>$1</strong>')}</${tag}>`).join('');
+  return `<table><thead><tr>${cells(head ?? [], 'th')}</tr></thead><tbody>${body.map((r) => `<tr>${cells(r, 'td')}</tr>`).join('')}</tbody></table>`;
+}
+
+function renderHtml(title: string, intro: string[], claims: Claim[], sections: Section[]): string {
+  const verdictClass = (v: string) => (v === 'holds' ? 'holds' : v === 'does not hold' ? 'fails' : 'open');
+  const claimRows = claims
+    .map((c) => `<tr><td>${escape(c.section)}</td><td>${escape(c.claim)}</td><td>${escape(c.paper)}</td><td>${escape(c.ours)}</td><td class="${verdictClass(c.verdict)}">${escape(c.verdict)}</td></tr>`)
+    .join('');
+  const figures = sections
+    .map((s) => `<section id="${s.id}"><h2>${escape(s.title)}</h2><figure>${s.svg ?? `<p>(${escape(s.svgFile)} is missing)</p>`}</figure>${s.tables.map(htmlTable).join('')}<p class="paper">Paper: ${escape(s.paper)}</p></section>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<style>
+body { font-family: 'DejaVu Sans', sans-serif; max-width: 1200px; margin: 2em auto; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 13px; }
+th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+td.holds { background: #e5f5e0; } td.fails { background: #fde0dd; } td.open { background: #fff7dc; }
+figure { margin: 1em 0; } figure svg { max-width: 100%; height: auto; }
+.paper { color: #555; font-style: italic; }
+</style></head>
+<body>
+<h1>${escape(title)}</h1>
+${intro.map((line) => `<p>${escape(line)}</p>`).join('\n')}
+<section id="claims"><h2>The paper's claims</h2>
+<table><thead><tr><th>section</th><th>claim</th><th>paper</th><th>ours</th><th>verdict</th></tr></thead><tbody>${claimRows}</tbody></table></section>
+${figures}
+</body></html>
+`;
+}
