@@ -3,7 +3,8 @@
 #   1. npm packages (npm ci), rebuilt only when package-lock.json changed;
 #   2. a Python that imports torch, torchvision, numpy, scipy and jsonschema (PLADDER_PYTHON wins); where none exists:
 #      Debian as root -> Debian's PyTorch for /usr/bin/python3 (no PyPI needed), elsewhere -> pip install -r requirements.txt;
-#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), a font for figures, pytest;
+#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), a font for figures, pytest, and
+#      Chromium (headless) for the report's test;
 #   4. the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,6 +74,9 @@ if ! "$python" -c 'import pytest' >/dev/null 2>&1; then
   else say "$python -m pip install pytest"; "$python" -m pip install pytest; fi
 fi
 mkdir -p .cache && printf '%s\n' "$python" > .cache/python  # the interpreter `make test` gives pytest
+
+# --- 3c. a real browser for the report's test (the HTML report must open in Debian's Chromium) -------------------------
+if is_debian_root && ! command -v chromium >/dev/null; then apt_install chromium; fi
 
 # --- 4. TypeScript --------------------------------------------------------------------------------------------------
 npm run --silent build

@@ -26,7 +26,7 @@ describe('make reproduce QUICK=1', () => {
     expect(result.stdout).toMatch(/^\d+ claims: /m);
 
     const html = readFileSync(report, 'utf8');
-    expect(html).toContain('MNIST -> MNIST-M (standing in for SVHN');
+    expect(html).toContain('MNIST -&gt; MNIST-M (standing in for SVHN'); // the title names the target domain
     for (const id of ['figure5', 'figure6', 'figure7']) expect(html).toMatch(new RegExp(`<section id="${id}"><h2>[^<]+</h2><figure><svg`));
     expect(html).not.toMatch(/<(script|link|img)\b/); // self-contained: nothing to fetch, nothing to run
     const markdown = readFileSync(path.join(path.dirname(report), 'report.md'), 'utf8');
