@@ -9,6 +9,7 @@ import { table } from '../results/document.js';
 import type { ExistingRun } from '../runs/experiment.js';
 import { APS_DEFAULTS, APS_QUICK, measureAps, NOISE_SCALES, type ApsMeasurement } from '../runs/perturbation.js';
 import { RunDirectory } from '../runs/run-dir.js';
+import type { RunEvents } from '../runs/runner.js';
 
 export interface ApsApproach {
   label: string;
@@ -36,12 +37,12 @@ export interface ApsFigureData {
 
 /** Measures (or reads) every complete run's APS and gathers the bars. Columns are named by role: the first is the
  * source, the last the target (the paper's two-column networks). */
-export async function apsFigureData(kernel: Kernel, approaches: ApsApproach[], where: DataLocation, quick: boolean): Promise<ApsFigureData> {
+export async function apsFigureData(kernel: Kernel, approaches: ApsApproach[], where: DataLocation, quick: boolean, events?: RunEvents): Promise<ApsFigureData> {
   const measured = [];
   for (const approach of approaches) {
     const runs = [];
     for (const run of approach.runs.filter((r) => r.complete && !r.diverged)) {
-      runs.push({ seed: run.seed, dir: run.dir, measurements: await measureAps(kernel, new RunDirectory(run.dir), where, quick ? APS_QUICK : APS_DEFAULTS) });
+      runs.push({ seed: run.seed, dir: run.dir, measurements: await measureAps(kernel, new RunDirectory(run.dir), where, quick ? APS_QUICK : APS_DEFAULTS, events) });
     }
     measured.push({ label: approach.label, experiment: approach.experiment, runs });
   }

@@ -60,7 +60,7 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
     }),
   );
   const made: MadeFigure[] = [];
-  for (const figure of figures) made.push(figure.kind === 'aps' ? await drawApsFigure(kernel, figure, byFile, where, options) : await drawFigure(figure, byFile, options));
+  for (const figure of figures) made.push(figure.kind === 'aps' ? await drawApsFigure(kernel, figure, byFile, where, options, events) : await drawFigure(figure, byFile, options));
   return made;
 }
 
@@ -139,11 +139,11 @@ async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, o
 }
 
 /** Figure 6: APS measured on every finished run of the figure's approaches (kept in their aps.json). */
-async function drawApsFigure(kernel: Kernel, figure: Figure, byFile: Map<string, ExperimentRuns>, where: DataLocation, options: FigureOptions): Promise<MadeFigure> {
+async function drawApsFigure(kernel: Kernel, figure: Figure, byFile: Map<string, ExperimentRuns>, where: DataLocation, options: FigureOptions, events: RunEvents): Promise<MadeFigure> {
   const name = `${figure.name}${variantSuffix({ ...options, quick: false })}`;
   const base = path.join(PROJECT_ROOT, 'figures', options.quick ? 'quick' : '', name);
   const approaches = figure.experiments.map((entry) => ({ label: entry.label, experiment: path.basename(entry.file, '.yaml'), runs: byFile.get(entry.file)!.runs }));
-  const data = await apsFigureData(kernel, approaches, where, options.quick);
+  const data = await apsFigureData(kernel, approaches, where, options.quick, events);
   const json = `${base}.json`;
   writeJsonAtomic(json, { figure: name, title: figure.title, kind: figure.kind, paper: figure.paper, ...data });
   const measured = data.approaches.map((a) => `${a.label}: ${a.runs.length} seed(s)`).join(', ');

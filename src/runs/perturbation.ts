@@ -8,7 +8,7 @@ import { APS_SEARCH, averagePerturbationSensitivity, findHalfVariances, precisio
 import type { DataLocation } from '../data/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { RunDirectory } from './run-dir.js';
-import { ensureData, kernelModel } from './runner.js';
+import { ensureData, kernelModel, type RunEvents } from './runner.js';
 
 export const NOISE_SCALES = ['raw', 'relative'] as const;
 export type NoiseScale = (typeof NOISE_SCALES)[number];
@@ -50,7 +50,7 @@ export interface ApsMeasurement {
 }
 
 /** Measures (or reads back from aps.json, when measured with the same options) the run's APS for every scale. */
-export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataLocation, options: ApsOptions = APS_DEFAULTS): Promise<ApsMeasurement[]> {
+export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataLocation, options: ApsOptions = APS_DEFAULTS, events?: RunEvents): Promise<ApsMeasurement[]> {
   const known = dir.readAps();
   const wanted = (m: ApsMeasurement, scale: NoiseScale) => m.scale === scale && m.draws === options.draws && m.limit === options.limit && m.seed === options.seed && JSON.stringify(m.search) === JSON.stringify(APS_SEARCH);
   if (known && options.scales.every((scale) => known.some((m) => wanted(m, scale)))) return options.scales.map((scale) => known.find((m) => wanted(m, scale))!);
@@ -67,10 +67,15 @@ export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataL
   try {
     const sites = columns.flatMap((column, k) => Array.from({ length: column.widths.length - 1 }, (_, l) => ({ column: k, layer: l + 1 })));
     const measurements: ApsMeasurement[] = [];
+    // Progress in search rounds: 1 unperturbed + at most maxEvaluations per scale.
+    const rounds = options.scales.length * (1 + APS_SEARCH.maxEvaluations);
+    let round = 0;
+    const step = (label: string) => events?.progress(++round, rounds, `${runId} ${label}`, runId);
     for (const scale of options.scales) {
       const started = performance.now();
-      const measure = (asked: number[], variances: number[]) =>
-        kernel.call('aps_accuracy', {
+      const measure = (asked: number[], variances: number[]) => {
+        step(`APS, ${scale} noise`);
+        return kernel.call('aps_accuracy', {
           run_id: runId,
           x: `${test}.x`,
           y: `${test}.y`,
@@ -82,6 +87,7 @@ export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataL
           scale,
           store_as: `${runId}/accuracy`,
         });
+      };
       // Variance 0 everywhere: the unperturbed accuracy, and which sites can reach the output at all.
       const unperturbed = await measure(sites.map((_, i) => i), sites.map(() => 0));
       const clean = unperturbed.clean_accuracy;
@@ -121,6 +127,8 @@ export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataL
         seconds: (performance.now() - started) / 1000,
       });
     }
+    events?.progress(rounds, rounds, `${runId} done`, runId);
+    events?.log(`${runId}: APS measured (${measurements.map((m) => `${m.scale} ${m.seconds.toFixed(0)} s`).join(', ')})`);
     writeJsonAtomic(dir.file('aps.json'), measurements);
     return measurements;
   } finally {
