@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../paths.js';
 import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { judgeClaims, type Claim } from './claims.js';
-import { table } from './document.js';
+import { table, writeSection } from './document.js';
 
 export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
 
@@ -72,6 +72,10 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
   const files = { markdown: path.join(dir, 'report.md'), html: path.join(dir, 'report.html') };
   writeFileAtomic(files.markdown, `${markdown}\n`);
   writeFileAtomic(files.html, html);
+  if (dir === REPORT_DIR) {
+    // The verdicts, as computed from the figures' JSON, in the results document too.
+    writeSection('paper-claims', [`## The paper's claims, judged on our figures (${path.relative(PROJECT_ROOT, files.html)})`, '', ...intro.map((line) => `- ${line}`), '', claimsTable].join('\n'));
+  }
   return { ...files, claims };
 }
 
