@@ -7,8 +7,9 @@ import { writeSection } from '../results/document.js';
 import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
+import type { Experiment } from '../spec/experiment.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { describeDivergence, existingRuns, runExperiments, type ExistingRun, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
+import { describeDivergence, existingRuns, MissingRunsError, runExperiments, type ExistingRun, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
 import { provenanceLines, readRunEnvironment } from '../results/record.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
@@ -47,7 +48,7 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
   const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((entry) => entry.file)))];
   const experiments = files.map((file) => loadExperiment(file));
   const runs = options.noTrain
-    ? experiments.map((experiment) => existingRuns(experiment, options))
+    ? experiments.map((experiment) => runsSoFar(experiment, options))
     : (await drawnOutcomes(await runExperiments(kernel, experiments, where, options, events))).map((outcome) =>
         [...outcome.runs, ...outcome.diverged]
           .sort((a, b) => a.seed - b.seed)
@@ -59,9 +60,25 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
       return [file, { seeds: (options.seeds ?? experiments[i]!.seeds).length, epochs: training.epochs, runs: runs[i]! }];
     }),
   );
+  for (const figure of figures) {
+    const missing = figure.experiments.filter((entry) => !byFile.get(entry.file)!.runs.length);
+    if (missing.length === figure.experiments.length) {
+      throw new MissingRunsError(`${figure.name}: none of its experiments has a run that finished an epoch in ${options.runsDir}; train them first (the same command without --no-train)`);
+    }
+  }
   const made: MadeFigure[] = [];
   for (const figure of figures) made.push(figure.kind === 'aps' ? await drawApsFigure(kernel, figure, byFile, where, options, events) : await drawFigure(figure, byFile, options));
   return made;
+}
+
+/** An experiment's runs as they stand; none yet is an empty list (the figure says "0 of N" seeds for it). */
+function runsSoFar(experiment: Experiment, options: FigureOptions): ExistingRun[] {
+  try {
+    return existingRuns(experiment, options);
+  } catch (error) {
+    if (error instanceof MissingRunsError) return [];
+    throw error;
+  }
 }
 
 /** Each experiment's own learning curves too, next to its summary (as `pladder run` draws them). */

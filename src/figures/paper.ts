@@ -28,7 +28,7 @@ export function curvesSpec(title: string, approaches: { label: string; curve: Cu
 }
 
 export function bestSpec(title: string, approaches: { label: string; best: Summary }[], note?: string): TopLevelSpec {
-  const values = approaches.map(({ label, best }) => {
+  const values = approaches.filter(({ best }) => best.n > 0).map(({ label, best }) => {
     const half = Number.isFinite(best.ci95) ? best.ci95 : 0;
     return { approach: label, best: 100 * best.mean, low: 100 * (best.mean - half), high: 100 * (best.mean + half), text: `${(100 * best.mean).toFixed(1)}%` };
   });
