@@ -25,6 +25,11 @@ describe('make reproduce QUICK=1', () => {
     expect(result.stdout.trim().split('\n').at(-1)).toBe(`report: ${report} (and report.md)`);
     expect(result.stdout).toMatch(/^\d+ claims: /m);
 
+    for (const id of ['figure5', 'figure6', 'figure7']) {
+      const base = path.join(PROJECT_ROOT, 'figures', 'quick', id);
+      expect(readFileSync(`${base}.svg`, 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>$/);
+      expect(readFileSync(`${base}.png`).subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a'); // the PNG signature
+    }
     const html = readFileSync(report, 'utf8');
     expect(html).toContain('MNIST -&gt; MNIST-M (standing in for SVHN'); // the title names the target domain
     for (const id of ['figure5', 'figure6', 'figure7']) expect(html).toMatch(new RegExp(`<section id="${id}"><h2>[^<]+</h2><figure><svg`));
