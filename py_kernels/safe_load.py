@@ -77,6 +77,8 @@ _PICKLE.load = _restricted_load
 
 def _torch_load(buffer: io.BytesIO, map_location: Any) -> Any:
     if _LOAD_HONOURS_PICKLE_MODULE:
+        # weights_only=False only because torch refuses a pickle_module with it; every name the file asks for is still
+        # resolved by _RestrictedUnpickler.find_class (torch 2.x subclasses pickle_module.Unpickler), so no code runs.
         return torch.load(buffer, map_location=map_location, pickle_module=_PICKLE, weights_only=False)
     # torch 1.x: the zip reader that torch.load itself calls, given our pickle module.
     with torch.serialization._open_zipfile_reader(buffer) as archive:

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from py_kernels import safe_load
 from py_kernels.errors import KernelInputError
 from py_kernels.models import build_column, build_model, column_from_state
 
@@ -58,7 +59,7 @@ def test_a_column_file_is_checked_against_the_declared_column(tmp_path, column_f
     with pytest.raises(KernelInputError, match=r"columns\[0\]\.widths: are \[12, 9, 6, 4\] but .* holds a column of "
                                                r"widths \[12, 8, 6, 4\]; make them agree"):
         build_model("progressive", spec=_spec(column_file, widths=[12, 9, 6, 4]))
-    torch.save({k: v.double() for k, v in torch.load(column_file).items()}, tmp_path / "double.pt")
+    torch.save({k: v.double() for k, v in safe_load.load(str(column_file), what="column file", hint="").items()}, tmp_path / "double.pt")
     with pytest.raises(KernelInputError, match="non-float32 tensors"):
         build_model("progressive", spec=_spec(tmp_path / "double.pt"))
     torch.save({"x": torch.zeros(2)}, tmp_path / "other.pt")

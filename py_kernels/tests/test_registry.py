@@ -12,6 +12,7 @@ import math
 import pytest
 import torch
 
+from py_kernels import safe_load
 from py_kernels.data import views
 from py_kernels.errors import KernelInputError
 from py_kernels.models import (ADAPTERS, COLUMNS, MODELS, OBJECTIVES, AdapterSpec, build_adapter, build_column,
@@ -236,7 +237,7 @@ def test_a_model_trains_finitely_and_the_same_seed_repeats_bit_for_bit(tmp_path,
 @pytest.mark.parametrize("case", sorted(MODEL_CASES["progressive"]))
 def test_a_frozen_progressive_column_never_changes(tmp_path, case):
     model, _, _ = _train(tmp_path, "progressive", case, seed=3)
-    source = torch.load(tmp_path / "source.pt")
+    source = safe_load.load(str(tmp_path / "source.pt"), what="column file", hint="")
     assert _state_equal(source, model.columns[0].state_dict())
     assert not model.columns[0].training and model.columns[2].training
 

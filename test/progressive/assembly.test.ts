@@ -2,6 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kernel } from '../../src/bridge/index.js';
 import { loadView } from '../../src/data/index.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import { buildGraph, kernelModel } from '../../src/progressive/graph.js';
 import { progressiveModelSchema } from '../../src/spec/progressive.js';
 import { python, scratchData } from '../helpers/data.js';
@@ -35,7 +36,8 @@ function progressive(columns: object[], laterals: unknown = 'all', adapter?: obj
 
 /** sha256 over the tensors of a column file, in name order. */
 const columnHash = (file: string) =>
-  python(`import hashlib, torch; s = torch.load("${file}"); h = hashlib.sha256()
+  python(`import hashlib, sys; sys.path.insert(0, "${PROJECT_ROOT}"); from py_kernels import safe_load
+s = safe_load.load("${file}", what="column file", hint=""); h = hashlib.sha256()
 for k in sorted(s): h.update(k.encode()); h.update(s[k].contiguous().numpy().tobytes())
 print(h.hexdigest())`);
 

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
 import { python } from '../helpers/data.js';
@@ -11,7 +12,8 @@ import { VITE_NODE, waitUntil } from '../helpers/processes.js';
 /** sha256 over every tensor of model.pt's state, in name order (independent of the kernel that wrote it). */
 function weightsHash(runDir: string): Promise<string> {
   return python(
-    `import hashlib, torch; s = torch.load("${path.join(runDir, 'model.pt')}")["state"]; h = hashlib.sha256()
+    `import hashlib, sys; sys.path.insert(0, "${PROJECT_ROOT}"); from py_kernels import safe_load
+s = safe_load.load("${path.join(runDir, 'model.pt')}", what="model file", hint="")["state"]; h = hashlib.sha256()
 for k in sorted(s): h.update(k.encode()); h.update(s[k].contiguous().numpy().tobytes())
 print(h.hexdigest())`,
   );
