@@ -140,10 +140,12 @@ def data_describe(name: str, data_dir: str, cache_dir: str | None) -> dict:
 
 @call
 def data_load(name: str, split: str, view: str, data_dir: str, cache_dir: str | None, store_as: str,
-              progress: Callable[[dict], None] | None = None) -> dict:
-    """Loads a view of a dataset split into the kernel's device as tensors `<store_as>.x` and `<store_as>.y`."""
+              view_options: dict | None = None, progress: Callable[[dict], None] | None = None) -> dict:
+    """Loads a view of a dataset split into the kernel's device as tensors `<store_as>.x` and `<store_as>.y`;
+    `view_options`: a view computed by a frozen network needs them (model_describe's "views"), computed on this
+    kernel's device and kept in the cache (py_kernels/data/features.py)."""
     started = time.perf_counter()
-    x, y = data.load_view(name, split, view, data_dir, cache_dir, progress)
+    x, y = data.load_view(name, split, view, data_dir, cache_dir, progress, view_options, session().device)
     store, device = session().store, session().device
     return {
         "x": store.put(f"{store_as}.x", x.to(device)),

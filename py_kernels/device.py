@@ -72,6 +72,7 @@ def describe(device: torch.device, threads: int) -> dict:
         "threads": threads,
         "blas": blas_library(),
         "cuda_available": torch.cuda.is_available(),
+        "cuda_device_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "cuda_name": None,
         "cuda_memory_bytes": None,
     }

@@ -44,6 +44,7 @@ import torch
 
 from .errors import KernelInputError
 from .models.progressive import ProgressiveNetwork
+from .models.view_inputs import Input
 from .progress import Progress, ProgressSink
 from .training import _check_xy
 
@@ -117,7 +118,7 @@ def _batches(n: int) -> List[slice]:
     return [slice(start, min(start + BATCH_ROWS, n)) for start in range(0, n, BATCH_ROWS)]
 
 
-def clean_statistics(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor,
+def clean_statistics(model: ProgressiveNetwork, x: Input, y: torch.Tensor,
                      sites: Sequence[Site]) -> Tuple[int, List[torch.Tensor]]:
     """One clean pass over x (B rows at a time; eval mode and no_grad are the caller's) -> (correct predictions, per
     site the population std over x of each unit of its clean output, (*layer shape) float32). The variance is merged
@@ -127,7 +128,7 @@ def clean_statistics(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor
     mean: List[Optional[torch.Tensor]] = [None] * len(sites)
     m2: List[Optional[torch.Tensor]] = [None] * len(sites)
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
-    for rows in _batches(x.shape[0]):
+    for rows in _batches(len(x)):
         hs = model.layer_outputs(x[rows], every_column=every_column)
         correct += (hs[-1][-1].argmax(dim=1) == y[rows]).sum()
         n_b = rows.stop - rows.start
@@ -146,7 +147,7 @@ def clean_statistics(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor
     return int(correct), [(m / n_seen).sqrt().float() for m in m2]
 
 
-def aps_accuracy(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor, sites: Sequence[Site],
+def aps_accuracy(model: ProgressiveNetwork, x: Input, y: torch.Tensor, sites: Sequence[Site],
                  variances: Sequence[Sequence[float]], draws: int, seed: int, scale: str,
                  progress: Optional[ProgressSink] = None) -> ApsResult:
     """The accuracy on (x (N, *input shape), y (N,)) of `model` with noise at each site, for each of its variances
@@ -162,9 +163,9 @@ def aps_accuracy(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor, si
         raise KernelInputError(f"seed must be a non-negative whole number, got {seed!r}")
     variances = _check_variances(list(variances), len(sites))
     device = next(model.parameters()).device
-    shapes = model.layer_shapes
-    _check_xy("x", x, y, device, shapes[0], shapes[-1][0])
-    n = int(x.shape[0])
+    shapes, views = model.layer_shapes, model.input_shapes
+    _check_xy("x", x, y, device, views if len(views) > 1 else shapes[0], shapes[-1][0])
+    n = len(x)
     if n == 0:
         raise KernelInputError("x holds no examples; the accuracy of an empty set is undefined")
 
@@ -188,7 +189,7 @@ def aps_accuracy(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor, si
     return ApsResult(accuracy, clean, reaches, [u.cpu() for u in unit_std], int(computed.sum()), n)
 
 
-def _perturbed_correct(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tensor, sites: Sequence[Site],
+def _perturbed_correct(model: ProgressiveNetwork, x: Input, y: torch.Tensor, sites: Sequence[Site],
                        variances: List[List[float]], reaches: List[bool], unit_std: List[torch.Tensor], draws: int,
                        seed: int, scale: str, progress: Optional[ProgressSink]) -> Tuple[torch.Tensor, torch.Tensor]:
     """-> (correct (sites, max_levels, draws) int64 on x's device, computed: the same shape, bool: which entries
@@ -212,18 +213,18 @@ def _perturbed_correct(model: ProgressiveNetwork, x: torch.Tensor, y: torch.Tens
             computed[s, i] = True
         work.append(pairs)
 
-    batches = _batches(int(x.shape[0]))
+    batches = _batches(len(x))
     bar = Progress(progress, "aps_accuracy", len(batches) * sum(len(pairs) for pairs in work))
     done = 0
     for rows in batches:
         xb, yb = x[rows], y[rows]
         hs = model.layer_outputs(xb)              # the clean pass: every layer the noise does not reach comes from it
-        per_pass = max(1, MAX_ROWS // xb.shape[0])
+        per_pass = max(1, MAX_ROWS // len(xb))
         for s, site in enumerate(sites):
             shape = tuple(model.columns[site.column].layer_shapes[site.layer])
             for start in range(0, len(work[s]), per_pass):
                 chunk = work[s][start:start + per_pass]
-                z = torch.stack([torch.randn((xb.shape[0], *shape), generator=g) for _, _, _, g in chunk])
+                z = torch.stack([torch.randn((len(xb), *shape), generator=g) for _, _, _, g in chunk])
                 std = torch.stack([p[2] for p in chunk]).unsqueeze(1)                 # (P, 1, *shape)
                 noise = z.to(device) * std                                            # (P, B, *shape)
                 logits = model.forward_perturbed(xb, site.column, site.layer, noise, clean=hs)  # (P, B, classes)

@@ -21,7 +21,8 @@ import torch
 
 from . import safe_load
 from .errors import KernelInputError
-from .models import build_model, column_from_state, get_model
+from .models import Column, build_model, column_from_state, get_model
+from .models.view_inputs import Input, ViewInputs
 from .progress import ProgressSink
 from .tensors import TensorStore
 from .training import Evaluator, Trainer, source_column_state, trainer_for
@@ -31,9 +32,9 @@ from .training import Evaluator, Trainer, source_column_state, trainer_for
 class Run:
     trainer: Evaluator                # a Trainer (create), or an Evaluator alone for a run loaded for analysis
     architecture: str
-    x_test: Optional[torch.Tensor]    # (Nt, ...) the run's test set; None for a loaded run (its calls name tensors)
+    x_test: Optional[Input]           # (Nt, ...) the run's test set; None for a loaded run (its calls name tensors)
     y_test: Optional[torch.Tensor]    # (Nt,)
-    x_validation: Optional[torch.Tensor]  # (Nv, ...) held out of the training pool, or None
+    x_validation: Optional[Input]     # (Nv, ...) held out of the training pool, or None
     y_validation: Optional[torch.Tensor]  # (Nv,)
     batches: dict
 
@@ -66,11 +67,13 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
     ignored); tensors: names of train_x (N, ...), train_y (N,), the index vectors of `data_pool_split` into them,
     train (the pool minus validation: a ladder's unlabeled pool), labeled (a subset of train: the labels the trainer
     sees), validation (or None), and test_x, test_y; test_limit: evaluate on the first N test examples only (None:
-    all). The model's objective picks the trainer.
-    -> {"run_id", "parameters" (trainable), "labeled", "unlabeled" (the pool's size), "validation" (0 if none)}
+    all). The model's objective picks the trainer. train_x and test_x name one tensor, or for a model whose columns
+    read several views (describe_model's "views") {view: tensor name}, each view of the same split.
+    -> {"run_id", "parameters" (trainable), "labeled", "unlabeled" (the pool's size), "validation" (0 if none),
+    "notes" (what every result of the run must say, e.g. that an AlexNet column's weights are random)}
     """
-    x, y = store.get(tensors["train_x"]), store.get(tensors["train_y"])
-    n = int(x.shape[0])
+    x, y = _input(store, tensors, "train_x"), store.get(tensors["train_y"])
+    n = len(x)
     train = _indices(store, tensors, "train", n)
     labeled = _indices(store, tensors, "labeled", n)
     validation = None if tensors["validation"] is None else _indices(store, tensors, "validation", n)
@@ -86,12 +89,23 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
     trainer = trainer_class.for_run(network, x, y, train, labeled, training, seed)
     batches = trainer_class.epoch_options(training)
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
-    _runs[run_id] = Run(trainer, model["architecture"], store.get(tensors["test_x"])[test],
+    _runs[run_id] = Run(trainer, model["architecture"], _input(store, tensors, "test_x")[test],
                         store.get(tensors["test_y"])[test], None if validation is None else x[validation],
                         None if validation is None else y[validation], batches)
     parameters = sum(p.numel() for p in network.parameters() if p.requires_grad)
+    # A column built on weights from elsewhere (an AlexNet trunk) says which: ImageNet's file, or random.
+    notes = [m.provenance()["label"] for m in network.modules() if isinstance(m, Column) and hasattr(m, "provenance")]
     return {"run_id": run_id, "parameters": parameters, "labeled": int(labeled.numel()),
-            "unlabeled": int(train.numel()), "validation": 0 if validation is None else int(validation.numel())}
+            "unlabeled": int(train.numel()), "validation": 0 if validation is None else int(validation.numel()),
+            "notes": notes}
+
+
+def _input(store: TensorStore, tensors: dict, key: str) -> Input:
+    """tensors[key]: one tensor's name, or {view: tensor name} -> a ViewInputs of those views."""
+    names = tensors[key]
+    if isinstance(names, dict):
+        return ViewInputs({view: store.get(name) for view, name in names.items()})
+    return store.get(names)
 
 
 def _indices(store: TensorStore, tensors: dict, key: str, n: int) -> torch.Tensor:

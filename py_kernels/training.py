@@ -21,13 +21,14 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Dict, Optional, Tuple, Type
+from typing import Dict, Optional, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
 
 from .errors import KernelInputError
 from .models.column_api import Column, Shape
+from .models.view_inputs import Input, ViewInputs
 from .progress import Progress, ProgressSink
 
 
@@ -133,9 +134,22 @@ class _Cycler:
         self.pos = int(state["pos"])
 
 
-def _check_xy(name: str, x: torch.Tensor, y: Optional[torch.Tensor], device: torch.device, shape: Shape,
-              classes: Optional[int] = None) -> None:
-    """x (N, *shape) float32 on `device`; y (N,) int64 in 0..classes-1."""
+def _check_xy(name: str, x: Input, y: Optional[torch.Tensor], device: torch.device,
+              shape: Union[Shape, Dict[str, Shape]], classes: Optional[int] = None) -> None:
+    """x (N, *shape) float32 on `device`, or with `shape` {view: shape} (a model whose columns read several views) a
+    ViewInputs holding exactly those views, each (N, *its shape); y (N,) int64 in 0..classes-1."""
+    if isinstance(shape, dict):
+        if len(shape) == 1 and not isinstance(x, ViewInputs):
+            shape = next(iter(shape.values()))  # every column reads one view: x is its tensor
+        elif not isinstance(x, ViewInputs) or set(x.shapes()) != set(shape):
+            got = sorted(x.shapes()) if isinstance(x, ViewInputs) else f"one {type(x).__name__}"
+            raise KernelInputError(f"{name} must hold the views {sorted(shape)} (the model's columns read them), "
+                                   f"got {got}; load each view and pass them by name")
+        else:
+            for view, view_shape in shape.items():
+                _check_xy(f"{name} (view {view})", x.of(view), None, device, view_shape)
+            x = next(iter(x.tensors.values()))  # the labels are checked against its rows below
+            shape = tuple(x.shape[1:])
     if not isinstance(x, torch.Tensor) or x.dtype != torch.float32 or tuple(x.shape[1:]) != tuple(shape):
         got = f"{x.dtype} {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise KernelInputError(f"{name} must be a float32 tensor (N, {', '.join(map(str, shape))}), got {got}")
@@ -167,23 +181,24 @@ class Evaluator:
         self.model = model
         self.device = next(model.parameters()).device
 
-    def _shapes(self) -> Tuple[Shape, int]:
-        """(input shape, classes) of the model."""
+    def _shapes(self) -> Tuple[Union[Shape, Dict[str, Shape]], int]:
+        """(input shape, classes) of the model; the input as {view: shape} when its columns read several views."""
         shapes = self.model.layer_shapes
-        return shapes[0], shapes[-1][0]
+        views = getattr(self.model, "input_shapes", {})
+        return (views if len(views) > 1 else shapes[0]), shapes[-1][0]
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
+    def evaluate(self, x: Input, y: torch.Tensor, batch_size: int = 10000) -> Dict[str, float]:
         """Clean-path accuracy with the test-time (running) BN statistics -> {"accuracy", "error", "examples"}."""
         _check_xy("x", x, y, self.device, *self._shapes())
         was_training = self.model.training
         self.model.eval()
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        for i in range(0, x.shape[0], batch_size):
+        for i in range(0, len(x), batch_size):
             logits = self.model.forward_clean(x[i:i + batch_size])
             correct += (logits.argmax(dim=1) == y[i:i + batch_size]).sum()
         self.model.train(was_training)
-        n = int(x.shape[0])
+        n = len(x)
         acc = int(correct) / max(n, 1)
         return {"accuracy": acc, "error": 1.0 - acc, "examples": n}
 
@@ -218,7 +233,7 @@ class Trainer(Evaluator):
         return lr
 
     @classmethod
-    def for_run(cls, model: nn.Module, x: torch.Tensor, y: torch.Tensor, train: torch.Tensor, labeled: torch.Tensor,
+    def for_run(cls, model: nn.Module, x: Input, y: torch.Tensor, train: torch.Tensor, labeled: torch.Tensor,
                 training: dict, seed: int) -> "Trainer":
         """The trainer of a run: x (N, ...) and y (N,) the training split, train (Nt,) the indices of the examples
         it may use (the unlabeled pool: the experiment's pool minus its validation set), labeled (Nl,) the indices
@@ -350,18 +365,19 @@ class LadderTrainer(Trainer):
 
 class SupervisedTrainer(Trainer):
     """Supervised training (an MLP or a progressive network: `costs(x, y)`, `forward_clean`, `layer_shapes`):
-    x (N, 784) float32, y (N,) int64 on the model's device. Stopping at a target accuracy is the caller's job
+    x (N, 784) float32 (or a ViewInputs, for a network whose columns read several views), y (N,) int64 on the
+    model's device. Stopping at a target accuracy is the caller's job
     (see `evaluate`)."""
 
     kind = "supervised"
 
-    def __init__(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs_planned: int, lr: float,
+    def __init__(self, model: nn.Module, x: Input, y: torch.Tensor, *, epochs_planned: int, lr: float,
                  decay_fraction: float, seed: int, tune_cpu: bool = True):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
                          tune_cpu=tune_cpu)
         _check_xy("x", x, y, self.device, *self._shapes())
         self.x, self.y = x, y
-        self.sampler = _Cycler(x.shape[0], self.generator, self.device)
+        self.sampler = _Cycler(len(x), self.generator, self.device)
 
     @classmethod
     def for_run(cls, model, x, y, train, labeled, training, seed):

@@ -11,7 +11,7 @@ const LAYERS = [
   ['bridge'],
   ['data', 'provenance'],
   ['experiments', 'progressive'],
-  ['runs'],
+  ['runs', 'slurm'],
   ['figures', 'results'],
   ['bench', 'cli'],
 ];

@@ -1,4 +1,5 @@
-"""On-disk cache of preprocessed views (flat784, rgb32) as .npy, keyed by source md5s, view name and views.VERSION.
+"""On-disk cache of preprocessed views (flat784, rgb32, and alexnet-features: features.py) as .npy, keyed by source md5s
+(plus, for a feature view, the network's identity), view name and views.VERSION.
 
 An entry is `<base>.x.npy`, `<base>.y.npy` and `<base>.json`. Each file is written atomically, and the json sidecar,
 which records every array's shape, dtype, byte size and sha256, is written last: an entry without a sidecar, or whose
@@ -70,10 +71,13 @@ class ViewCache:
         return arrays["x"], arrays["y"]
 
     def store(self, dataset: str, split: str, view: str, source_md5s: Sequence[str],
-              x: np.ndarray, y: np.ndarray) -> None:
+              x: np.ndarray, y: np.ndarray, about: Optional[dict] = None) -> None:
+        """`about`: what a reader of the sidecar should know of how x was made (e.g. a feature view's weights)."""
         base = self._base(dataset, split, view, source_md5s)
         meta = {"dataset": dataset, "split": split, "view": view, "version": views.VERSION,
                 "sources": list(source_md5s), "arrays": {}}
+        if about is not None:
+            meta["about"] = about
         for name, a in (("x", x), ("y", y)):
             a = np.ascontiguousarray(a)
             with atomic_write(_array_path(base, name)) as f:

@@ -10,7 +10,7 @@ import torch
 
 from ..errors import DataError, KernelInputError
 from ..progress import ProgressSink
-from . import mnist, mnistm, svhn, views
+from . import features, mnist, mnistm, svhn, views
 from .cache import ViewCache
 from .checksum import DEFAULT_MEMO, Md5Memo, checksum_status
 from .contact_sheet import draw_contact_sheet
@@ -130,10 +130,12 @@ def load_split(name: str, split: str, data_dir: str, cache_dir: Optional[str] = 
 
 
 def load_view(name: str, split: str, view: str, data_dir: str, cache_dir: Optional[str],
-              progress_sink: Optional[ProgressSink] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(x float32, y int64) of one view: flat784 (N, 784), rgb32 (N, 3, 32, 32), or imagenet224 (size-limited).
+              progress_sink: Optional[ProgressSink] = None, view_options: Optional[dict] = None,
+              device: Optional[torch.device] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(x float32, y int64) of one view: flat784 (N, 784), rgb32 (N, 3, 32, 32), imagenet224 (size-limited), or
+    alexnet-features (N, 9216) (its `view_options`, computed on `device`: features.py).
 
-    flat784 and rgb32 come from the cache when it holds an entry for these exact source bytes.
+    flat784, rgb32 and alexnet-features come from the cache when it holds an entry for these exact source bytes.
     """
     spec = get_dataset(name)
     _check_split(split)
@@ -143,6 +145,13 @@ def load_view(name: str, split: str, view: str, data_dir: str, cache_dir: Option
     paths = spec.files(loc, split)
     _require(spec, paths)
     memo = _memo(cache_dir)
+    if view in views.FEATURE_VIEWS:
+        if spec.strict_md5:  # a cache hit must not hide an altered MNIST file
+            for p in paths:
+                mnist.verify_md5(p, memo)
+        md5s = [memo.md5(str(p), progress_sink) for p in paths]
+        return features.load(name, split, md5s, lambda: spec.load(loc, split, memo), cache_dir, view_options,
+                             device or torch.device("cpu"), progress_sink)
     use_cache = bool(cache_dir) and view in views.CACHEABLE_VIEWS
     if use_cache:
         md5s = [memo.md5(str(p), progress_sink) for p in paths]
@@ -204,10 +213,11 @@ def describe(name: str, data_dir: str, cache_dir: Optional[str] = None) -> dict:
         except DataError as e:
             errors.append(str(e))
 
-    cache = {v: False for v in views.CACHEABLE_VIEWS}
+    plain = [v for v in views.CACHEABLE_VIEWS if v not in views.FEATURE_VIEWS]  # feature entries are per network
+    cache = {v: False for v in plain}
     if cache_dir and all(len(md5s.get(s, [])) == len(spec.files(loc, s)) for s in SPLITS):
         view_cache = ViewCache(cache_dir)
-        cache = {v: all(view_cache.contains(name, s, v, md5s[s]) for s in SPLITS) for v in views.CACHEABLE_VIEWS}
+        cache = {v: all(view_cache.contains(name, s, v, md5s[s]) for s in SPLITS) for v in plain}
 
     return {
         "name": name,

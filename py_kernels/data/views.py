@@ -3,6 +3,7 @@
 flat784     (N, 784)          FC ladder columns: grayscale 28x28 in [0, 1]
 rgb32       (N, 3, 32, 32)    conv Gamma-model: RGB in [0, 1]
 imagenet224 (n, 3, 224, 224)  AlexNet column: ImageNet-normalised; never materialised for a whole dataset
+alexnet-features (N, 9216)    AlexNet's pool5 of imagenet224, computed by a frozen network (features.py), with options
 """
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import torch.nn.functional as F
 from ..errors import KernelInputError
 from ..progress import Progress, ProgressSink
 
-VIEWS = ("flat784", "rgb32", "imagenet224")
-CACHEABLE_VIEWS = ("flat784", "rgb32")
+VIEWS = ("flat784", "rgb32", "imagenet224", "alexnet-features")
+CACHEABLE_VIEWS = ("flat784", "rgb32", "alexnet-features")
+FEATURE_VIEWS = ("alexnet-features",)  # computed by a frozen network (features.py), not by compute_view
 # Part of the cache key: bump whenever a conversion below changes its output, so stale cache entries are not used.
 VERSION = 1
 
@@ -168,4 +170,7 @@ def compute_view(images: np.ndarray, view: str, progress_sink: Optional[Progress
         return rgb32(images, progress_sink)
     if view == "imagenet224":
         return imagenet224(images)
+    if view in FEATURE_VIEWS:
+        raise KernelInputError(f"the {view} view is computed by a frozen network with options: load it through "
+                               f"data.load_view with view_options (py_kernels/data/features.py)")
     raise KernelInputError(f"Unknown view {view!r}; use one of {list(VIEWS)}.")

@@ -37,6 +37,10 @@ class ColumnEntry:
     def input_view(self) -> str:
         return self.module.input_view
 
+    def view_of(self, config: Any) -> str:
+        """The view a column of this config reads (`Column.reads`, known before the column is built)."""
+        return getattr(config, "input_view", None) or self.module.input_view
+
     def build(self, config: Any, seed: Optional[int]) -> Column:
         """The column of an already made config (its fields are the builder's options)."""
         return self.builder(seed=seed, **{f.name: getattr(config, f.name) for f in fields(config)})

@@ -35,6 +35,12 @@ class Column(nn.Module, metaclass=ABCMeta):
         return self.config.layer_shapes
 
     @property
+    def reads(self) -> str:
+        """The data view this column's input comes in: its config's `input_view` where the config chooses one (an
+        "alexnet" column on cached features), else its class's `input_view`."""
+        return getattr(self.config, "input_view", None) or type(self).input_view
+
+    @property
     def depth(self) -> int:
         """L: the number of layers above the input."""
         return len(self.layer_shapes) - 1

@@ -14,6 +14,10 @@ Cost:
     is the mean over all elements, which is what `F.mse_loss` computes.
 Gamma-model (`gamma_only`): the same encoders, but only the top decoder layer and its denoising cost.
 
+`LadderBase` holds the two paths and the costs for any encoder column whose layers expose `linear`/`activate`
+(statistics per unit for a vector layer, per channel for a map); `Ladder` is the fc one, `conv_ladder.py` the
+convolutional Gamma-model on the same machinery.
+
 Gradient flow, as in the CuriousAI code (Theano, no `disconnected_grad`): the clean z(l) and the clean batch
 mean/std used in BN_clean are ordinary graph nodes, so the denoising cost also back-propagates through the clean
 path. The clean path of the labeled examples enters no cost there (it only feeds the test-time BN averages and a
@@ -97,35 +101,33 @@ class DecoderLayer(nn.Module):
 
 
 def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float):
-    """z (sum(sizes), D) -> (normalised z, means (G, D), inverse stds (G, D), biased vars (G, D)),
-    each row group normalised with its own batch statistics."""
+    """z (sum(sizes), C, *positions) -> (normalised z, means (G, C), inverse stds (G, C), biased vars (G, C)),
+    each row group normalised with its own batch statistics, per channel (over its examples and positions)."""
     if all(s == sizes[0] for s in sizes):
-        zg = z.view(len(sizes), sizes[0], z.shape[1])                     # (G, B, D)
-        var, mean = torch.var_mean(zg, dim=1, correction=0, keepdim=True)  # (G, 1, D)
+        zg = z.view(len(sizes), sizes[0], *z.shape[1:])                   # (G, B, C, *positions)
+        dims = (1, *range(3, zg.dim()))
+        var, mean = torch.var_mean(zg, dim=dims, correction=0, keepdim=True)  # (G, 1, C, *1)
         inv = torch.rsqrt(var + eps)
-        return ((zg - mean) * inv).view(z.shape), mean.squeeze(1), inv.squeeze(1), var.squeeze(1)
+        return ((zg - mean) * inv).view(z.shape), mean.flatten(1), inv.flatten(1), var.flatten(1)
     parts, means, invs, vars_ = [], [], [], []
+    dims = (0, *range(2, z.dim()))
     for zp in torch.split(z, list(sizes)):
-        var, mean = torch.var_mean(zp, dim=0, correction=0)
+        var, mean = torch.var_mean(zp, dim=dims, correction=0, keepdim=True)  # (1, C, *1)
         inv = torch.rsqrt(var + eps)
         parts.append((zp - mean) * inv)
-        means.append(mean), invs.append(inv), vars_.append(var)
+        means.append(mean.flatten()), invs.append(inv.flatten()), vars_.append(var.flatten())
     return torch.cat(parts), torch.stack(means), torch.stack(invs), torch.stack(vars_)
 
 
-class Ladder(nn.Module):
-    """The fc encoder (clean and corrupted paths) and its decoder; `costs` gives the training costs."""
+class LadderBase(nn.Module):
+    """A ladder network around any encoder column whose layers have `linear` (W h), `activate` (shift, nonlinearity,
+    laterals), `eps` and `update_running` (the fc and conv columns' layers): the clean and corrupted paths, the
+    decoder's top-down pass and the costs. A subclass sets `encoder` (the column), `decoder` (a ModuleDict from the
+    layer index to its `DecoderLayer`, contiguous from the top down) and `config` (with `noise_std` and
+    `denoising_weights`, one per layer, input first)."""
 
-    def __init__(self, config: LadderConfig, generator: Optional[torch.Generator] = None):
-        super().__init__()
-        self.config = config
-        w = config.widths
-        self.encoder = FCColumn(config.column, generator)
-        top = len(w) - 1
-        # decoder[l] reconstructs z(l); with gamma_only only the top one exists (ModuleDict keeps the layer index).
-        levels = [top] if config.gamma_only else list(range(top + 1))
-        self.decoder = nn.ModuleDict({
-            str(l): DecoderLayer(w[l], None if l == top else w[l + 1], BN_EPS, generator) for l in levels})
+    encoder: Column
+    decoder: nn.ModuleDict
 
     @property
     def output_column(self) -> Column:
@@ -138,23 +140,22 @@ class Ladder(nn.Module):
 
     # ---- the clean path (test time, and the reusable column) ---------------------------------------------------
     def forward_clean(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 784) -> logits (B, 10); noise-free; eval mode uses the running BN averages."""
+        """x (B, *layer_shapes[0]) -> logits (B, classes); noise-free; eval mode uses the running BN averages."""
         return self.encoder(x)
 
     forward = forward_clean
 
     def encoder_activations(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """x (B, 784) -> [h_1 (B, 1000), ..., h_5 (B, 250), logits (B, 10)] of the clean encoder."""
+        """x (B, *layer_shapes[0]) -> [h_1, ..., logits] of the clean encoder (`Column.activations`)."""
         return self.encoder.activations(x)
 
     def forward_corrupted(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """x (B, 784) -> logits of the corrupted encoder (batch statistics, noise everywhere); no state changes."""
+        """x (B, *layer_shapes[0]) -> logits of the corrupted encoder (batch statistics, noise everywhere); no state
+        changes."""
         std = self.config.noise_std
         h = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         for layer in self.encoder.layers:
-            z_pre = F.linear(h, layer.weight)
-            var, mean = torch.var_mean(z_pre, dim=0, correction=0)
-            z = (z_pre - mean) * torch.rsqrt(var + layer.eps)
+            z = _split_normalise(layer.linear(h), (h.shape[0],), layer.eps)[0]
             z = z + std * torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
             h = layer.activate(z)
         return h
@@ -162,7 +163,7 @@ class Ladder(nn.Module):
     # ---- training costs -------------------------------------------------------------------------------------------
     def costs(self, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
               generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
-        """x_labeled (Nl, 784), y_labeled (Nl,) int64, x_unlabeled (Nu, 784) ->
+        """x_labeled (Nl, *layer_shapes[0]), y_labeled (Nl,) int64, x_unlabeled (Nu, *layer_shapes[0]) ->
         {"total": (), "supervised": (), "denoising": (L+1,) unweighted C_d per layer, 0 where a layer has no cost}.
         In training mode also updates the encoder's running BN averages from the clean unlabeled batch."""
         cfg, enc_layers = self.config, self.encoder.layers
@@ -171,27 +172,29 @@ class Ladder(nn.Module):
         sizes = (nl, nu, nu)               # [corrupted labeled | corrupted unlabeled | clean unlabeled]
         std, dev, dt = cfg.noise_std, x_unlabeled.device, x_unlabeled.dtype
 
-        def noise(n: int, d: int) -> torch.Tensor:
-            return torch.randn(n, d, generator=generator, device=dev, dtype=dt).mul_(std)
+        def noise(n: int, shape: Sequence[int]) -> torch.Tensor:
+            return torch.randn((n, *shape), generator=generator, device=dev, dtype=dt).mul_(std)
 
-        h = torch.cat([x_labeled, x_unlabeled, x_unlabeled])            # (nc + nu, 784)
+        h = torch.cat([x_labeled, x_unlabeled, x_unlabeled])            # (nc + nu, *layer_shapes[0])
         if std > 0:
-            h[:nc].add_(noise(nc, h.shape[1]))
+            h[:nc].add_(noise(nc, h.shape[1:]))
         z_corr = [h[nl:nc]]        # z_tilde(l) of the unlabeled examples, l = 0..L
         z_clean = [x_unlabeled]    # z(l), the denoising targets
         clean_mean: List[Optional[torch.Tensor]] = [None]
         clean_inv: List[Optional[torch.Tensor]] = [None]
         for layer in enc_layers:
-            z, mean, inv, var = _split_normalise(F.linear(h, layer.weight), sizes, layer.eps)  # z (nc + nu, D)
+            # z (nc + nu, *layer_shapes[l]); mean, inv, var (3, C)
+            z, mean, inv, var = _split_normalise(layer.linear(h), sizes, layer.eps)
             if std > 0:
-                z[:nc].add_(noise(nc, z.shape[1]))
+                z[:nc].add_(noise(nc, z.shape[1:]))
             if self.training:
-                layer.update_running(mean[2], var[2], nu)
+                positions = z[0].numel() // z.shape[1]                   # 1 for a vector, H * W for a map
+                layer.update_running(mean[2], var[2], nu * positions)
             z_corr.append(z[nl:nc])
             z_clean.append(z[nc:])
             clean_mean.append(mean[2])
             clean_inv.append(inv[2])
-            h = layer.activate(z)                                        # (nc + nu, D)
+            h = layer.activate(z)                                        # (nc + nu, *layer_shapes[l])
         logits = h[:nc]                                                  # corrupted logits (nc, classes)
 
         supervised = F.cross_entropy(logits[:nl], y_labeled)
@@ -203,12 +206,31 @@ class Ladder(nn.Module):
             key = str(l)
             if key not in self.decoder:
                 break
-            z_hat = self.decoder[key](z_corr[l], z_hat)                  # (nu, width_l)
-            z_hat_bn = z_hat if l == 0 else (z_hat - clean_mean[l]) * clean_inv[l]
+            z_hat = self.decoder[key](z_corr[l], z_hat)                  # (nu, *layer_shapes[l])
+            if l == 0:
+                z_hat_bn = z_hat
+            else:  # per channel: (C,) -> (C, 1, 1) for a map
+                per_channel = (-1, *[1] * (z_hat.dim() - 2))
+                z_hat_bn = (z_hat - clean_mean[l].view(per_channel)) * clean_inv[l].view(per_channel)
             cost = F.mse_loss(z_hat_bn, z_clean[l])
             denoising[l] = cost.detach()
             total = total + cfg.denoising_weights[l] * cost
         return {"total": total, "supervised": supervised, "denoising": denoising}
+
+
+class Ladder(LadderBase):
+    """The fc encoder (clean and corrupted paths) and its decoder; `costs` gives the training costs."""
+
+    def __init__(self, config: LadderConfig, generator: Optional[torch.Generator] = None):
+        super().__init__()
+        self.config = config
+        w = config.widths
+        self.encoder = FCColumn(config.column, generator)
+        top = len(w) - 1
+        # decoder[l] reconstructs z(l); with gamma_only only the top one exists (ModuleDict keeps the layer index).
+        levels = [top] if config.gamma_only else list(range(top + 1))
+        self.decoder = nn.ModuleDict({
+            str(l): DecoderLayer(w[l], None if l == top else w[l + 1], BN_EPS, generator) for l in levels})
 
 
 @register_model("ladder", objective="ladder", config=LadderConfig)

@@ -1,7 +1,9 @@
 """Progressive networks (Rusu et al. 2016) of registered columns, as used by the paper (its sections 2.2 and 4.2).
 
-Columns 0..K-1 all read the same input x; the last column is the output. Layer l of column k (l = 1..L), for the
-"fc" column:
+Each column reads its input view (`Column.reads`); the last column is the output. When every column reads the same
+view (every fully-connected network) x is that view's tensor; when they differ (a frozen FC ladder on flat784 beside
+an AlexNet column on its cached features) x is a `ViewInputs` holding each view, row-aligned (view_inputs.py), and
+column k's h(0) is its view's tensor. Layer l of column k (l = 1..L), for the "fc" column:
     z = BN(W h(l-1) + sum of its "pre_norm" laterals' adapter(h_j(l-1)))       batch norm without affine
     a = z + beta + sum of its "post_norm" laterals' adapter(h_j(l-1))          (Rusu et al.'s placement)
     h(l) = ReLU(a),  top layer: logits = gamma * a
@@ -46,6 +48,7 @@ from ..errors import KernelInputError
 from ._api import column_config, column_from_state, get_column, register_model, seeded_generator
 from .adapters import AdapterSpec, build_adapter
 from .column_api import Column, Shape
+from .view_inputs import Input, view_of
 
 ADAPTER_SEED_OFFSET = 1_000_003  # adapters draw from seed + this, so they never shift a column's initialisation
 
@@ -222,12 +225,12 @@ class ProgressiveNetwork(nn.Module):
         self.check_site(column, layer)
         return self._reaches[column][layer]
 
-    def layer_outputs(self, x: torch.Tensor, every_column: bool = False) -> List[Optional[List[torch.Tensor]]]:
+    def layer_outputs(self, x: Input, every_column: bool = False) -> List[Optional[List[torch.Tensor]]]:
         """x (B, *input shape) -> hs[k] = [x, h_1, ..., h_L] of the clean path for each column the output depends on
         (every column if `every_column`), None for the others; hs[-1][-1] are the logits."""
         return self._run(x, range(len(self.columns)) if every_column else self.needed)
 
-    def forward_perturbed(self, x: torch.Tensor, column: int, layer: int, noise: torch.Tensor,
+    def forward_perturbed(self, x: Input, column: int, layer: int, noise: torch.Tensor,
                           clean: Optional[List[Optional[List[torch.Tensor]]]] = None) -> torch.Tensor:
         """The network with `noise` added to the output of one layer: x (B, *input shape), noise (D, B,
         *layer_shapes_column[layer]) (D perturbed copies of the batch) -> logits (D, B, classes).
@@ -239,12 +242,12 @@ class ProgressiveNetwork(nn.Module):
         mode says: call it in eval mode (running statistics), as a test-time perturbation is meant."""
         self.check_site(column, layer)
         shape = tuple(self.columns[column].layer_shapes[layer])
-        if noise.dim() < 2 or tuple(noise.shape[2:]) != shape or noise.shape[1] != x.shape[0]:
-            raise KernelInputError(f"noise for column {column} layer {layer} must be (D, {x.shape[0]}, "
-                                   f"{', '.join(map(str, shape))}) (D copies of the batch of {x.shape[0]}), got "
+        if noise.dim() < 2 or tuple(noise.shape[2:]) != shape or noise.shape[1] != len(x):
+            raise KernelInputError(f"noise for column {column} layer {layer} must be (D, {len(x)}, "
+                                   f"{', '.join(map(str, shape))}) (D copies of the batch of {len(x)}), got "
                                    f"{tuple(noise.shape)}")
         hs = clean if clean is not None else self.layer_outputs(x)
-        copies, batch = int(noise.shape[0]), int(x.shape[0])
+        copies, batch = int(noise.shape[0]), len(x)
 
         def tiled(t: torch.Tensor) -> torch.Tensor:
             """(B, *s) -> (D*B, *s): the clean value for each perturbed copy, copy-major like noise.flatten(0, 1)."""
@@ -284,13 +287,19 @@ class ProgressiveNetwork(nn.Module):
     def layer_shapes(self) -> Tuple[Shape, ...]:
         return self.output_column.layer_shapes
 
-    def _run(self, x: torch.Tensor, which: Sequence[int]) -> List[Optional[List[torch.Tensor]]]:
-        """x (B, *input shape) -> hs[k] = [x, h_1, ..., h_L] (each (B, *layer_shapes_k[l])) for the columns in
-        `which` (in order, every column a lateral in them reads from included), None for the others."""
+    @property
+    def input_shapes(self) -> Dict[str, Shape]:
+        """{view: one example's shape} of every view the columns read (one entry when x is a plain tensor)."""
+        return {c.reads: tuple(c.layer_shapes[0]) for c in self.columns}
+
+    def _run(self, x: Input, which: Sequence[int]) -> List[Optional[List[torch.Tensor]]]:
+        """x (B, *input shape), or a ViewInputs -> hs[k] = [x_k, h_1, ..., h_L] (each (B, *layer_shapes_k[l]); x_k
+        the view column k reads) for the columns in `which` (in order, every column a lateral in them reads from
+        included), None for the others."""
         hs: List[Optional[List[torch.Tensor]]] = [None] * len(self.columns)
         for k in which:
             column = self.columns[k]
-            h = x
+            h = view_of(x, column.reads)
             out = [h]
             for l in range(1, column.depth + 1):
                 deltas, extra, post = [], [], []
@@ -308,22 +317,22 @@ class ProgressiveNetwork(nn.Module):
             hs[k] = out
         return hs
 
-    def forward_clean(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_clean(self, x: Input) -> torch.Tensor:
         """x (B, *input shape) -> logits of the last column (B, classes); only the columns the output depends on
         are computed."""
         return self._run(x, self.needed)[-1][-1]
 
     forward = forward_clean
 
-    def activations(self, x: torch.Tensor) -> List[List[torch.Tensor]]:
+    def activations(self, x: Input) -> List[List[torch.Tensor]]:
         """x -> per column k, [h_1, ..., h_L = logits] as `Column.activations` gives them (every column computed)."""
         return [out[1:] for out in self._run(x, range(len(self.columns)))]
 
-    def encoder_activations(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def encoder_activations(self, x: Input) -> List[torch.Tensor]:
         """The output column's activations (as `MLP.encoder_activations`)."""
         return self.activations(x)[-1]
 
-    def costs(self, x: torch.Tensor, y: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def costs(self, x: Input, y: torch.Tensor) -> Dict[str, torch.Tensor]:
         """x (B, *input shape), y (B,) int64 -> {"total": (), "supervised": ()} (the same cross-entropy)."""
         loss = F.cross_entropy(self.forward_clean(x), y)
         return {"total": loss, "supervised": loss}

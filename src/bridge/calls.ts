@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ladderModelSchema } from '../spec/experiment.js';
 import { kernelModelSchema, kernelTrainingSchema } from '../spec/kernel.js';
-import { datasetNameSchema, splitSchema, viewSchema } from '../spec/names.js';
+import { datasetNameSchema, splitSchema, viewOptionsSchema, viewSchema } from '../spec/names.js';
 import { realSchema } from './wire.js';
 
 export const dtypeSchema = z.enum(['float32', 'float64', 'int32', 'int64', 'uint8']);
@@ -28,6 +28,8 @@ const deviceInfoSchema = z.object({
   threads: z.number().int().positive(),
   blas: z.string(),
   cuda_available: z.boolean(),
+  /** The CUDA devices this process can see (CUDA_VISIBLE_DEVICES applied): what `--devices` defaults to. */
+  cuda_device_count: z.number().int().nonnegative(),
   cuda_name: z.string().nullable(),
   cuda_memory_bytes: z.number().int().nullable(),
 });
@@ -53,6 +55,9 @@ export const datasetReportSchema = z.object({
 export type DatasetReport = z.infer<typeof datasetReportSchema>;
 
 const dataLocation = { data_dir: z.string(), cache_dir: z.string().nullable() };
+
+/** A model's input in the kernel: one tensor's name, or {view: name} for a model whose columns read several views. */
+const inputTensorsSchema = z.union([z.string(), z.partialRecord(viewSchema, z.string())]);
 
 export const epochMetricsSchema = z.object({
   epoch: z.number().int().positive(),
@@ -109,8 +114,9 @@ export const calls = {
   tensor_sha256: declare(z.object({ name: z.string() }), z.string().regex(/^[0-9a-f]{64}$/)),
   tensor_drop: declare(z.object({ name: z.string() }), z.null()),
   data_describe: declare(z.object({ name: datasetNameSchema, ...dataLocation }), datasetReportSchema),
+  /** view_options: what a view computed by a frozen network needs (model_describe's `views`), else null. */
   data_load: declare(
-    z.object({ name: datasetNameSchema, split: splitSchema, view: viewSchema, ...dataLocation, store_as: z.string() }),
+    z.object({ name: datasetNameSchema, split: splitSchema, view: viewSchema, ...dataLocation, store_as: z.string(), view_options: viewOptionsSchema.nullable().default(null) }),
     z.object({ x: tensorMetaSchema, y: tensorMetaSchema, label_counts: z.array(z.number().int()), seconds: z.number() }),
   ),
   /** A run's share of a training split: the pool (a range of indices), validation images held out of it (balanced,
@@ -143,7 +149,14 @@ export const calls = {
   /** What a model needs and trains on: the data view to load, its objective (which trainer), its layers' shapes. */
   model_describe: declare(
     z.object({ model: kernelModelSchema }),
-    z.object({ architecture: z.string(), objective: z.enum(['ladder', 'supervised']), input_view: viewSchema, layer_shapes: z.array(z.array(z.number().int().positive())) }),
+    z.object({
+      architecture: z.string(),
+      objective: z.enum(['ladder', 'supervised']),
+      input_view: viewSchema,
+      /** Every view the model's columns read, each with the options it is computed with (several: x by view). */
+      views: z.array(z.object({ view: viewSchema, options: viewOptionsSchema.nullable() })).min(1),
+      layer_shapes: z.array(z.array(z.number().int().positive())),
+    }),
   ),
   run_create: declare(
     z.object({
@@ -151,11 +164,20 @@ export const calls = {
       model: kernelModelSchema,
       training: kernelTrainingSchema,
       seed: z.number().int().nonnegative(),
-      /** train: the pool's training indices (a ladder's unlabeled set), labeled: its labeled subset, validation: held out. */
-      tensors: z.object({ train_x: z.string(), train_y: z.string(), train: z.string(), labeled: z.string(), validation: z.string().nullable(), test_x: z.string(), test_y: z.string() }),
+      /** train: the pool's training indices (a ladder's unlabeled set), labeled: its labeled subset, validation: held out.
+       * train_x, test_x: one tensor, or {view: tensor} when the model's columns read several views. */
+      tensors: z.object({ train_x: inputTensorsSchema, train_y: z.string(), train: z.string(), labeled: z.string(), validation: z.string().nullable(), test_x: inputTensorsSchema, test_y: z.string() }),
       test_limit: z.number().int().positive().nullable(),
     }),
-    z.object({ run_id: z.string(), parameters: z.number().int(), labeled: z.number().int(), unlabeled: z.number().int(), validation: z.number().int() }),
+    z.object({
+      run_id: z.string(),
+      parameters: z.number().int(),
+      labeled: z.number().int(),
+      unlabeled: z.number().int(),
+      validation: z.number().int(),
+      /** What every result of the run must say, e.g. that an AlexNet column's weights are random, not ImageNet's. */
+      notes: z.array(z.string()),
+    }),
   ),
   run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
   run_load_checkpoint: declare(

@@ -94,6 +94,7 @@ export class Kernel {
   private running: Promise<Running> | undefined;
   private inFlight = 0;
   private stopped = false;
+  private started = 0;
   /** Settles when the call in progress has: Python serves one call at a time, and pythonia mixes up the messages of
    * two calls in flight at once (a progress callback of one answered as the other: KeyError 'action'), so calls from
    * concurrent callers (runs side by side sharing a kernel) wait their turn here. */
@@ -133,6 +134,12 @@ export class Kernel {
     }
   }
 
+  /** How many Python processes this kernel has started: what a process holds (loaded data, runs) is gone when this
+   * changes (a process that died is started anew by the next call). */
+  get generation(): number {
+    return this.started;
+  }
+
   get exchangeDir(): Promise<string> {
     return this.ensureRunning().then((running) => running.exchangeDir);
   }
@@ -162,6 +169,7 @@ export class Kernel {
   }
 
   private async start(): Promise<Running> {
+    this.started += 1;
     const python = await findPython();
     const exchangeDir = makeExchangeDir(this.device);
     const pythonia = loadPythonia(python.executable);

@@ -7,6 +7,8 @@ import { JobInputError } from '../runs/preflight.js';
 import { RecordError } from '../results/record.js';
 import { ReportError } from '../results/report.js';
 import { RunDirectoryError } from '../runs/run-dir.js';
+import { RunsFailedError } from '../runs/workers.js';
+import { SlurmError } from '../slurm/submit.js';
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -26,15 +28,20 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
 const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
 
 /** Exit codes (the README lists them): 2 the user's input, 3 no usable Python, 4 a slow BLAS, 5 runs diverged,
- * 130 stopped by SIGINT, 143 by SIGTERM, 1 anything else. */
+ * 6 runs failed twice (the others completed), 130 stopped by SIGINT, 143 by SIGTERM, 1 anything else. */
 export const EXIT_DIVERGED = 5;
+export const EXIT_RUNS_FAILED = 6;
 
-const USER_ERRORS = [UsageError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError, ReportError];
+const USER_ERRORS = [UsageError, SlurmError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError, ReportError];
 
 export function reportAndExitCode(error: unknown): number {
   if (USER_ERRORS.some((kind) => error instanceof kind)) {
     process.stderr.write(`pladder: ${(error as Error).message}\n`);
     return 2;
+  }
+  if (error instanceof RunsFailedError) {
+    process.stderr.write(`pladder: ${error.message}\n`);
+    return EXIT_RUNS_FAILED;
   }
   if (error instanceof DivergedError) {
     process.stderr.write(`pladder: ${error.message}\n`);

@@ -4,14 +4,23 @@ import { makeFigures } from '../figures/make.js';
 import { loadFigure } from '../figures/schema.js';
 import { DivergedError } from '../runs/experiment.js';
 import { UsageError } from './exit.js';
+import { submitToSlurm } from './slurm.js';
 import { progressBar } from './progress.js';
 import { barEvents, parseTrainingArgs } from './training-options.js';
 
-export async function figureCommand(args: string[]): Promise<void> {
-  const { positionals, experiment: options, where, noTrain } = parseTrainingArgs(args, { noTrain: true });
+/** `submitAs`: the command that --slurm's last stage runs (`reproduce` submits its figures and then itself), and
+ * `typed`, its arguments as typed. */
+export async function figureCommand(args: string[], submitAs = 'figure', typed = args): Promise<void> {
+  const parsed = parseTrainingArgs(args, { noTrain: true });
+  const { positionals, experiment: options, where, noTrain } = parsed;
   if (positionals.length === 0) throw new UsageError('figure: which figure? e.g. pladder figure experiments/figure5.yaml [--quick]');
-  const kernel = kernelFor(options.device);
   const figures = positionals.map((file) => loadFigure(file));
+  if (parsed.slurm) {
+    const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((e) => e.file)))];
+    const own = submitAs === 'figure' ? positionals : [];
+    return submitToSlurm(submitAs, files, { ...parsed, positionals: own, slurm: parsed.slurm }, typed);
+  }
+  const kernel = kernelFor(options.device);
   const bar = progressBar(figures.map((figure) => figure.name).join('+'));
   try {
     const made = await makeFigures(kernel, figures, where, { ...options, noTrain }, barEvents(bar));

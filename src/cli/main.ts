@@ -12,21 +12,30 @@ import { reportAndExitCode, UsageError } from './exit.js';
 import { recordCommand } from './record.js';
 import { reportCommand } from './report.js';
 import { runCommand } from './run.js';
+import { statusCommand, taskCommand } from './slurm.js';
 
 const USAGE = `usage: pladder <command> [options]
 
 commands:
   doctor [--device D] [--json] [--data-dir DIR]
                                    the interpreter, torch, the device and its speed, the datasets found
-  run FILE [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh|--continue] [--runs-dir runs] [--parallel N]
-           [--allow-divergence]
-                                   train an experiment, one run directory per seed, then the aggregate;
+  run FILE... [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh|--continue] [--runs-dir runs]
+           [--devices LIST] [--parallel N] [--threads N] [--allow-divergence] [--slurm ...]
+                                   train experiments, one run directory per seed, then each one's aggregate;
                                    --epochs/--labels: a variant with its own length / target label budget;
-                                   --parallel N: N seeds side by side, each its own process and share of the cores;
+                                   --devices cuda:0,cuda:1: the devices the runs are spread over (default: every
+                                   visible GPU, else the CPU); --parallel N: N runs side by side on each device, each
+                                   its own process (default: 1 per GPU, one per core on the CPU); --threads N: CPU
+                                   threads of each (default: the cores shared evenly); a run that crashes is retried
+                                   once while the others go on (exit 6 if it fails again);
                                    unfinished runs are refused: --continue goes on from their last epoch, --fresh restarts;
-                                   a run whose loss turns NaN/infinite ends as diverged (exit 5) unless --allow-divergence
+                                   a run whose loss turns NaN/infinite ends as diverged (exit 5) unless --allow-divergence;
+                                   --slurm: submit instead, one job array per stage (sources, targets, then this
+                                   command to aggregate/draw) with --partition P --gpus-per-task N --cpus-per-task N
+                                   --time T --sbatch-args '...'; submitting again skips complete runs
   run --resume DIR                 continue a run from its last complete epoch
-  figure FILE... [--quick] [--epochs N] [--labels N|all] [--parallel N] [--fresh|--continue] [--no-train]
+  figure FILE... [--quick] [--epochs N] [--labels N|all] [--devices L] [--parallel N] [--fresh|--continue] [--no-train]
+           [--slurm ...]
                                    a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
                                    then SVG + PNG + table in figures/ (and docs/results.md for full runs);
                                    --no-train: draw from the runs as they stand, finished or not, training nothing
@@ -42,7 +51,9 @@ commands:
                                    the paper reproduced, from the figures as they stand: docs/report/report.html
                                    (self-contained) and report.md, each claim of the paper with our verdict
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder)
-  reproduce [figure's options]     reproduce the paper's figures (5, 6 and 7)
+  reproduce [figure's options]     reproduce the paper's figures (5, 6 and 7) and the report (--slurm: on a cluster)
+  status [DIR] [--json]            where the job submitted with --slurm into runs directory DIR (default runs) stands
+  task PLAN STAGE INDEX            one task of a submitted job (Slurm runs it)
 
 options:
   --device D     auto (default: CUDA when present), cpu, cuda, cuda:N
@@ -62,6 +73,8 @@ const commands: Record<string, Command> = {
   figure: figureCommand,
   record: recordCommand,
   report: reportCommand,
+  status: async (args) => statusCommand(args),
+  task: (args) => taskCommand(args, dispatch),
   async bench(args) {
     const { values } = parseArgs({ args, options: { device: { type: 'string', default: 'auto' }, only: { type: 'string' } } });
     const known: readonly string[] = BENCHMARKS;
@@ -70,10 +83,20 @@ const commands: Record<string, Command> = {
   },
   async reproduce(args) {
     // The paper's figures that this project reproduces so far, each with every experiment it needs.
-    await figureCommand(['experiments/figure5.yaml', 'experiments/figure6.yaml', 'experiments/figure7.yaml', ...args]);
+    const figures = ['experiments/figure5.yaml', 'experiments/figure6.yaml', 'experiments/figure7.yaml'];
+    if (args.includes('--slurm')) return figureCommand([...figures, ...args], 'reproduce', args);
+    await figureCommand([...figures, ...args]);
     await reportCommand(args.includes('--quick') ? ['--out', 'docs/report/quick', '--figures', 'figures/quick'] : []);
   },
 };
+
+/** Runs one command line (a Slurm task's). */
+async function dispatch(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  const command = name === undefined ? undefined : commands[name];
+  if (!command) throw new UsageError(`unknown command '${name ?? ''}'`);
+  await command(rest);
+}
 
 /** One command's lines of the usage (its entries, with their continuation lines), and the shared options. */
 function commandUsage(name: string): string {

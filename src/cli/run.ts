@@ -1,15 +1,16 @@
-/** `pladder run FILE` and `pladder run --resume DIR`. */
+/** `pladder run FILE...` and `pladder run --resume DIR`. */
 import path from 'node:path';
 import { kernelFor } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { drawLearningCurve } from '../figures/learning-curve.js';
 import type { RenderedFigure } from '../figures/render.js';
-import { aggregate, describeDivergence, divergedError, runExperiment, type ExperimentOutcome } from '../runs/experiment.js';
+import { aggregate, describeDivergence, divergedError, runExperiments, type ExperimentOutcome } from '../runs/experiment.js';
 import { acquireRunLock } from '../runs/lock.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { trainRun } from '../runs/runner.js';
 import { UsageError } from './exit.js';
+import { submitToSlurm } from './slurm.js';
 import { progressBar } from './progress.js';
 import { barEvents, parseTrainingArgs } from './training-options.js';
 
@@ -27,12 +28,17 @@ export function formatOutcome(outcome: ExperimentOutcome, learningCurve: Rendere
 }
 
 export async function runCommand(args: string[]): Promise<void> {
-  const { positionals, experiment: options, where, dataDir, resume } = parseTrainingArgs(args, { resume: true });
+  const parsed = parseTrainingArgs(args, { resume: true });
+  const { positionals, experiment: options, where, dataDir, resume } = parsed;
+  if (parsed.slurm) {
+    if (resume || !positionals.length) throw new UsageError('run --slurm: name the experiment files to submit, e.g. pladder run experiments/ladder-mnist100.yaml --slurm');
+    return submitToSlurm('run', positionals, { ...parsed, slurm: parsed.slurm }, args);
+  }
   const kernel = kernelFor(options.device);
   const bar = progressBar('train');
   const events = barEvents(bar);
   try {
-    let outcome: ExperimentOutcome;
+    let outcomes: ExperimentOutcome[];
     if (resume) {
       const dir = new RunDirectory(path.resolve(resume));
       const config = dir.readConfig();
@@ -41,18 +47,17 @@ export async function runCommand(args: string[]): Promise<void> {
       try {
         const result = await trainRun(kernel, dir, resolveDataLocation(dataDir ?? config.data_dir), events, { allowDivergence: options.allowDivergence ?? false });
         bar.stop();
-        outcome = await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir);
+        outcomes = [await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir)];
       } finally {
         release();
       }
     } else {
-      const [file] = positionals;
-      if (!file) throw new UsageError('run: which experiment? e.g. pladder run experiments/ladder-mnist100.yaml [--quick]');
-      outcome = await runExperiment(kernel, loadExperiment(file), where, options, events);
+      if (!positionals.length) throw new UsageError('run: which experiment? e.g. pladder run experiments/ladder-mnist100.yaml [--quick]');
+      outcomes = await runExperiments(kernel, positionals.map((file) => loadExperiment(file)), where, options, events);
       bar.stop();
     }
-    console.log(formatOutcome(outcome, await drawLearningCurve(outcome)));
-    const diverged = divergedError([outcome]);
+    for (const outcome of outcomes) console.log(formatOutcome(outcome, await drawLearningCurve(outcome)));
+    const diverged = divergedError(outcomes);
     if (diverged) throw diverged;
   } finally {
     bar.stop();

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { resolveDataLocation, type DataLocation } from '../data/index.js';
 import { CLASSES } from '../spec/experiment.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
+import type { SlurmOptions } from '../slurm/submit.js';
 import type { RunEvents } from '../runs/runner.js';
 import { writableDirProblem } from '../util/writable-dir.js';
 import { joinNegativeValues } from './args.js';
@@ -21,8 +22,17 @@ const shared = {
   continue: { type: 'boolean', default: false },
   epochs: { type: 'string' },
   labels: { type: 'string' },
-  parallel: { type: 'string', default: '1' },
+  parallel: { type: 'string' },
+  devices: { type: 'string' },
+  threads: { type: 'string' },
   'allow-divergence': { type: 'boolean', default: false },
+  // Slurm: submit the job instead of running it here (src/cli/slurm.ts)
+  slurm: { type: 'boolean', default: false },
+  partition: { type: 'string' },
+  'gpus-per-task': { type: 'string' },
+  'cpus-per-task': { type: 'string' },
+  time: { type: 'string' },
+  'sbatch-args': { type: 'string' },
 } as const;
 
 export function parseSeeds(text: string | undefined): number[] | undefined {
@@ -34,6 +44,43 @@ export function parseSeeds(text: string | undefined): number[] | undefined {
   const repeated = seeds.find((seed, i) => seeds.indexOf(seed) !== i);
   if (repeated !== undefined) throw new UsageError(`--seeds ${text}: seed ${repeated} is named twice; each seed is one run (e.g. --seeds 1,2,3)`);
   return seeds;
+}
+
+function parseCount(option: string, text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const count = Number(text);
+  if (!/^\d+$/.test(text.trim()) || count < 1) throw new UsageError(`${option} ${text}: ${what}; a whole number >= 1`);
+  return count;
+}
+
+const DEVICE = /^(cpu|cuda(:\d+)?)$/;
+
+/** `--devices cuda:0,cuda:1`: where the job's runs go (a device may be named once; `--parallel` puts several runs on
+ * each). Undefined: every visible GPU, else the CPU (decided once the kernel says what it sees). */
+export function parseDevices(text: string | undefined, device: string): string[] | undefined {
+  if (text === undefined) return undefined;
+  if (device !== 'auto') throw new UsageError(`--device ${device} and --devices ${text}: choose one (--devices takes a list, e.g. --devices cuda:0,cuda:1)`);
+  const devices = text.split(',').map((d) => d.trim());
+  const bad = devices.find((d) => !DEVICE.test(d));
+  if (bad !== undefined) throw new UsageError(`--devices ${text}: '${bad}' is not a device; a comma-separated list of cpu, cuda or cuda:N, e.g. --devices cuda:0,cuda:1`);
+  const repeated = devices.find((d, i) => devices.indexOf(d) !== i);
+  if (repeated !== undefined) throw new UsageError(`--devices ${text}: ${repeated} is named twice; name each device once and set --parallel N for N runs on each`);
+  return devices;
+}
+
+const SLURM_ONLY = ['partition', 'gpus-per-task', 'cpus-per-task', 'time', 'sbatch-args'] as const;
+
+function slurmOptions(values: { [K in (typeof SLURM_ONLY)[number]]?: string | undefined }): SlurmOptions {
+  const gpusPerTask = values['gpus-per-task'] === undefined ? 0 : Number(values['gpus-per-task']);
+  if (!Number.isInteger(gpusPerTask) || gpusPerTask < 0) throw new UsageError(`--gpus-per-task ${values['gpus-per-task']}: GPUs for each task, a whole number >= 0`);
+  const cpusPerTask = parseCount('--cpus-per-task', values['cpus-per-task'], 'CPU cores for each task (its runs use as many threads)') ?? 1;
+  return {
+    partition: values.partition,
+    gpusPerTask,
+    cpusPerTask,
+    time: values.time,
+    extra: values['sbatch-args']?.split(/\s+/).filter(Boolean) ?? [],
+  };
 }
 
 /** `extra` adds the options of one command: `run --resume DIR`, `figure --no-train`. */
@@ -54,18 +101,24 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   if (typeof labels === 'number' && (!Number.isInteger(labels) || labels < CLASSES || labels % CLASSES !== 0)) {
     throw new UsageError(`--labels ${values.labels}: labeled target examples, a multiple of the ${CLASSES} classes (e.g. 1000), or 'all'`);
   }
-  const parallel = Number(values.parallel);
-  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel ${values.parallel}: how many seeds train side by side, a whole number >= 1 (e.g. 2 on 2 cores, 3 on a GPU)`);
-  // Each run side by side is a Python process that needs a core of its own to drive it (on a GPU too).
   const cores = os.availableParallelism();
-  if (parallel > cores) throw new UsageError(`--parallel ${parallel}: more runs side by side than this machine's ${cores} CPU cores (each needs one); use at most --parallel ${cores}`);
+  const parallel = parseCount('--parallel', values.parallel, 'runs side by side on each device, e.g. 2 on 2 cores, 3 on a GPU');
+  const threads = parseCount('--threads', values.threads, 'CPU threads for each run, e.g. 1');
+  const devices = parseDevices(values.devices, values.device);
+  // Each run side by side is a Python process that needs a core of its own to drive it (on a GPU too).
+  const workers = (devices?.length ?? 1) * (parallel ?? 1);
+  if (workers > cores) {
+    throw new UsageError(`--parallel ${parallel ?? 1}${devices ? ` on ${devices.length} devices` : ''}: ${workers} runs side by side, more than this machine's ${cores} CPU cores (each needs one); use at most ${Math.max(1, Math.floor(cores / (devices?.length ?? 1)))} per device`);
+  }
   const experiment: ExperimentOptions = {
     runsDir: path.resolve(values['runs-dir']),
     device: values.device,
     quick: values.quick,
     fresh: values.fresh,
     continue: values.continue,
-    parallel,
+    ...(parallel ? { parallel } : {}),
+    ...(devices ? { devices } : {}),
+    ...(threads ? { threads } : {}),
     allowDivergence: values['allow-divergence'],
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
@@ -73,7 +126,11 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   };
   const where: DataLocation = resolveDataLocation(values['data-dir']);
   const own = values as { resume?: string; 'no-train'?: boolean };
-  return { positionals, experiment, where, dataDir: values['data-dir'], resume: own.resume, noTrain: own['no-train'] ?? false };
+  const slurm = values.slurm ? slurmOptions(values) : undefined;
+  if (!values.slurm && SLURM_ONLY.some((option) => values[option] !== undefined)) {
+    throw new UsageError(`--${SLURM_ONLY.find((option) => values[option] !== undefined)} is an option of --slurm; add --slurm to submit the job to Slurm`);
+  }
+  return { positionals, experiment, where, dataDir: values['data-dir'], resume: own.resume, noTrain: own['no-train'] ?? false, slurm };
 }
 
 export function barEvents(bar: Bar): RunEvents {

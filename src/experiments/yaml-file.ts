@@ -62,7 +62,7 @@ export function parseYamlFile<S extends z.ZodType>(text: string, file: string, s
     throw new InputFileError(file, [{ path: '', line: 1, column: 1, message: `YAML: ${(error as Error).message.split('\n')[0]}` }], kind);
   }
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new InputFileError(file, parsed.error.issues.map((issue) => describeIssue(issue, schema, doc, lines)), kind);
+  if (!parsed.success) throw new InputFileError(file, parsed.error.issues.map((issue) => describeIssue(issue, schema, doc, lines, value)), kind);
   return {
     data: parsed.data,
     position: (path) => {
@@ -74,12 +74,12 @@ export function parseYamlFile<S extends z.ZodType>(text: string, file: string, s
   };
 }
 
-function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document, lines: LineCounter): FileProblem {
+function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document, lines: LineCounter, value: unknown): FileProblem {
   const path = issue.path.map(String);
   let message = issue.message;
   let offset = nodeOffset(doc, path);
   if (issue.code === 'unrecognized_keys') {
-    const allowed = allowedKeys(schema, path);
+    const allowed = allowedKeys(schema, path, value);
     message = issue.keys
       .map((key) => {
         const guess = closest(key, allowed);
@@ -117,11 +117,16 @@ function keyOffset(doc: Document, path: string[], key: string): number | undefin
   return undefined;
 }
 
-/** The keys the schema accepts at `path` (for "did you mean"). */
-function allowedKeys(root: z.ZodType, path: string[]): string[] {
+/** The keys the schema accepts at `path` (for "did you mean"), `value` being the file's contents: in a discriminated
+ * union, the keys of the option the file's discriminator picks (a conv column's keys, not every architecture's). */
+function allowedKeys(root: z.ZodType, path: string[], value: unknown): string[] {
   let schema: unknown = root;
-  for (const key of path) schema = childSchema(schema, key);
-  const shape = objectShape(schema);
+  let node = value;
+  for (const key of path) {
+    schema = childSchema(schema, key, node);
+    node = typeof node === 'object' && node !== null ? (node as Record<string, unknown>)[key] : undefined;
+  }
+  const shape = objectShape(schema, node);
   return shape ? Object.keys(shape) : [];
 }
 
@@ -133,17 +138,28 @@ function unwrap(schema: unknown): unknown {
   return current;
 }
 
-function objectShape(schema: unknown): Record<string, unknown> | undefined {
-  const unwrapped = unwrap(schema) as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[] } } | undefined;
+function objectShape(schema: unknown, value?: unknown): Record<string, unknown> | undefined {
+  const unwrapped = unwrap(schema) as { def?: { type?: string; shape?: Record<string, unknown>; options?: unknown[]; discriminator?: string } } | undefined;
   if (unwrapped?.def?.type === 'object') return unwrapped.def.shape;
   if (unwrapped?.def?.type === 'union' && unwrapped.def.options) {
-    return Object.assign({}, ...unwrapped.def.options.map((option) => objectShape(option) ?? {}));
+    const { options, discriminator } = unwrapped.def;
+    const picked = discriminator && typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[discriminator] : undefined;
+    const chosen = discriminator ? options.find((option) => discriminatorValues(objectShape(option)?.[discriminator]).includes(picked)) : undefined;
+    if (chosen) return objectShape(chosen);
+    return Object.assign({}, ...options.map((option) => objectShape(option) ?? {}));
   }
   return undefined;
 }
 
-function childSchema(schema: unknown, key: string): unknown {
-  const shape = objectShape(schema);
+/** The values a discriminator field takes: its literal's, and undefined (the key left out) when it has a default. */
+function discriminatorValues(field: unknown): unknown[] {
+  const def = (field as { def?: { type?: string; values?: unknown[] } } | undefined)?.def;
+  if (def?.type === 'default') return [undefined, ...discriminatorValues(unwrap(field))];
+  return def?.type === 'literal' ? (def.values ?? []) : [];
+}
+
+function childSchema(schema: unknown, key: string, value?: unknown): unknown {
+  const shape = objectShape(schema, value);
   if (shape) return shape[key];
   const unwrapped = unwrap(schema) as { def?: { type?: string; element?: unknown } } | undefined;
   return unwrapped?.def?.type === 'array' ? unwrapped.def.element : undefined;

@@ -4,6 +4,7 @@
  * from layer l of an earlier column feeds the pre-activation of layer l+1 of a later, trainable column. */
 import type { KernelColumn, KernelModel } from '../spec/kernel.js';
 import type { Adapter, Column, ProgressiveModel } from '../spec/progressive.js';
+import { closedLayers, depth, formatShape, inputView, layerShapes, units } from './shapes.js';
 
 export interface GraphProblem {
   /** Where, as a path into the experiment: ['model', 'laterals', 2, 'to', 'column']. */
@@ -30,8 +31,6 @@ export interface ProgressiveGraph {
   columns: Column[];
   laterals: ResolvedLateral[];
 }
-
-const depth = (column: Column) => column.widths.length - 1;
 
 /** The paper's wiring: every hidden layer of each frozen column into the next layer of the last column. */
 type DeclaredLateral = { from: { column: string; layer: number }; to: { column: string; layer: number }; adapter?: Adapter | undefined };
@@ -63,10 +62,17 @@ export function buildGraph(model: ProgressiveModel, path: (string | number)[] = 
     }
   });
   const last = model.columns.at(-1);
-  // Every column reads the same input: a column (say, one read from a file) made for another input width cannot join.
+  // Columns that read one view read the same input: a column (say, one read from a file) made for another input width
+  // cannot join them. Columns of different views (a ladder on flat784 beside an AlexNet on its features) read their own.
+  const inputs = (column: Column) => units(layerShapes(column)[0]!);
+  const firstOfView = new Map<string, Column>();
   model.columns.forEach((column, i) => {
-    if (last && column.widths[0] !== last.widths[0]) {
-      problems.push({ path: [...path, 'columns', i, 'widths'], message: `column '${column.name}' takes ${column.widths[0]} inputs but '${last.name}' takes ${last.widths[0]}; every column reads the same input, so their first widths must agree` });
+    const view = inputView(column);
+    if (!firstOfView.has(view)) firstOfView.set(view, column);
+    const reference = last && inputView(last) === view ? last : firstOfView.get(view)!;
+    if (inputs(column) !== inputs(reference)) {
+      const field = column.architecture === 'fc' ? 'widths' : 'architecture';
+      problems.push({ path: [...path, 'columns', i, field], message: `column '${column.name}' takes ${inputs(column)} inputs but '${reference.name}' takes ${inputs(reference)}; columns that read one view (${view}) read the same input, so their first widths must agree` });
     }
   });
   if (last?.frozen) problems.push({ path: [...path, 'columns', model.columns.length - 1, 'frozen'], message: `the last column ('${last.name}') is the one trained on the target and cannot be frozen` });
@@ -98,11 +104,19 @@ export function buildGraph(model: ProgressiveModel, path: (string | number)[] = 
     if (target.frozen) problems.push({ path: within('to', 'column'), message: `${which}column '${target.name}' is frozen: a lateral into it would change a column that must stay untouched` });
     if (lateral.from.layer > depth(source)) problems.push({ path: within('from', 'layer'), message: `${which}column '${source.name}' has layers 0..${depth(source)}; there is no layer ${lateral.from.layer}` });
     if (lateral.to.layer < 1 || lateral.to.layer > depth(target)) problems.push({ path: within('to', 'layer'), message: `${which}column '${target.name}' takes laterals into layers 1..${depth(target)}; there is no layer ${lateral.to.layer}` });
+    if (closedLayers(target).includes(lateral.to.layer)) problems.push({ path: within('to', 'layer'), message: `${which}layer ${lateral.to.layer} of '${target.name}' is AlexNet's frozen trunk (its pool5), which takes no lateral; laterals enter its head, layers 2..${depth(target)}` });
     if (lateral.to.layer !== lateral.from.layer + 1) problems.push({ path: within('to', 'layer'), message: `${which}a lateral from layer ${lateral.from.layer} goes into layer ${lateral.from.layer + 1}, not ${lateral.to.layer}` });
     const adapter = lateral.adapter ?? model.adapter;
-    const width = source.widths[lateral.from.layer];
+    const fromShape = layerShapes(source)[lateral.from.layer];
+    const toShape = layerShapes(target)[lateral.to.layer];
+    if (fromShape && toShape && fromShape.length === 1 && toShape.length === 3) {
+      problems.push({ path: within('to', 'layer'), message: `${which}joins layer ${lateral.from.layer} of '${source.name}' (${formatShape(fromShape)}) to layer ${lateral.to.layer} of '${target.name}' (${formatShape(toShape)}): no adapter turns a vector into a map; take laterals into '${target.name}' from a layer with a map, or into its vector layers` });
+    }
+    // A map into a map goes per position (1x1 convolutions): V reduces its channels; anything into a vector, its units.
+    const width = fromShape && (fromShape.length === 3 && toShape?.length === 3 ? fromShape[0]! : units(fromShape));
+    const what = fromShape?.length === 3 && toShape?.length === 3 ? 'channels' : 'units';
     if (adapter.kind === 'rusu' && width !== undefined && adapter.reduced > width) {
-      problems.push({ path: within('adapter', 'reduced'), message: `${which}reduces layer ${lateral.from.layer} of '${source.name}' (${width} units) to ${adapter.reduced} units: more than it has; use reduced <= ${width}` });
+      problems.push({ path: within('adapter', 'reduced'), message: `${which}reduces layer ${lateral.from.layer} of '${source.name}' (${width} ${what}) to ${adapter.reduced} ${what}: more than it has; use reduced <= ${width}` });
     }
     laterals.push({ from: { column: from, layer: lateral.from.layer }, to: { column: to, layer: lateral.to.layer }, adapter });
   });
@@ -143,7 +157,7 @@ export function kernelModel(graph: ProgressiveGraph, columnFiles: (column: Colum
   const columns = graph.columns.map((column, i): KernelColumn => {
     const file = columnFiles(column, i);
     const weights = file ? { from: 'file' as const, path: file } : { from: 'init' as const };
-    return { name: column.name, architecture: column.architecture, widths: column.widths, weights, frozen: column.frozen, batch_norm: column.batch_norm };
+    return { ...column, weights }; // the architecture's own keys pass through; Python checks them against its config
   });
   return { architecture: 'progressive', spec: { columns, laterals: graph.laterals } };
 }

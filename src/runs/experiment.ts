@@ -13,6 +13,7 @@ import { checkInputs } from './preflight.js';
 import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
 import { applyVariant, runDirFor, trainRun, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
+import { runOnWorkers, visibleDevices, workerSlots, type PoolJob } from './workers.js';
 
 export interface ExperimentOptions {
   runsDir: string;
@@ -27,9 +28,13 @@ export interface ExperimentOptions {
   epochs?: number;
   /** Labeled examples of the experiment's own (target) dataset instead of its `data.labels` (null: all). */
   labels?: number | null;
-  /** Runs trained side by side (seeds, and the experiments of one call), each in its own Python process with an
-   * equal share of the CPU cores (default 1). */
+  /** Runs trained side by side on each device (seeds, and the experiments of one call), each in its own Python
+   * process with an equal share of the CPU cores (default 1). */
   parallel?: number;
+  /** The devices the runs are spread over, `parallel` workers on each (default: `device` alone). */
+  devices?: string[];
+  /** CPU threads of each worker process (default: the cores shared evenly between the workers). */
+  threads?: number;
   /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
   allowDivergence?: boolean;
 }
@@ -190,16 +195,16 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
       return { total, done: dir.isComplete() ? total : dir.readMetrics().length * training.iterations_per_epoch };
     }),
   );
-  const jobs = order.map(({ p, s }, job) => {
+  const jobs = order.map(({ p, s }, job): PoolJob<FinishedRun> => {
     const plan = plans[p]!;
     const { seed, dir } = plan.seeds[s]!;
     const events = jobEvents(job);
-    return async (worker: Kernel) => {
+    const run = async (worker: Kernel) => {
       if (dir.isComplete()) {
         events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
       } else {
         const experiment = await sourcesResolved(plan, seed);
-        if (!dir.exists()) dir.writeConfig({ experiment, seed, quick: options.quick, device: options.device, data_dir: where.dataDir });
+        if (!dir.exists()) dir.writeConfig({ experiment, seed, quick: options.quick, device: worker.device, data_dir: where.dataDir });
         // --continue: only the experiment it was started with may be continued, or its epochs would mix two recipes.
         else if (!isDeepStrictEqual(dir.readConfig().experiment, experiment)) {
           throw new RunExistsError(`${dir.dir} was started from another definition of ${plan.effective.name} (its config.json differs from the experiment file now); start it over with --fresh`);
@@ -214,17 +219,19 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
       }
       return { seed, dir: dir.dir, result: dir.readResult() };
     };
+    return { label: `${plan.effective.name}/seed-${seed}`, run };
   });
 
   const pending = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
-  const workers = Math.min(options.parallel ?? 1, pending);
-  let finished: ExperimentOutcome['runs'];
-  if (workers <= 1) {
-    finished = [];
-    for (const job of jobs) finished.push(await job(kernel));
-  } else {
-    finished = await inParallel(workers, options.device, jobs);
-  }
+  const cores = os.availableParallelism();
+  const devices = options.devices ?? (options.device === 'auto' && pending ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
+  // By default one run per GPU, or one per core on the CPU (each with a core's share of threads).
+  const asked = options.parallel ?? (devices.every((d) => d === 'cpu') ? cores : 1);
+  const perDevice = Math.max(1, Math.min(asked, Math.ceil(pending / devices.length)));
+  // One run at a time on the job's own device keeps to the shared kernel (and its threads).
+  const alone = devices.length === 1 && perDevice === 1 && options.threads === undefined && (!options.devices || devices[0] === options.device);
+  const slots = workerSlots(devices, perDevice, cores, options.threads);
+  const finished = await runOnWorkers(slots, jobs, events.log, alone ? kernel : undefined);
   const outcomes: ExperimentOutcome[] = [];
   for (const [p, { effective, seeds }] of plans.entries()) {
     const own = order.flatMap((job, i) => (job.p === p ? [finished[i]!] : []));
@@ -252,32 +259,6 @@ export function poolProgress(events: RunEvents, runs: { done: number; total: num
       report();
     },
   });
-}
-
-/** Runs the jobs on `workers` fresh kernels (separate Python processes) that split the cores between them; every job
- * runs to its end even when another fails (the first failure is thrown after all have settled). */
-async function inParallel<T>(workers: number, device: string, jobs: ((kernel: Kernel) => Promise<T>)[]): Promise<T[]> {
-  const threads = Math.max(1, Math.floor(os.availableParallelism() / workers));
-  const kernels = Array.from({ length: workers }, () => new Kernel({ device, threads }));
-  const results: PromiseSettledResult<T>[] = new Array(jobs.length);
-  let next = 0;
-  try {
-    await Promise.all(
-      kernels.map(async (worker) => {
-        for (let job = next++; job < jobs.length; job = next++) {
-          results[job] = await jobs[job]!(worker).then(
-            (value) => ({ status: 'fulfilled' as const, value }),
-            (reason: unknown) => ({ status: 'rejected' as const, reason }),
-          );
-        }
-      }),
-    );
-  } finally {
-    await Promise.all(kernels.map((worker) => worker.stop({ final: true })));
-  }
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return results.map((r) => (r as PromiseFulfilledResult<T>).value);
 }
 
 /** The summary over seeds, written next to the seed directories. Diverged runs are listed in it and left out of its

@@ -7,6 +7,7 @@ import { pullTensor } from '../bridge/index.js';
 import { APS_SEARCH, averagePerturbationSensitivity, findHalfVariances, precisionOf, type HalfPoint, type SearchOptions } from '../analysis/aps.js';
 import type { DataLocation } from '../data/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
+import { depth } from '../progressive/shapes.js';
 import type { RunDirectory } from './run-dir.js';
 import { ensureData, kernelModel, type RunEvents } from './runner.js';
 
@@ -60,12 +61,16 @@ export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataL
   if (experiment.model.architecture !== 'progressive') throw new Error(`${dir.dir}: APS is measured on progressive networks; ${experiment.name} is a ${experiment.model.architecture}`);
   const { columns } = experiment.model;
   const model = kernelModel(experiment);
-  const { input_view: view } = await kernel.call('model_describe', { model });
-  const test = await ensureData(kernel, experiment.data.dataset, 'test', view, where);
+  const { views } = await kernel.call('model_describe', { model });
+  const [read] = views;
+  if (!read || views.length > 1) {
+    throw new Error(`${dir.dir}: APS is measured on networks whose columns read one view of the data; the columns of ${experiment.name} read ${views.map((v) => v.view).join(' and ')} (not supported yet)`);
+  }
+  const test = await ensureData(kernel, experiment.data.dataset, 'test', read.view, where, read.options);
   const runId = `aps/${experiment.name}/seed-${config.seed}`;
   await kernel.call('run_load_model', { run_id: runId, model, model_path: dir.file('model.pt') });
   try {
-    const sites = columns.flatMap((column, k) => Array.from({ length: column.widths.length - 1 }, (_, l) => ({ column: k, layer: l + 1 })));
+    const sites = columns.flatMap((column, k) => Array.from({ length: depth(column) }, (_, l) => ({ column: k, layer: l + 1 })));
     const measurements: ApsMeasurement[] = [];
     // Progress in search rounds: 1 unperturbed + at most maxEvaluations per scale.
     const rounds = options.scales.length * (1 + APS_SEARCH.maxEvaluations);

@@ -51,6 +51,9 @@ export const runResultSchema = z.object({
   examples_per_second: z.number(),
   bridge_share: z.number(),
   completed_at: z.string(),
+  /** What a reader of the result must know of how the network was made, e.g. that an AlexNet column's weights were
+   * random (pretrained: false), not ImageNet's (run_create's notes). */
+  notes: z.array(z.string()).optional(),
 });
 export type RunResult = z.infer<typeof runResultSchema>;
 

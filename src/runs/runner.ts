@@ -1,14 +1,14 @@
 /** The epoch loop: TypeScript drives, the kernel trains one whole epoch per call. */
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { Kernel } from '../bridge/index.js';
+import type { CallResult, Kernel, ProgressEvent } from '../bridge/index.js';
 import { isNonFinite } from '../bridge/wire.js';
 import { loadView, type DataLocation } from '../data/index.js';
 import { buildGraph, kernelModel as progressiveKernelModel } from '../progressive/graph.js';
 import { resumeRecord, runEnvironment } from '../provenance/environment.js';
 import type { Experiment } from '../spec/experiment.js';
 import type { KernelModel } from '../spec/kernel.js';
-import type { DatasetName, ViewName } from '../spec/names.js';
+import type { DatasetName, ViewName, ViewOptions } from '../spec/names.js';
 import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
 import { storeSource } from './source-cache.js';
 
@@ -54,21 +54,54 @@ export function runDirFor(runsDir: string, experiment: Experiment, seed: number,
   return path.join(runsDir, `${experiment.name}${variantSuffix(variant)}`, `seed-${seed}`);
 }
 
-/** Tensor names of a dataset split already loaded into this kernel. */
-const loaded = new WeakMap<Kernel, Set<string>>();
+type DescribedView = CallResult<'model_describe'>['views'][number];
 
-/** The kernel's tensors of a loaded split: `<name>.x` and `<name>.y`. */
-export const dataTensorName = (dataset: DatasetName, view: ViewName, split: 'train' | 'test') => `data.${dataset}.${view}.${split}`;
+/** Tensor names of the dataset splits loaded into this kernel's current process (a restarted process has none). */
+const loaded = new WeakMap<Kernel, { generation: number; names: Set<string> }>();
 
-export async function ensureData(kernel: Kernel, dataset: DatasetName, split: 'train' | 'test', view: ViewName, where: DataLocation): Promise<string> {
-  const name = dataTensorName(dataset, view, split);
-  const names = loaded.get(kernel) ?? new Set<string>();
-  loaded.set(kernel, names);
+/** The kernel's tensors of a loaded split: `<name>.x` and `<name>.y`; a view computed by a frozen network (its
+ * `options`) says which one, e.g. data.mnist-m.alexnet-features.random0.train. */
+export const dataTensorName = (dataset: DatasetName, view: ViewName, split: 'train' | 'test', options: ViewOptions | null = null) =>
+  `data.${dataset}.${view}${options ? `.${options.pretrained ? 'imagenet' : `random${options.trunk_seed}`}` : ''}.${split}`;
+
+export async function ensureData(
+  kernel: Kernel,
+  dataset: DatasetName,
+  split: 'train' | 'test',
+  view: ViewName,
+  where: DataLocation,
+  options: ViewOptions | null = null,
+  onProgress?: (event: ProgressEvent) => void,
+): Promise<string> {
+  const name = dataTensorName(dataset, view, split, options);
+  await kernel.info(); // the process that will hold the data, started now, so that its generation is current
+  let held = loaded.get(kernel);
+  if (held?.generation !== kernel.generation) loaded.set(kernel, (held = { generation: kernel.generation, names: new Set() }));
+  const { names } = held;
   if (!names.has(name)) {
-    await loadView(kernel, { name: dataset, split, view, as: name }, where);
+    await loadView(kernel, { name: dataset, split, view, as: name, options }, where, onProgress);
     names.add(name);
   }
   return name;
+}
+
+/** A model's input of one split, loaded: x is one tensor's name when its columns all read one view (every
+ * fully-connected network), else {view: name} (a ladder column on flat784 beside an AlexNet column on its features);
+ * y the split's labels. `views`: model_describe's. */
+export async function modelInputs(
+  kernel: Kernel,
+  views: DescribedView[],
+  dataset: DatasetName,
+  split: 'train' | 'test',
+  where: DataLocation,
+  onProgress?: (event: ProgressEvent) => void,
+): Promise<{ x: string | Partial<Record<ViewName, string>>; y: string }> {
+  const loadedViews: [ViewName, string][] = [];
+  for (const { view, options } of views) loadedViews.push([view, await ensureData(kernel, dataset, split, view, where, options, onProgress)]);
+  const [first] = loadedViews;
+  if (!first) throw new Error('model_describe named no view for the model to read');
+  const y = `${first[1]}.y`; // every view of a split holds its images in the same order, so the same labels
+  return loadedViews.length === 1 ? { x: `${first[1]}.x`, y } : { x: Object.fromEntries(loadedViews.map(([view, name]) => [view, `${name}.x`])), y };
 }
 
 export interface TrainOptions {
@@ -105,27 +138,31 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(info, config.device));
 
   const model = kernelModel(experiment);
-  // The model says which view of the data it reads (flat784 for fully-connected columns): asked, not assumed.
-  const { input_view: view } = await kernel.call('model_describe', { model });
-  const train = await ensureData(kernel, experiment.data.dataset, 'train', view, where);
-  const test = await ensureData(kernel, experiment.data.dataset, 'test', view, where);
+  // The model says which views of the data its columns read (flat784 for fully-connected columns, AlexNet's features
+  // for an AlexNet column): asked, not assumed. Features not cached yet are computed now, with progress.
+  const { views } = await kernel.call('model_describe', { model });
+  const dataProgress = (event: ProgressEvent) => events.progress(event.done, event.total, `${runId} ${event.stage}`, runId);
+  const train = await modelInputs(kernel, views, experiment.data.dataset, 'train', where, dataProgress);
+  const test = await modelInputs(kernel, views, experiment.data.dataset, 'test', where, dataProgress);
   // The run's share of the training split: its pool, the validation images held out of it, the labeled set.
   const split = await kernel.call('data_pool_split', {
-    labels: `${train}.y`,
+    labels: train.y,
     pool: experiment.data.pool,
     validation: experiment.data.validation,
     labeled: experiment.data.labels,
     seed,
     store_as: `${runId}.split`,
   });
-  await kernel.call('run_create', {
+  const created = await kernel.call('run_create', {
     run_id: runId,
     model,
     training,
     seed,
-    tensors: { train_x: `${train}.x`, train_y: `${train}.y`, train: split.train, labeled: split.labeled, validation: split.validation, test_x: `${test}.x`, test_y: `${test}.y` },
+    tensors: { train_x: train.x, train_y: train.y, train: split.train, labeled: split.labeled, validation: split.validation, test_x: test.x, test_y: test.y },
     test_limit: config.quick ? experiment.quick.test_subset : null,
   });
+  // e.g. "AlexNet with RANDOM weights (pretrained: false, ...)": said at the start, and kept in result.json
+  for (const note of created.notes) events.log(`${runId}: ${note}`);
 
   let records = dir.readMetrics();
   try {
@@ -185,7 +222,7 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
       await kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') });
       if (!diverged) storeSource(config, dir.file('column.pt'), dir.dir);
     }
-    const result = { ...summarizeRun(records, stopReason), ...(diverged ? { diverged } : {}) };
+    const result = { ...summarizeRun(records, stopReason), ...(diverged ? { diverged } : {}), ...(created.notes.length ? { notes: created.notes } : {}) };
     dir.writeResult(result);
     rmSync(dir.file('checkpoint.pt'), { force: true }); // model.pt holds the final state; keep the run small
     return result;

@@ -2,7 +2,7 @@
  * else; every object is strict, so a misspelt key is an error rather than a silently ignored setting. */
 import { z } from 'zod';
 import { CLASSES, datasetNameSchema } from './names.js';
-import { DEFAULT_WIDTHS, progressiveModelSchema, widthsSchema } from './progressive.js';
+import { channelsSchema, CONV_SMALL_CHANNELS, DEFAULT_WIDTHS, progressiveModelSchema, widthsSchema } from './progressive.js';
 
 export { CLASSES, DATASETS } from './names.js';
 
@@ -22,12 +22,23 @@ export const ladderModelSchema = z
     message: 'needs one weight per layer, as many as `widths` has entries',
   });
 
+/** The convolutional Gamma-model (Rasmus et al. 2015): a ladder on Conv-Small whose only decoder layer and denoising
+ * cost are at the top (py_kernels/models/conv_ladder.py). Its clean encoder is a 'conv' column. */
+export const convLadderModelSchema = z.strictObject({
+  architecture: z.literal('conv_ladder'),
+  channels: channelsSchema.default(CONV_SMALL_CHANNELS),
+  /** Std of the Gaussian noise on the input and on every normalised pre-activation of the corrupted path. */
+  noise_std: z.number().nonnegative().default(0.3),
+  /** lambda of the top layer's denoising cost, the only one (the reference's `--denoising-cost-x 0,...,0,1`). */
+  denoising_weight: z.number().nonnegative().default(1),
+});
+
 export const mlpModelSchema = z.strictObject({
   architecture: z.literal('mlp'),
   widths: widthsSchema.default(DEFAULT_WIDTHS),
 });
 
-export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, mlpModelSchema, progressiveModelSchema]);
+export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, convLadderModelSchema, mlpModelSchema, progressiveModelSchema]);
 
 /** A half-open range of training-set indices. MNIST-M train image i is MNIST train digit i, so sources and targets
  * that draw from disjoint ranges never share a digit. */

@@ -7,9 +7,16 @@ export const DATASETS = datasetNameSchema.options;
 
 export const splitSchema = z.enum(['train', 'test']);
 
-/** flat784: 28x28 grayscale flattened, for fully-connected columns; rgb32: 32x32 colour; imagenet224: AlexNet's input. */
-export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224']);
+/** flat784: 28x28 grayscale flattened, for fully-connected columns; rgb32: 32x32 colour; imagenet224: AlexNet's input;
+ * alexnet-features: AlexNet's pool5 (9216 floats) of imagenet224, computed once per split by a frozen AlexNet and kept
+ * in the view cache (py_kernels/data/features.py), what an AlexNet column with cached features reads. */
+export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224', 'alexnet-features']);
 export type ViewName = z.infer<typeof viewSchema>;
+
+/** What a view computed by a frozen network needs besides its name: which AlexNet (ImageNet's weights, or a random
+ * one from trunk_seed). null for every other view. */
+export const viewOptionsSchema = z.strictObject({ pretrained: z.boolean(), trunk_seed: z.int().nonnegative() });
+export type ViewOptions = z.infer<typeof viewOptionsSchema>;
 
 /** Datasets whose training images are the same digits index for index: MNIST-M train image i is MNIST train digit i
  * (i < 59001), so a source on one and a target on the other share a digit unless their pools are disjoint. */

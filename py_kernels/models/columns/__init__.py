@@ -4,4 +4,6 @@ A new architecture: a file here with its config dataclass (fields + a `layer_sha
 subclass (declaring `input_view`) and its `@register_column` builder; its import below; its tiny case in
 py_kernels/tests/test_registry.py.
 """
+from . import alexnet  # noqa: F401  registers "alexnet"
+from . import conv  # noqa: F401  registers "conv"
 from . import fc  # noqa: F401  registers "fc"

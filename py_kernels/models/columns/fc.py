@@ -77,6 +77,10 @@ class FCLayer(nn.Module):
             self.register_buffer("running_mean", torch.zeros(width))
             self.register_buffer("running_var", torch.ones(width))
 
+    def linear(self, h: torch.Tensor) -> torch.Tensor:
+        """W h: (B, fan_in) -> (B, width), the pre-activation (what the ladder's paths normalise and corrupt)."""
+        return F.linear(h, self.weight)
+
     def normalise(self, z_pre: torch.Tensor) -> torch.Tensor:
         """(B, width) -> (B, width): batch statistics in training mode (and the running averages updated),
         running averages in eval mode; the identity without batch norm."""
@@ -107,7 +111,7 @@ class FCLayer(nn.Module):
         return F.relu(a, inplace=True)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.normalise(F.linear(h, self.weight)))
+        return self.activate(self.normalise(self.linear(h)))
 
 
 class FCColumn(Column):

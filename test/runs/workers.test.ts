@@ -1,0 +1,56 @@
+/** Runs spread over worker processes: the same per-run numbers as one at a time, and a run whose process is killed
+ * is retried once (from its last complete epoch) while the others go on. */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { pladder } from '../helpers/cli.js';
+import { tinyExperimentFile } from '../helpers/experiments.js';
+import { waitUntil } from '../helpers/processes.js';
+
+const SEEDS = [1, 2];
+
+/** Two approaches (the ladder and the supervised MLP) of a small real MNIST experiment. */
+function approaches(epochs: number, iterations: number) {
+  const ladder = tinyExperimentFile({ name: 'ladder-small', architecture: 'ladder', epochs, iterations, seeds: SEEDS });
+  const mlp = tinyExperimentFile({ name: 'mlp-small', architecture: 'mlp', epochs, iterations, seeds: SEEDS });
+  return { files: [ladder.file, mlp.file], runs: (root: string) => ['ladder-small', 'mlp-small'].flatMap((name) => SEEDS.map((seed) => path.join(root, `${name}-quick`, `seed-${seed}`))) };
+}
+
+/** Each run's test error by epoch. */
+const errors = (dir: string) =>
+  readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => (JSON.parse(line) as { test_error: number }).test_error);
+
+describe('runs over worker processes', () => {
+  it('2 seeds x 2 approaches on 2 workers give the numbers of one run at a time; a killed worker is retried once', async () => {
+    const { files, runs } = approaches(3, 25);
+    const base = path.dirname(files[0]!);
+    const common = [...files, '--quick', '--threads', '1'];
+    const alone = await pladder(['run', ...common, '--parallel', '1', '--runs-dir', path.join(base, 'alone')]);
+    expect(alone.exitCode, alone.stderr).toBe(0);
+
+    // On 2 workers; the Python process of the first run to finish an epoch is killed outright part way.
+    const retried = pladder(['run', ...common, '--parallel', '2', '--runs-dir', path.join(base, 'retried')]);
+    const dirs = runs(path.join(base, 'retried'));
+    let victim: string | undefined;
+    await waitUntil(() => {
+      victim = dirs.find((dir) => existsSync(path.join(dir, 'environment.json')) && existsSync(path.join(dir, 'metrics.jsonl')) && !existsSync(path.join(dir, 'result.json')));
+      return victim !== undefined;
+    }, 120_000);
+    expect(victim, 'no run was caught part way').toBeDefined();
+    const pid = (JSON.parse(readFileSync(path.join(victim!, 'environment.json'), 'utf8')) as { kernel: { pid: number } }).kernel.pid;
+    process.kill(pid, 'SIGKILL');
+    const result = await retried;
+    expect(result.exitCode, result.stderr).toBe(0);
+    const name = path.relative(path.join(base, 'retried'), victim!).replace(/-quick/, '');
+    expect(result.stdout + result.stderr).toMatch(new RegExp(`${name}.*failed on .*trying it once more`));
+    expect(result.stdout + result.stderr).toMatch(/the second try succeeded/);
+    // Every run completed with the numbers of one run at a time, the retried one from its last complete epoch.
+    for (const [i, dir] of dirs.entries()) {
+      expect(existsSync(path.join(dir, 'result.json'))).toBe(true);
+      expect(errors(dir)).toEqual(errors(runs(path.join(base, 'alone'))[i]!));
+    }
+  }, 300_000);
+});
