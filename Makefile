@@ -3,10 +3,9 @@
 
 # `make figure5 QUICK=1` runs the whole pipeline in minutes (few short epochs) to check a set-up.
 QUICK_FLAG = $(if $(QUICK),--quick,)
-# Runs side by side, each its own Python process with a share of the cores (one per core by default; PARALLEL=1: one
-# run at a time). On a GPU the fully-connected columns are bound by kernel launches, so runs side by side pay off too.
-PARALLEL ?= $(shell nproc 2>/dev/null || echo 1)
-RUN_FLAGS = $(QUICK_FLAG) --parallel $(PARALLEL) --continue
+# Runs side by side, each its own Python process: by default one per GPU over every visible GPU, else one per CPU core
+# (pladder decides); PARALLEL=N puts N on each device (PARALLEL=1: one at a time), DEVICES=cuda:0,cuda:1 picks devices.
+RUN_FLAGS = $(QUICK_FLAG) $(if $(PARALLEL),--parallel $(PARALLEL),) $(if $(DEVICES),--devices $(DEVICES),) --continue
 
 setup:
 	@bash scripts/setup.sh

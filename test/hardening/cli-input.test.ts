@@ -41,15 +41,20 @@ describe('command-line values', () => {
     [['--seeds', ''], /--seeds '': a comma-separated list/],
     [['--seeds', '1,,2'], /--seeds '1,,2': a comma-separated list/],
     [['--seeds', '1,1'], /seed 1 is named twice/],
-    [['--parallel', '1000'], new RegExp(`more runs side by side than this machine's ${os.availableParallelism()} CPU cores`)],
-    [['--parallel', '-2'], /--parallel -2: how many seeds train side by side/],
+    [['--parallel', '1000'], new RegExp(`more than this machine's ${os.availableParallelism()} CPU cores`)],
+    [['--parallel', '-2'], /--parallel -2: runs side by side on each device/],
+    [['--devices', 'gpu0'], /--devices gpu0: 'gpu0' is not a device/],
+    [['--devices', 'cuda:0,cuda:0'], /cuda:0 is named twice; name each device once and set --parallel N/],
+    [['--devices', 'cpu', '--device', 'cpu'], /--device cpu and --devices cpu: choose one/],
+    [['--threads', '0'], /--threads 0: CPU threads for each run/],
+    [['--partition', 'gpu'], /--partition is an option of --slurm/],
     [['--epochs', '-3'], /--epochs -3: a whole number of epochs/],
   ])('%j', async (args, message) => {
     await refused(['run', file, '--quick', ...args], message);
   });
 
   it('every command answers --help and -h with its usage', async () => {
-    const asked = ['run', 'figure', 'data', 'record', 'doctor', 'bench', 'reproduce'].map((command) => [command, '--help']);
+    const asked = ['run', 'figure', 'data', 'record', 'doctor', 'bench', 'reproduce', 'status'].map((command) => [command, '--help']);
     for (const [command, flag] of [...asked, ['run', '-h']] as [string, string][]) {
       {
         const result = await pladder([command, flag]);
