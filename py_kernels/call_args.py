@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, List
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, ValidationError
 
 from .errors import KernelInputError
 
@@ -31,6 +31,22 @@ def _where(path: Iterable[Any]) -> str:
     return text or "(the arguments)"
 
 
+def _explaining(error: ValidationError) -> ValidationError:
+    """The error that says what is wrong. A oneOf/anyOf failure (a union: the model's architecture, a column's, an
+    adapter's kind) carries one sub-error per branch: leave out the branches whose discriminator did not match (a
+    `const` on one of the object's own keys) when some branch's did, take the deepest error of the rest, and go on
+    into it if it is a union too (a column inside a model)."""
+    while error.context:
+        branches: Dict[Any, List[ValidationError]] = {}
+        for sub in error.context:
+            branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+        matched = [subs for subs in branches.values()
+                   if not any(sub.validator == "const" and len(sub.relative_path) == 1 for sub in subs)]
+        candidates = [sub for subs in (matched or branches.values()) for sub in subs]
+        error = max(candidates, key=lambda sub: len(sub.absolute_path))
+    return error
+
+
 def check(name: str, kwargs: dict) -> None:
     """KernelInputError naming the call, the field and the problem when `kwargs` does not fit the declared schema."""
     validator = VALIDATORS.get(name)
@@ -39,7 +55,5 @@ def check(name: str, kwargs: dict) -> None:
                                f"src/bridge/calls.ts and rebuild (npm run build)")
     errors = sorted(validator.iter_errors(kwargs), key=lambda e: list(e.absolute_path))
     if errors:
-        # oneOf failures carry one sub-error per branch: the branch that got furthest says what is wrong.
-        shown = [max(e.context, key=lambda c: len(c.absolute_path)) if e.context else e for e in errors[:3]]
-        problems = "; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in shown)
+        problems = "; ".join(f"{_where(e.absolute_path)}: {e.message}" for e in map(_explaining, errors[:3]))
         raise KernelInputError(f"call {name!r}: arguments do not fit its declaration: {problems}")

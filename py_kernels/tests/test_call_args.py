@@ -44,7 +44,10 @@ def test_a_complete_declared_call_passes():
 
 @pytest.mark.parametrize("model, where", [
     (_progressive([{**_column("t"), "widths": [784]}]), "model.spec.columns[0].widths"),
-    (_progressive([{**_column("t"), "architecture": "conv"}]), "model.spec.columns[0].architecture"),
+    (_progressive([{**_column("t"), "architecture": "resnet"}]), "model.spec.columns[0].architecture"),
+    (_progressive([{**_column("t"), "architecture": "conv"}]), "model.spec.columns[0]: 'channels' is a required"),
+    (_progressive([{**_column("t"), "architecture": "conv", "channels": [32, 64]}]),
+     "model.spec.columns[0].channels: [32, 64] is too short"),
     (_progressive([_column("t")], [_lateral({"kind": "scalar"})]), "model.spec.laterals[0].adapter"),
     (_progressive([_column("t")], [_lateral({"kind": "none", "placement": "after"})]),
      "model.spec.laterals[0].adapter"),

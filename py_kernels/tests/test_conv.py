@@ -158,6 +158,11 @@ def test_the_gamma_model_costs_only_the_top_and_keeps_the_clean_unlabeled_statis
     var, mean = torch.var_mean(z, dim=(0, 2, 3), unbiased=True)
     assert torch.allclose(conv1.running_mean, 0.1 * mean, atol=1e-5)
     assert torch.allclose(conv1.running_var, 0.9 + 0.1 * var, atol=1e-4)
+    # The corrupted path alone (what `pladder` checks a finished run with): noisy, batch statistics, no state change.
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    noisy = [model.forward_corrupted(xu, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
+    assert noisy[0].shape == (8, 10) and not torch.equal(noisy[0], noisy[1])
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
 
 
 def test_the_conv_gamma_model_learns_mnist_well_above_chance():

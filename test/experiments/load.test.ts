@@ -42,6 +42,23 @@ describe('experiment files', () => {
     expect(loadExperiment('experiments/ladder-mnist100.yaml').training.epochs).toBe(150);
   });
 
+  it('loads the shipped convolutional experiments: the conv Gamma-model and conv progressive columns', () => {
+    expect(loadExperiment('experiments/conv-gamma-mnist100.yaml').model).toEqual({ architecture: 'conv_ladder', channels: [32, 64, 64, 128, 10, 10], noise_std: 0.3, denoising_weight: 1 });
+    const transfer = loadExperiment('experiments/transfer-mnistm-conv-ladder-sup.yaml').model;
+    expect(transfer.architecture === 'progressive' && transfer.columns.map((c) => c.architecture)).toEqual(['conv', 'conv']);
+    const baseline = loadExperiment('experiments/transfer-mnistm-conv-baseline.yaml').model;
+    expect(baseline.architecture === 'progressive' && [baseline.columns.length, baseline.laterals]).toEqual([1, 'none']);
+  });
+
+  it("lists a column's own keys for an unknown one: a conv column has channels, not widths", () => {
+    const conv = VALID.replace('  architecture: ladder', '  architecture: progressive\n  columns:\n    - name: target\n      architecture: conv\n      widths: [784, 10]');
+    const [problem] = problems(conv);
+    expect(problem).toMatchObject({ path: 'model.columns.0', line: 7 });
+    expect(problem?.message).toBe("unknown key 'widths'; allowed here: name, architecture, channels, weights, frozen, batch_norm");
+    const unknown = problems(conv.replace('architecture: conv\n      widths: [784, 10]', 'architecture: resnet'));
+    expect(unknown[0]).toMatchObject({ path: 'model.columns.0.architecture', line: 6 });
+  });
+
   it('refuses an unknown key, with its line and a suggestion', () => {
     const [problem] = problems(VALID.replace('  epochs: 3', '  epochs: 3\n  learning_rat: 0.1'));
     expect(problem).toMatchObject({ path: 'training', line: 9 });

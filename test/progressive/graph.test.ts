@@ -108,3 +108,38 @@ describe('the progressive wiring graph', () => {
     expect(byPath['model.columns[0].weights.experiment']).toMatchObject({ line: 6, message: expect.stringContaining(`${path.join(dir, 'no-such-source.yaml')} does not exist`) });
   });
 });
+
+describe('the progressive wiring graph of convolutional columns', () => {
+  const conv = (name: string, extra: object = {}) => column(name, { architecture: 'conv', ...extra });
+
+  it("spells out the paper's wiring between Conv-Small columns, and sends each column's own keys to the kernel", () => {
+    const graph = buildGraph(model({ columns: [conv('mnist'), target({ architecture: 'conv' })] }));
+    expect(graph.laterals.map((l) => [l.from.layer, l.to.layer])).toEqual([[1, 2], [2, 3], [3, 4], [4, 5], [5, 6]]);
+    const kernel = kernelModel(graph, (c) => (c.weights.from === 'file' ? c.weights.path : undefined));
+    expect(kernel.architecture === 'progressive' && kernel.spec.columns).toEqual([
+      { name: 'mnist', architecture: 'conv', channels: [32, 64, 64, 128, 10, 10], weights: { from: 'file', path: '/x/column.pt' }, frozen: true, batch_norm: true },
+      { name: 'target', architecture: 'conv', channels: [32, 64, 64, 128, 10, 10], weights: { from: 'init' }, frozen: false, batch_norm: true },
+    ]);
+  });
+
+  it('joins a conv column and an fc column, which read the same 784 inputs, maps into vectors only', () => {
+    expect(buildGraph(model({ columns: [conv('mnist'), target()] })).laterals).toHaveLength(5); // maps into fc layers
+    expect(problems({ columns: [column('fc'), target({ architecture: 'conv' })], laterals: [lateral(['fc', 1], ['target', 2])] })).toContainEqual(
+      expect.stringMatching(/laterals\.0\.to\.layer: joins layer 1 of 'fc' \(1000 units\) to layer 2 of 'target' \(a 64x14x14 map\): no adapter turns a vector into a map/),
+    );
+    expect(problems({ columns: [column('wide', { widths: [1024, 10] }), target({ architecture: 'conv' })], laterals: 'none' })).toContainEqual(
+      expect.stringMatching(/columns\.0\.widths: column 'wide' takes 1024 inputs but 'target' takes 784/),
+    );
+  });
+
+  it("counts a map's channels where a Rusu adapter reduces it per position", () => {
+    expect(problems({ columns: [conv('mnist'), target({ architecture: 'conv' })], laterals: [lateral(['mnist', 1], ['target', 2], { kind: 'rusu', reduced: 64 })] })).toContainEqual(
+      expect.stringMatching(/adapter\.reduced: .*\(32 channels\) to 64 channels: more than it has; use reduced <= 32/),
+    );
+    expect(buildGraph(model({ columns: [conv('mnist'), target({ architecture: 'conv' })], adapter: { kind: 'rusu', reduced: 10 } })).laterals).toHaveLength(5);
+  });
+
+  it('refuses a Conv-Small with another number of layers, naming the field', () => {
+    expect(() => model({ columns: [target({ architecture: 'conv', channels: [32, 64, 10] })] })).toThrow(/one per layer of Conv-Small \(6\), classes last/);
+  });
+});

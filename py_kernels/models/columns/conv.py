@@ -4,14 +4,14 @@ the CuriousAI reference commands give it (shared/design.md), for 28x28 grayscale
 Six layers; each has one weight and one normalisation, so a pooling step belongs to the layer above it (the layer
 pools its input first). Shapes for MNIST with the default channels (32, 64, 64, 128, 10, 10):
 
-    layer  its input (B, ...)   pool first          weight                     output (layer_shapes[l])
-    0      -                    -                   -                          (784,)        the flat784 view
-    1      (784,) = (1, 28, 28) -                   5x5 conv, "full" (pad 4)   (32, 32, 32)
-    2      (32, 32, 32)         2x2 max -> 16x16    3x3 conv, "valid"          (64, 14, 14)
-    3      (64, 14, 14)         -                   3x3 conv, "full" (pad 2)   (64, 16, 16)
-    4      (64, 16, 16)         2x2 max -> 8x8      3x3 conv, "valid"          (128, 6, 6)
-    5      (128, 6, 6)          -                   1x1 conv                   (10, 6, 6)
-    6      (10, 6, 6)           global mean -> (10,)  fully connected          (10,)         the logits
+    layer  its input (B, ...)    pool first             weight                    output (layer_shapes[l])
+    0      -                     -                      -                         (784,)         the flat784 view
+    1      (784,) = (1, 28, 28)  -                      5x5 conv "full" (pad 4)   (32, 32, 32)
+    2      (32, 32, 32)          2x2 max -> 16x16       3x3 conv "valid"          (64, 14, 14)
+    3      (64, 14, 14)          -                      3x3 conv "full" (pad 2)   (64, 16, 16)
+    4      (64, 16, 16)          2x2 max -> 8x8         3x3 conv "valid"          (128, 6, 6)
+    5      (128, 6, 6)           -                      1x1 conv                  (10, 6, 6)
+    6      (10, 6, 6)            global mean -> (10,)   fully connected           (10,)          the logits
 
 Every layer, as the fc column's (columns/fc.py, whose constants it shares):
     z = BN(W h)                 per channel (over examples and positions), without affine parameters
