@@ -33,23 +33,23 @@ HEAD = [1000, 500, 250, 250, 250, 10]
 LADDER = [784, 1000, 500, 250, 250, 250, 10]
 POOL_START = 29500
 
-# name -> (laterals from the ladder?, head batch norm, adapter kind)
+# name -> (laterals from the ladder?, head batch norm, adapter kind, placement)
 VARIANTS = {
-    "head alone, batch norm": (False, True, None),
-    "head alone, no batch norm": (False, False, None),
-    "ladder + head, batch norm, scalar": (True, True, "scalar"),
-    "ladder + head, no batch norm, scalar (the author's)": (True, False, "scalar"),
-    "ladder + head, no batch norm, no scalar": (True, False, "none"),
-    "ladder + head, batch norm, no scalar": (True, True, "none"),
+    "head alone, batch norm": (False, True, None, None),
+    "head alone, no batch norm": (False, False, None, None),
+    "ladder + head, batch norm, scalar after it (post_norm: the experiment's)": (True, True, "scalar", "post_norm"),
+    "ladder + head, batch norm, scalar before it (pre_norm)": (True, True, "scalar", "pre_norm"),
+    "ladder + head, no batch norm, scalar (the author's)": (True, False, "scalar", "pre_norm"),
+    "ladder + head, no batch norm, no scalar": (True, False, "none", "pre_norm"),
 }
 
 
-def spec(ladder: str, laterals: bool, batch_norm: bool, kind: str, pretrained: bool) -> dict:
+def spec(ladder: str, laterals: bool, batch_norm: bool, kind: str, placement: str, pretrained: bool) -> dict:
     head = {"name": "alexnet", "architecture": "alexnet", "head": HEAD, "pretrained": pretrained, "trunk_seed": 0,
             "features": "cached", "batch_norm": batch_norm, "weights": {"from": "init"}, "frozen": False}
     if not laterals:
         return {"columns": [head], "laterals": []}
-    adapter = {"kind": kind, "placement": "pre_norm", **({"alpha_init": 0.1} if kind == "scalar" else {})}
+    adapter = {"kind": kind, "placement": placement, **({"alpha_init": 0.1} if kind == "scalar" else {})}
     source = {"name": "mnist", "architecture": "fc", "widths": LADDER, "batch_norm": True,
               "weights": {"from": "file", "path": ladder}, "frozen": True}
     # the paper's wiring ("all"): ladder layer l -> head layer l + 1 (layer 1 of the alexnet column is its trunk)
@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pretrained", action="store_true", help="ImageNet weights (torchvision's cache)")
+    parser.add_argument("--feature-scales", default="1,100",
+                        help="pool5 multiplied by each of these in turn: a trunk as loud as another's")
     args = parser.parse_args()
     configure_cpu_runtime()
 
@@ -108,29 +110,34 @@ def main() -> None:
     seconds = time.perf_counter() - started
     pool5, images = x_train.of("alexnet-features"), args.train + args.test
     print(f"AlexNet ({'ImageNet' if args.pretrained else 'RANDOM, trunk_seed 0'}) pool5 of {images} images in "
-          f"{seconds:.0f} s ({images / seconds:.1f} images/s); pool5 RMS {rms(pool5):.3g}, max {float(pool5.max()):.3g}")
+          f"{seconds:.0f} s ({images / seconds:.1f} images/s); pool5 RMS {rms(pool5):.3g}, max {float(pool5.max()):.3g}",
+          flush=True)
     with torch.no_grad():
-        ladder = build_model("progressive", seed=0, spec=spec(args.ladder, True, True, "scalar", args.pretrained))
+        ladder = build_model("progressive", seed=0,
+                             spec=spec(args.ladder, True, True, "scalar", "pre_norm", args.pretrained))
         h = ladder.eval().layer_outputs(x_train[:500], every_column=True)[0]
-    print("ladder layer RMS (post-ReLU, layers 1-5): " + ", ".join(f"{rms(t):.3g}" for t in h[1:-1]))
+    print("ladder layer RMS (post-ReLU, layers 1-5): " + ", ".join(f"{rms(t):.3g}" for t in h[1:-1]), flush=True)
 
-    print(f"\n| variant | what enters the head's first layer at init (RMS) | test accuracy per epoch "
+    print(f"\n| pool5 x | variant | what enters the head's first layer at init (RMS) | test accuracy per epoch "
           f"({args.epochs} x {args.iterations} iterations of 100) | alphas after |")
-    print("|---|---|---|---|")
-    for name, (laterals, batch_norm, kind) in VARIANTS.items():
-        model = build_model("progressive", seed=args.seed,
-                            spec=spec(args.ladder, laterals, batch_norm, kind or "scalar", args.pretrained))
-        scales = entry_scales(model.eval(), x_train[:500])
-        trainer = SupervisedTrainer(model, inputs_for(model, x_train), train_labels, epochs_planned=args.epochs,
-                                    lr=0.002, decay_fraction=1 / 3, seed=args.seed)
-        accuracies = []
-        for _ in range(args.epochs):
-            trainer.train_epoch(iterations=args.iterations, batch_size=100)
-            accuracies.append(trainer.evaluate(inputs_for(model, x_test), test_labels)["accuracy"])
-        alphas = [float(p) for n, p in model.named_parameters() if n.endswith("alpha")]
-        shown_alphas = ", ".join(f"{a:.3g}" for a in alphas) if alphas else "-"
-        print(f"| {name} | {scales} | {' '.join(f'{100 * a:.1f}' for a in accuracies)} | {shown_alphas} |",
-              flush=True)
+    print("|---|---|---|---|---|")
+    for scale in (float(c) for c in args.feature_scales.split(",")):
+        scaled = lambda x: ViewInputs({**x.tensors, "alexnet-features": x.of("alexnet-features") * scale})
+        train, test = scaled(x_train), scaled(x_test)
+        for name, (laterals, batch_norm, kind, placement) in VARIANTS.items():
+            model = build_model("progressive", seed=args.seed, spec=spec(
+                args.ladder, laterals, batch_norm, kind or "scalar", placement or "pre_norm", args.pretrained))
+            scales = entry_scales(model.eval(), train[:500])
+            trainer = SupervisedTrainer(model, inputs_for(model, train), train_labels, epochs_planned=args.epochs,
+                                        lr=0.002, decay_fraction=1 / 3, seed=args.seed)
+            accuracies = []
+            for _ in range(args.epochs):
+                trainer.train_epoch(iterations=args.iterations, batch_size=100)
+                accuracies.append(trainer.evaluate(inputs_for(model, test), test_labels)["accuracy"])
+            alphas = [float(p) for n, p in model.named_parameters() if n.endswith("alpha")]
+            shown_alphas = ", ".join(f"{a:.3g}" for a in alphas) if alphas else "-"
+            print(f"| {scale:g} | {name} | {scales} | {' '.join(f'{100 * a:.1f}' for a in accuracies)} | "
+                  f"{shown_alphas} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -47,6 +47,21 @@ def _images(n: int) -> np.ndarray:
         return npz["x"][:n], npz["y"][:n].astype(np.int64)
 
 
+def _ladder_and_alexnet(tmp_path, placement: str = "pre_norm", **alexnet) -> dict:
+    """The spec of a frozen fc file column (784-16-8-10, on flat784) and a trainable AlexNet column (head 16-8-10,
+    `alexnet`'s options) whose head takes a scalar lateral from each of the fc column's hidden layers."""
+    source = tmp_path / "source.pt"
+    if not source.exists():
+        torch.save(build_column("fc", seed=5, widths=[784, 16, 8, 10]).export_state(), source)
+    return {"columns": [
+        {"name": "ladder", "architecture": "fc", "widths": [784, 16, 8, 10], "batch_norm": True,
+         "weights": {"from": "file", "path": str(source)}, "frozen": True},
+        {"name": "alexnet", "architecture": "alexnet", "head": [16, 8, 10], "trunk_seed": 0,
+         "weights": {"from": "init"}, "frozen": False, **alexnet},
+    ], "laterals": [{"from": {"column": 0, "layer": l}, "to": {"column": 1, "layer": l + 1},
+                     "adapter": {"kind": "scalar", "alpha_init": 0.1, "placement": placement}} for l in (1, 2)]}
+
+
 def test_the_weights_are_read_from_torchvisions_cache_path_in_torchvisions_format(torch_home):
     written = _imagenet_file(torch_home)
     path = alexnet_weights.weights_path()
@@ -86,15 +101,7 @@ def test_the_frozen_alexnet_is_bit_identical_to_its_file_after_training(torch_ho
     """A ladder-like fc column (frozen, from a file, on flat784) and an AlexNet column (live, ImageNet weights from
     the file the test wrote) whose head takes laterals from it: real MNIST-M images, one short epoch."""
     written = _imagenet_file(torch_home)
-    source = tmp_path / "source.pt"
-    torch.save(build_column("fc", seed=5, widths=[784, 16, 8, 10]).export_state(), source)
-    spec = {"columns": [
-        {"name": "ladder", "architecture": "fc", "widths": [784, 16, 8, 10], "batch_norm": True,
-         "weights": {"from": "file", "path": str(source)}, "frozen": True},
-        {"name": "alexnet", "architecture": "alexnet", "head": [16, 8, 10], "pretrained": True, "trunk_seed": 0,
-         "features": "live", "batch_norm": True, "weights": {"from": "init"}, "frozen": False},
-    ], "laterals": [{"from": {"column": 0, "layer": l}, "to": {"column": 1, "layer": l + 1},
-                     "adapter": {"kind": "scalar", "alpha_init": 0.1, "placement": "pre_norm"}} for l in (1, 2)]}
+    spec = _ladder_and_alexnet(tmp_path, pretrained=True, features="live", batch_norm=True)
     model = build_model("progressive", seed=3, spec=spec)
     images, labels = _images(12)
     x = ViewInputs({"flat784": views.flat784(images), "imagenet224": views.imagenet224(images)})
@@ -105,7 +112,7 @@ def test_the_frozen_alexnet_is_bit_identical_to_its_file_after_training(torch_ho
     assert metrics["loss_total"] is not None
     trunk = model.columns[1].trunk.state_dict()
     assert trunk and all(torch.equal(trunk[k], written[k]) for k in trunk)  # bit for bit, as the file holds them
-    ladder = safe_load.load(str(source), what="column file", hint="")
+    ladder = safe_load.load(str(tmp_path / "source.pt"), what="column file", hint="")
     assert all(torch.equal(v, model.columns[0].state_dict()[k]) for k, v in ladder.items())
     head = model.columns[1].head.state_dict()
     assert any(not torch.equal(head[k], head_before[k]) for k in head)  # the head did train
@@ -123,3 +130,35 @@ def test_no_lateral_enters_the_trunk():
     column = build_column("alexnet", seed=1, head=[8, 4], pretrained=False)
     with pytest.raises(KernelInputError, match="a lateral may enter its head"):
         column.forward_layer(1, torch.zeros(2, 9216), extra=[torch.zeros(2, 9216)])
+
+
+def _trained_head(tmp_path, scale: float, placement: str, batch_norm: bool) -> dict:
+    """The trainable parameters after 20 Adam steps of an fc source (frozen, flat784) + cached-AlexNet-head network,
+    its pool5 features multiplied by `scale` (the same data and seed otherwise)."""
+    spec = _ladder_and_alexnet(tmp_path, placement, pretrained=False, features="cached", batch_norm=batch_norm)
+    g = torch.Generator().manual_seed(0)
+    flat, pool5 = torch.rand(64, 784, generator=g), torch.relu(torch.randn(64, 9216, generator=g)) * 0.03
+    y = torch.randint(0, 10, (64,), generator=g)
+    model = build_model("progressive", seed=3, spec=spec)
+    trainer = SupervisedTrainer(model, ViewInputs({"flat784": flat, "alexnet-features": pool5 * scale}), y,
+                                epochs_planned=1, lr=0.002, decay_fraction=0.0, seed=3)
+    trainer.train_epoch(iterations=20, batch_size=16)
+    return {k: v.detach().clone() for k, v in model.named_parameters() if v.requires_grad}
+
+
+def _largest_difference(a: dict, b: dict) -> float:
+    return max(float((a[k] - b[k]).abs().max()) for k in a)
+
+
+def test_with_batch_norm_and_laterals_after_it_the_trunks_scale_cannot_matter(tmp_path):
+    """The paper's 30.43 %: AlexNet's pool5 at its own scale beside MNIST-trained layers. With the head's batch norm
+    and the laterals added after it (post_norm), BN(W c h) = BN(W h): training follows the same path whatever the
+    trunk's scale c (the learnable scalars alone weigh the laterals), up to the batch norm's epsilon (1e-10 against
+    the variance of W c h: a trunk 10x quieter than this one's already drifts by 1e-3). Laterals added before the batch
+    norm, or a head without it, give another network for every c."""
+    invariant = _trained_head(tmp_path, 1.0, "post_norm", True)
+    for scale in (100.0, 10.0):
+        assert _largest_difference(_trained_head(tmp_path, scale, "post_norm", True), invariant) < 1e-4
+    for placement, batch_norm in (("pre_norm", True), ("post_norm", False)):
+        base = _trained_head(tmp_path, 1.0, placement, batch_norm)
+        assert _largest_difference(_trained_head(tmp_path, 100.0, placement, batch_norm), base) > 1e-2

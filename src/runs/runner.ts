@@ -87,17 +87,26 @@ export async function ensureData(
 
 /** A model's input of one split, loaded: x is one tensor's name when its columns all read one view (every
  * fully-connected network), else {view: name} (a ladder column on flat784 beside an AlexNet column on its features);
- * y the split's labels. `views`: model_describe's. */
+ * y the split's labels. `views`: model_describe's. A view computed by a frozen network (minutes, the first time)
+ * logs its progress at every tenth. */
 export async function modelInputs(
   kernel: Kernel,
   views: DescribedView[],
   dataset: DatasetName,
   split: 'train' | 'test',
   where: DataLocation,
-  onProgress?: (event: ProgressEvent) => void,
+  log: (line: string) => void,
 ): Promise<{ x: string | Partial<Record<ViewName, string>>; y: string }> {
   const loadedViews: [ViewName, string][] = [];
-  for (const { view, options } of views) loadedViews.push([view, await ensureData(kernel, dataset, split, view, where, options, onProgress)]);
+  for (const { view, options } of views) {
+    const shown = new Map<string, number>(); // per stage (an md5, then the features): the last tenth logged
+    const onProgress = (event: ProgressEvent) => {
+      const tenth = Math.floor((10 * event.done) / Math.max(1, event.total));
+      if (tenth > (shown.get(event.stage) ?? -1)) log(`${dataset} ${split}: ${event.stage}: ${event.done} of ${event.total}`);
+      shown.set(event.stage, Math.max(shown.get(event.stage) ?? -1, tenth));
+    };
+    loadedViews.push([view, await ensureData(kernel, dataset, split, view, where, options, options ? onProgress : undefined)]);
+  }
   const [first] = loadedViews;
   if (!first) throw new Error('model_describe named no view for the model to read');
   const y = `${first[1]}.y`; // every view of a split holds its images in the same order, so the same labels
@@ -139,11 +148,11 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
 
   const model = kernelModel(experiment);
   // The model says which views of the data its columns read (flat784 for fully-connected columns, AlexNet's features
-  // for an AlexNet column): asked, not assumed. Features not cached yet are computed now, with progress.
+  // for an AlexNet column): asked, not assumed. Features not cached yet are computed now (progress in the log).
   const { views } = await kernel.call('model_describe', { model });
-  const dataProgress = (event: ProgressEvent) => events.progress(event.done, event.total, `${runId} ${event.stage}`, runId);
-  const train = await modelInputs(kernel, views, experiment.data.dataset, 'train', where, dataProgress);
-  const test = await modelInputs(kernel, views, experiment.data.dataset, 'test', where, dataProgress);
+  const log = (line: string) => events.log(`${runId}: ${line}`);
+  const train = await modelInputs(kernel, views, experiment.data.dataset, 'train', where, log);
+  const test = await modelInputs(kernel, views, experiment.data.dataset, 'test', where, log);
   // The run's share of the training split: its pool, the validation images held out of it, the labeled set.
   const split = await kernel.call('data_pool_split', {
     labels: train.y,

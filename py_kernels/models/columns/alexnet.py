@@ -16,14 +16,14 @@ under no_grad.
 
 "cached": the column reads the trunk's output for the whole dataset, computed once and kept on disk (the
 `alexnet-features` view, py_kernels/data/features.py), and layer 1 passes it through; no trunk is built. Layer numbers,
-the head and its laterals are the same in both modes, and so are the numbers (the feature cache's test holds cached
-features equal to live ones), so a head trained on cached features runs on live images.
+the head and its laterals are the same in both modes, and so are the numbers (tests/test_alexnet_features.py holds
+cached features, and a head's output on them, equal to the live trunk's bit for bit).
 
 Laterals enter the head (layers 2..L), never the trunk (layer 1). The scale the paper blames for its 30.43 % (AlexNet's
-raw pool5 beside MNIST-trained layers) is what the head's batch norm takes away: layer l normalises each unit of
-W h + sum of the laterals' adapter outputs over the batch, so neither the trunk's scale nor a lateral's sets the
-scale of what the ReLU sees; the laterals' learnable scalars then weigh the sources against each other
-(docs/alexnet.md shows it measured).
+raw pool5 beside MNIST-trained layers) is what the head's batch norm takes away: layer 2 normalises each unit of W h
+over the batch, BN(W c h) = BN(W h) for any scale c of the trunk, and laterals added after it ("post_norm", the
+experiment's placement) are weighed against it by their learnable scalars alone, so the trunk's scale cannot change
+the training (tests/test_alexnet.py; docs/alexnet.md measures heads without batch norm or without the scalar).
 
 State: the head (`head.{i}.weight`, `.beta`, `.gamma` on the top layer, `.running_mean`/`.running_var` with batch norm),
 the buffer `trunk_source` = [1 if ImageNet weights else 0, trunk_seed] (a column file or model.pt says which trunk its
@@ -38,7 +38,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from ...errors import KernelInputError
 from .. import alexnet_weights
@@ -180,14 +179,7 @@ class AlexNetColumn(Column):
                 raise KernelInputError(f"a cached alexnet column reads pool5 features (B, {FEATURES}) (the "
                                        f"{FEATURE_VIEW} view), got {tuple(h.shape)}")
             return h
-        layer = self.head[l - 2]
-        weight = layer.weight
-        for delta in weight_deltas:
-            weight = weight + delta
-        z_pre = F.linear(h, weight)                                         # (B, widths[l])
-        for e in extra:
-            z_pre = z_pre + e
-        return layer.activate(layer.normalise(z_pre), post)
+        return self.head[l - 2].forward_with(h, extra, weight_deltas, post)   # (B, widths[l])
 
     def provenance(self) -> dict:
         """What every result of a run with this column says about its trunk (alexnet_weights.provenance)."""

@@ -113,6 +113,19 @@ class FCLayer(nn.Module):
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.activate(self.normalise(self.linear(h)))
 
+    def forward_with(self, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
+                     weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """h (B, fan_in) -> (B, width) with a progressive network's laterals (`Column.forward_layer`): weight_deltas
+        (width, fan_in) added to W, extra (B, width) to W h (before the normalisation), post (B, width) to z + beta
+        (after it), each in order."""
+        weight = self.weight
+        for delta in weight_deltas:
+            weight = weight + delta
+        z_pre = F.linear(h, weight)                                   # (B, width)
+        for e in extra:
+            z_pre = z_pre + e
+        return self.activate(self.normalise(z_pre), post)
+
 
 class FCColumn(Column):
     """x (B, widths[0]) -> ... -> logits (B, widths[-1])."""
@@ -151,14 +164,7 @@ class FCColumn(Column):
         """h_{l-1} (B, widths[l-1]) -> h_l (B, widths[l]); weight_deltas (widths[l], widths[l-1]) are added to W,
         extra (B, widths[l]) to W h (before the normalisation), post (B, widths[l]) to z + beta (after it), each in
         order."""
-        layer = self.layers[l - 1]
-        weight = layer.weight
-        for delta in weight_deltas:
-            weight = weight + delta
-        z_pre = F.linear(h, weight)                                   # (B, widths[l])
-        for e in extra:
-            z_pre = z_pre + e
-        return layer.activate(layer.normalise(z_pre), post)
+        return self.layers[l - 1].forward_with(h, extra, weight_deltas, post)
 
     @classmethod
     def from_state(cls, state: Dict[str, torch.Tensor]) -> "FCColumn":
