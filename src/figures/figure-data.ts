@@ -35,6 +35,8 @@ const seedRunSchema = z.object({
   command: z.string().nullable(),
   test_accuracy: z.array(z.number()),
   validation_accuracy: z.array(z.number().nullable()),
+  /** Wall time of each epoch (training, evaluation, checkpoint), as the run recorded it. */
+  epoch_seconds: z.array(z.number()).default([]),
   sources: z.array(sourceSchema),
 });
 export type SeedRun = z.infer<typeof seedRunSchema>;
@@ -45,6 +47,8 @@ const approachSchema = z.object({
   /** Seeds and epochs the experiment asks for (the runs may not all have finished). */
   seeds: z.number(),
   epochs: z.number(),
+  /** The experiment file's own length: the runs are a shortened variant (--epochs) when `epochs` is less. */
+  planned_epochs: z.number().optional(),
   curve: z.array(pointSchema),
   best: summarySchema,
   final: pointSchema.nullable(),

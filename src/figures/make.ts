@@ -35,6 +35,8 @@ export interface MadeFigure {
 interface ExperimentRuns {
   seeds: number;
   epochs: number;
+  /** The experiment file's own length (differs from `epochs` under --epochs). */
+  plannedEpochs: number;
   runs: ExistingRun[];
 }
 
@@ -57,7 +59,8 @@ export async function makeFigures(kernel: Kernel, figures: Figure[], where: Data
   const byFile = new Map(
     files.map((file, i): [string, ExperimentRuns] => {
       const { training } = applyVariant(experiments[i]!, options);
-      return [file, { seeds: (options.seeds ?? experiments[i]!.seeds).length, epochs: training.epochs, runs: runs[i]! }];
+      const planned = applyVariant(experiments[i]!, { ...options, epochs: undefined }).training.epochs;
+      return [file, { seeds: (options.seeds ?? experiments[i]!.seeds).length, epochs: training.epochs, plannedEpochs: planned, runs: runs[i]! }];
     }),
   );
   for (const figure of figures) {
@@ -102,6 +105,7 @@ function approachData(label: string, file: string, a: ExperimentRuns, accuracies
     experiment: path.basename(file, '.yaml'),
     seeds: a.seeds,
     epochs: a.epochs,
+    planned_epochs: a.plannedEpochs,
     curve,
     best: bestAccuracy(leaders),
     final: curve.at(-1) ?? null,
@@ -116,6 +120,7 @@ function approachData(label: string, file: string, a: ExperimentRuns, accuracies
         command: commandOf(dir),
         test_accuracy: r.records.map((record) => record.test_accuracy),
         validation_accuracy: r.records.map((record) => record.validation_accuracy),
+        epoch_seconds: r.records.map((record) => record.seconds),
         sources: sourcesOf(dir),
       };
     }),

@@ -41,16 +41,31 @@ function sourceCell(source: SourceInfo): string {
   return `${name}: validation ${pct(source.validation_accuracy)}, test ${pct(source.test_accuracy)} (epoch ${source.epochs}${stop})`;
 }
 
-function seedRow(label: string, run: SeedRun): string[] {
+/** Seconds as a person reads a duration: 41 s, 17.1 min, 42.7 h. */
+export function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(0)} s`;
+  return seconds < 7200 ? `${(seconds / 60).toFixed(1)} min` : `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** A run's mean epoch time, and for a shortened variant (--epochs) the time its experiment's full length would take. */
+function epochTimeCell(run: SeedRun, plannedEpochs: number | undefined): string {
+  if (!run.epoch_seconds.length) return 'n/a';
+  const mean = run.epoch_seconds.reduce((a, b) => a + b, 0) / run.epoch_seconds.length;
+  const full = plannedEpochs !== undefined && plannedEpochs > run.epoch_seconds.length ? `; ${plannedEpochs} epochs: ${duration(mean * plannedEpochs)} projected` : '';
+  return `${duration(mean)}${full}`;
+}
+
+function seedRow(approach: ApproachData, run: SeedRun): string[] {
   const last = run.test_accuracy.length - 1;
   const best = Math.max(...run.test_accuracy);
   return [
-    label,
+    approach.label,
     String(run.seed),
     `${run.test_accuracy.length}${run.complete ? '' : ' (unfinished)'}${run.diverged ? ` (diverged at ${run.diverged.epoch})` : ''}`,
     pct(run.test_accuracy[last]),
     `${pct(best)} (epoch ${run.test_accuracy.indexOf(best) + 1})`,
     pct(run.validation_accuracy[last]),
+    epochTimeCell(run, approach.planned_epochs),
     run.sources.length ? run.sources.map(sourceCell).join('; ') : '-',
   ];
 }
@@ -58,7 +73,7 @@ function seedRow(label: string, run: SeedRun): string[] {
 /** Every seed of every approach: its last and best test accuracy, its validation accuracy, its source columns. */
 export function seedsTable(data: FigureData): string {
   return table(
-    ['approach', 'seed', 'epochs', 'final test accuracy', 'best test accuracy', 'final validation accuracy', 'source columns (at their last epoch)'],
-    data.approaches.flatMap((a) => a.runs.map((run) => seedRow(a.label, run))),
+    ['approach', 'seed', 'epochs', 'final test accuracy', 'best test accuracy', 'final validation accuracy', 'time per epoch', 'source columns (at their last epoch)'],
+    data.approaches.flatMap((a) => a.runs.map((run) => seedRow(a, run))),
   );
 }
