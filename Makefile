@@ -1,5 +1,5 @@
 # progressive-ladder. `make test` and `make reproduce` are all a new user needs: both set everything up first.
-.PHONY: setup build test bench reproduce figure5 figure6 figure7 doctor clean
+.PHONY: setup build test bench reproduce figure5 figure6 figure7 figure-conv-gamma figure-conv figure-alexnet doctor clean
 
 # `make figure5 QUICK=1` runs the whole pipeline in minutes (few short epochs) to check a set-up.
 QUICK_FLAG = $(if $(QUICK),--quick,)
@@ -35,6 +35,9 @@ figure6: setup
 
 figure7: setup
 	bin/pladder figure experiments/figure7.yaml $(RUN_FLAGS)
+
+figure-conv-gamma figure-conv figure-alexnet: setup
+	bin/pladder figure experiments/$@.yaml $(RUN_FLAGS)
 
 clean:
 	rm -rf dist .cache

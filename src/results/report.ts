@@ -1,7 +1,7 @@
 /** `pladder report`: the paper reproduced, as one document from the figures as they stand: Markdown and a
  * self-contained HTML page (figures inlined, nothing fetched), Figures 5, 6 and 7 with our numbers beside the paper's,
  * and each claim of the paper's section 4.2 and "Analysis and Discussion" with the verdict our data gives. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ApsBar } from '../figures/aps-figure.js';
 import { readFigureData, type FigureData } from '../figures/figure-data.js';
@@ -12,7 +12,7 @@ import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { judgeClaims, type Claim } from './claims.js';
+import { judgeClaims, otherColumnClaims, type Claim } from './claims.js';
 import { table, writeSection } from './document.js';
 
 export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
@@ -33,21 +33,38 @@ interface Section {
 const DATASET_TITLES: Record<string, string> = { svhn: 'SVHN', 'mnist-m': 'MNIST-M (standing in for SVHN, which cannot be downloaded here)', mnist: 'MNIST' };
 
 /** Writes report.md and report.html into `dir`; returns their paths. */
+/** The convolutional and AlexNet figures, after Figures 5-7. */
+const OTHER_FIGURES = ['figure-conv-gamma', 'figure-conv', 'figure-alexnet'];
+
+/** The figure's own JSON in `dir`, else its longest shortened variant (`<id>-epochsN.json`), by name without .json. */
+function longestVariant(dir: string, id: string): string | undefined {
+  if (existsSync(path.join(dir, `${id}.json`))) return id;
+  const variants = existsSync(dir) ? readdirSync(dir).flatMap((file) => {
+    const match = new RegExp(`^${id}-epochs(\\d+)\\.json$`).exec(file);
+    return match ? [{ name: file.slice(0, -'.json'.length), epochs: Number(match[1]) }] : [];
+  }) : [];
+  return variants.sort((a, b) => b.epochs - a.epochs)[0]?.name;
+}
+
 export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJECT_ROOT, 'figures')): Promise<{ markdown: string; html: string; claims: Claim[] }> {
   const figure = (name: string) => path.join(figuresDir, `${name}.json`);
+  // The other columns' figures may exist only as shortened variants (figure-conv-epochs5.json): the longest is shown.
+  const other = Object.fromEntries(OTHER_FIGURES.map((id) => [id, longestVariant(figuresDir, id)]));
   const present = ['figure5', 'figure6', 'figure7'].filter((name) => existsSync(figure(name)));
   if (!present.length) throw new ReportError(`no figure in ${figuresDir} yet: draw them first (make reproduce, or bin/pladder reproduce --no-train from runs already trained)`);
   const figure5 = existsSync(figure('figure5')) ? readFigureData(figure('figure5')) : undefined;
   const figure7 = existsSync(figure('figure7')) ? readFigureData(figure('figure7')) : undefined;
   const figure6 = existsSync(figure('figure6')) ? (JSON.parse(readFileSync(figure('figure6'), 'utf8')) as { title: string; paper: string; bars: ApsBar[] }) : undefined;
   const target = loadExperiment(loadFigure(path.join(PROJECT_ROOT, 'experiments', 'figure5.yaml')).experiments[0]!.file).data.dataset;
-  const claims = judgeClaims(figure5, figure7, figure6?.bars);
+  const otherData = Object.fromEntries(Object.entries(other).flatMap(([id, name]) => (name ? [[id, readFigureData(figure(name))]] : [])));
+  const claims = [...judgeClaims(figure5, figure7, figure6?.bars), ...otherColumnClaims(otherData['figure-conv-gamma'], otherData['figure-conv'], otherData['figure-alexnet'])];
   const stamp = await machineStamp('report');
   const curveSection = (id: string, data: FigureData): Section => ({ id, title: data.title, svgFile: `${id}.svg`, svg: readSvg(figuresDir, id), tables: [summaryTable(data), seedsTable(data)], paper: data.paper });
   const sections: Section[] = [
     ...(figure5 ? [curveSection('figure5', figure5)] : []),
     ...(figure6 ? [{ id: 'figure6', title: figure6.title, svgFile: 'figure6.svg', svg: readSvg(figuresDir, 'figure6'), tables: [apsTable(figure6.bars)], paper: figure6.paper }] : []),
     ...(figure7 ? [curveSection('figure7', figure7)] : []),
+    ...OTHER_FIGURES.flatMap((id) => (other[id] && otherData[id] ? [curveSection(other[id], otherData[id])] : [])),
   ];
   const title = `Progressive Ladder Networks reproduced: MNIST -> ${DATASET_TITLES[target] ?? target}`;
   const unfinished = [figure5, figure7].some((d) => d && !d.complete);
