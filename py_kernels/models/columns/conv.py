@@ -13,7 +13,7 @@ pools its input first). Shapes for MNIST with the default channels (32, 64, 64, 
     5      (128, 6, 6)           -                      1x1 conv                  (10, 6, 6)
     6      (10, 6, 6)            global mean -> (10,)   fully connected           (10,)          the logits
 
-Every layer, as the fc column's (columns/fc.py, whose constants it shares):
+Every layer, as the fc column's (columns/layer.py):
     z = BN(W h)                 per channel (over examples and positions), without affine parameters
     a = z + beta                beta per channel
     h = ReLU(a)                 layers 1-5
@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from ...errors import KernelInputError
 from .._api import register_column, seeded_generator
 from ..column_api import Column, Shape
-from .fc import BN_EPS, BN_MOMENTUM, gaussian_init
+from .layer import NormalisedLayer, gaussian_init
 
 INPUT_SHAPE = (1, 28, 28)  # one grayscale digit, as the flat784 view holds it
 
@@ -97,35 +97,25 @@ class ConvColumnConfig:
         return tuple(shapes)
 
 
-class ConvLayer(nn.Module):
+class ConvLayer(NormalisedLayer):
     """h (B, *in_shape) -> [pool] -> z = BN(W * h) per channel (z = W * h without batch norm) -> ReLU(z + beta),
-    or logits = gamma * (z + beta) on the top layer. `linear`, `normalise` and `activate` are the three steps, as
-    FCLayer's, so the ladder's training paths (ladder.py) drive either kind."""
+    or logits = gamma * (z + beta) on the top layer (layer.py, as the fc column's layers), so the ladder's training
+    paths (ladder.py) drive either kind."""
 
     def __init__(self, plan: LayerPlan, in_shape: Shape, width: int, top: bool,
                  generator: Optional[torch.Generator] = None, batch_norm: bool = True):
-        super().__init__()
-        self.plan, self.in_shape, self.top = plan, tuple(in_shape), top
-        self.eps, self.momentum, self.batch_norm = BN_EPS, BN_MOMENTUM, batch_norm
+        super().__init__(width, top, batch_norm)
+        self.plan, self.in_shape = plan, tuple(in_shape)
         c_in, k = in_shape[0], max(plan.kernel, 1)
         # (width, c_in, k, k) for a convolution, (width, c_in) for the fully connected top
         w = gaussian_init(width, c_in * k * k, generator)
         self.weight = nn.Parameter(w.view(width, c_in, k, k) if plan.kernel else w)
-        self.beta = nn.Parameter(torch.zeros(width))
-        if top:
-            self.gamma = nn.Parameter(torch.ones(width))
-        else:
-            self.register_parameter("gamma", None)
-        if batch_norm:  # without it there are no statistics to keep: the state dict says which kind a column is
-            self.register_buffer("running_mean", torch.zeros(width))
-            self.register_buffer("running_var", torch.ones(width))
 
-    def _per_channel(self, v: torch.Tensor) -> torch.Tensor:
-        """(C,) -> (C, 1, 1) for a map layer, so it broadcasts over positions; (C,) for the vector layer."""
-        return v.view(-1, 1, 1) if self.plan.kernel else v
-
-    def linear(self, h: torch.Tensor) -> torch.Tensor:
+    def linear(self, h: torch.Tensor, weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """W h: h (B, *in_shape) (layer 1: (B, 784), the flattened image) -> (B, width, H', W') or (B, width)."""
+        if weight_deltas:
+            raise KernelInputError("a conv column takes no weight_deltas (it is not foldable); pass the lateral's "
+                                   "output as `extra`")
         h = h.reshape(h.shape[0], *self.in_shape)         # layer 1: (B, 784) -> (B, 1, 28, 28); a no-op above
         if self.plan.pool == "max":
             h = F.max_pool2d(h, 2)                         # (B, C, H/2, W/2)
@@ -134,40 +124,6 @@ class ConvLayer(nn.Module):
         if self.plan.kernel == 0:
             return F.linear(h, self.weight)                # (B, width)
         return F.conv2d(h, self.weight, padding=self.plan.padding)  # (B, width, H', W')
-
-    def normalise(self, z_pre: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) or (B, C) -> the same, per channel: batch statistics over examples and positions in training
-        mode (and the running averages updated), running averages in eval mode; the identity without batch norm."""
-        if not self.batch_norm:
-            return z_pre
-        if self.training:
-            dims = (0, *range(2, z_pre.dim()))
-            var, mean = torch.var_mean(z_pre, dim=dims, correction=0)  # (C,), (C,)
-            self.update_running(mean, var, z_pre.numel() // z_pre.shape[1])
-        else:
-            mean, var = self.running_mean, self.running_var
-        return (z_pre - self._per_channel(mean)) * self._per_channel(torch.rsqrt(var + self.eps))
-
-    @torch.no_grad()
-    def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
-        """mean, var_biased (C,) of n values per channel (examples x positions)."""
-        m = self.momentum
-        unbiased = var_biased * (n / max(n - 1, 1))
-        self.running_mean.mul_(1.0 - m).add_(mean.detach(), alpha=m)
-        self.running_var.mul_(1.0 - m).add_(unbiased.detach(), alpha=m)
-
-    def activate(self, z: torch.Tensor, post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """normalised z (B, C, ...) -> h: a = z + beta + each of `post` (shaped like z) in order, then ReLU(a), or the
-        top layer's logits gamma * a."""
-        a = z + self._per_channel(self.beta)           # a fresh tensor: safe to overwrite in place below
-        for p in post:
-            a = a + p
-        if self.top:
-            return self.gamma * a
-        return F.relu(a, inplace=True)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.normalise(self.linear(h)))
 
 
 class ConvColumn(Column):
@@ -208,14 +164,7 @@ class ConvColumn(Column):
                       weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """h_{l-1} (B, *layer_shapes[l-1]) -> h_l (B, *layer_shapes[l]); extra (B, *layer_shapes[l]) are added to
         W h (before the normalisation), post (B, *layer_shapes[l]) to z + beta (after it), each in order."""
-        if weight_deltas:
-            raise KernelInputError("a conv column takes no weight_deltas (it is not foldable); pass the lateral's "
-                                   "output as `extra`")
-        layer = self.layers[l - 1]
-        z_pre = layer.linear(h)                                       # (B, *layer_shapes[l])
-        for e in extra:
-            z_pre = z_pre + e
-        return layer.activate(layer.normalise(z_pre), post)
+        return self.layers[l - 1].forward_with(h, extra, weight_deltas, post)
 
     @classmethod
     def from_state(cls, state: Dict[str, torch.Tensor]) -> "ConvColumn":

@@ -1,14 +1,7 @@
 """The fully-connected column ("fc"): the ladder's clean encoder, the supervised MLP, a progressive column.
 
-One layer (Rasmus et al. 2015, CuriousAI `ladder.py`):
-    z = BN(W h)                 batch norm without affine parameters
-    a = z + beta
-    h = ReLU(a)                 hidden layers
-    logits = gamma * a          top layer (softmax is applied by the loss / the caller)
-
-Batch statistics while training, running averages at test time. The running averages use the unbiased batch
-variance and an exponential moving average, `running = (1 - momentum) * running + momentum * batch`
-(momentum 0.1 = CuriousAI's running average with its counter capped at 10).
+One layer (layer.py, shared with the conv column): z = BN(W h) without affine parameters, a = z + beta, h = ReLU(a),
+the top layer's logits gamma * a; batch statistics while training, running averages at test time.
 
 `batch_norm=False` (the paper's author's progressive target column): z = W h, no normalisation and no running
 statistics (no buffers), so the column computes the same in training and eval mode.
@@ -22,7 +15,6 @@ whole state dict, so a trained column moves between them with `load_state_dict`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -33,11 +25,9 @@ import torch.nn.functional as F
 from ...errors import KernelInputError
 from .._api import register_column, seeded_generator
 from ..column_api import Column, Shape
+from .layer import BN_EPS, BN_MOMENTUM, NormalisedLayer, gaussian_init
 
-# Constants of the column, not settings: CuriousAI's batch-norm epsilon and the running averages' momentum.
-BN_EPS = 1e-10
-BN_MOMENTUM = 0.1
-
+__all__ = ["BN_EPS", "BN_MOMENTUM", "FCColumn", "FCColumnConfig", "FCLayer", "build_fc_column", "gaussian_init"]
 
 @dataclass(frozen=True)
 class FCColumnConfig:
@@ -54,77 +44,21 @@ class FCColumnConfig:
         return tuple((w,) for w in self.widths)
 
 
-def gaussian_init(fan_out: int, fan_in: int, generator: Optional[torch.Generator]) -> torch.Tensor:
-    """N(0, 1) / sqrt(fan_in), stored (fan_out, fan_in) for F.linear."""
-    return torch.randn(fan_out, fan_in, generator=generator) / math.sqrt(fan_in)
-
-
-class FCLayer(nn.Module):
+class FCLayer(NormalisedLayer):
     """z = BN(W h) (no affine; z = W h without batch norm); h = ReLU(z + beta), or logits = gamma * (z + beta) on
-    the top layer."""
+    the top layer (layer.py)."""
 
     def __init__(self, fan_in: int, width: int, top: bool, generator: Optional[torch.Generator] = None,
                  batch_norm: bool = True):
-        super().__init__()
-        self.top, self.eps, self.momentum, self.batch_norm = top, BN_EPS, BN_MOMENTUM, batch_norm
+        super().__init__(width, top, batch_norm)
         self.weight = nn.Parameter(gaussian_init(width, fan_in, generator))  # (width, fan_in)
-        self.beta = nn.Parameter(torch.zeros(width))
-        if top:
-            self.gamma = nn.Parameter(torch.ones(width))
-        else:
-            self.register_parameter("gamma", None)
-        if batch_norm:  # without it there are no statistics to keep: the state dict says which kind a column is
-            self.register_buffer("running_mean", torch.zeros(width))
-            self.register_buffer("running_var", torch.ones(width))
 
-    def linear(self, h: torch.Tensor) -> torch.Tensor:
-        """W h: (B, fan_in) -> (B, width), the pre-activation (what the ladder's paths normalise and corrupt)."""
-        return F.linear(h, self.weight)
-
-    def normalise(self, z_pre: torch.Tensor) -> torch.Tensor:
-        """(B, width) -> (B, width): batch statistics in training mode (and the running averages updated),
-        running averages in eval mode; the identity without batch norm."""
-        if not self.batch_norm:
-            return z_pre
-        if self.training:
-            var, mean = torch.var_mean(z_pre, dim=0, correction=0)  # (width,), (width,)
-            self.update_running(mean, var, z_pre.shape[0])
-        else:
-            mean, var = self.running_mean, self.running_var
-        return (z_pre - mean) * torch.rsqrt(var + self.eps)
-
-    @torch.no_grad()
-    def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
-        m = self.momentum
-        unbiased = var_biased * (n / max(n - 1, 1))
-        self.running_mean.mul_(1.0 - m).add_(mean.detach(), alpha=m)
-        self.running_var.mul_(1.0 - m).add_(unbiased.detach(), alpha=m)
-
-    def activate(self, z: torch.Tensor, post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """normalised z (B, width) -> h (B, width): a = z + beta + each of `post` (B, width) in order, then ReLU(a),
-        or the top layer's logits gamma * a."""
-        a = z + self.beta                            # a fresh tensor: safe to overwrite in place below
-        for p in post:
-            a = a + p
-        if self.top:
-            return self.gamma * a
-        return F.relu(a, inplace=True)
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.normalise(self.linear(h)))
-
-    def forward_with(self, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
-                     weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """h (B, fan_in) -> (B, width) with a progressive network's laterals (`Column.forward_layer`): weight_deltas
-        (width, fan_in) added to W, extra (B, width) to W h (before the normalisation), post (B, width) to z + beta
-        (after it), each in order."""
+    def linear(self, h: torch.Tensor, weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """W h: (B, fan_in) -> (B, width); weight_deltas (width, fan_in) are added to W first (folded laterals)."""
         weight = self.weight
         for delta in weight_deltas:
             weight = weight + delta
-        z_pre = F.linear(h, weight)                                   # (B, width)
-        for e in extra:
-            z_pre = z_pre + e
-        return self.activate(self.normalise(z_pre), post)
+        return F.linear(h, weight)
 
 
 class FCColumn(Column):

@@ -1,0 +1,99 @@
+"""What every layer of a column does after its weight (the fc column's and the conv column's, Rasmus et al. 2015,
+CuriousAI `ladder.py`):
+
+    z = BN(W h)                 per unit (a vector layer) or per channel over examples and positions (a map layer),
+                                without affine parameters; the identity without batch norm
+    a = z + beta (+ "post_norm" laterals)
+    h = ReLU(a)                 hidden layers
+    logits = gamma * a          the top layer (softmax is applied by the loss / the caller)
+
+Batch statistics while training, running averages at test time: the unbiased batch variance and an exponential moving
+average, `running = (1 - momentum) * running + momentum * batch` (momentum 0.1 = CuriousAI's running average with its
+counter capped at 10). A subclass gives the weight and `linear`, W h.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+# Constants of the columns, not settings: CuriousAI's batch-norm epsilon and the running averages' momentum.
+BN_EPS = 1e-10
+BN_MOMENTUM = 0.1
+
+
+def gaussian_init(fan_out: int, fan_in: int, generator: Optional[torch.Generator]) -> torch.Tensor:
+    """N(0, 1) / sqrt(fan_in), stored (fan_out, fan_in) for F.linear."""
+    return torch.randn(fan_out, fan_in, generator=generator) / math.sqrt(fan_in)
+
+
+def per_channel(v: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """(C,) -> (C, 1, 1) against a map z (B, C, H, W), so it broadcasts over positions; (C,) against a vector z."""
+    return v.view(-1, *([1] * (z.dim() - 2)))
+
+
+class NormalisedLayer(nn.Module):
+    """beta (and gamma on the top layer) and the running statistics of `width` units or channels; `linear` is the
+    subclass's."""
+
+    def __init__(self, width: int, top: bool, batch_norm: bool):
+        super().__init__()
+        self.top, self.eps, self.momentum, self.batch_norm = top, BN_EPS, BN_MOMENTUM, batch_norm
+        self.beta = nn.Parameter(torch.zeros(width))
+        if top:
+            self.gamma = nn.Parameter(torch.ones(width))
+        else:
+            self.register_parameter("gamma", None)
+        if batch_norm:  # without it there are no statistics to keep: the state dict says which kind a column is
+            self.register_buffer("running_mean", torch.zeros(width))
+            self.register_buffer("running_var", torch.ones(width))
+
+    def linear(self, h: torch.Tensor, weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """W h, the pre-activation (what the ladder's paths normalise and corrupt)."""
+        raise NotImplementedError
+
+    def normalise(self, z_pre: torch.Tensor) -> torch.Tensor:
+        """(B, C) or (B, C, H, W) -> the same: batch statistics in training mode (and the running averages updated),
+        running averages in eval mode; the identity without batch norm."""
+        if not self.batch_norm:
+            return z_pre
+        if self.training:
+            var, mean = torch.var_mean(z_pre, dim=(0, *range(2, z_pre.dim())), correction=0)  # (C,), (C,)
+            self.update_running(mean, var, z_pre.numel() // z_pre.shape[1])
+        else:
+            mean, var = self.running_mean, self.running_var
+        return (z_pre - per_channel(mean, z_pre)) * per_channel(torch.rsqrt(var + self.eps), z_pre)
+
+    @torch.no_grad()
+    def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
+        """mean, var_biased (C,) of n values per unit or channel (examples x positions)."""
+        m = self.momentum
+        unbiased = var_biased * (n / max(n - 1, 1))
+        self.running_mean.mul_(1.0 - m).add_(mean.detach(), alpha=m)
+        self.running_var.mul_(1.0 - m).add_(unbiased.detach(), alpha=m)
+
+    def activate(self, z: torch.Tensor, post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """normalised z (B, C, ...) -> h: a = z + beta + each of `post` (shaped like z) in order, then ReLU(a), or the
+        top layer's logits gamma * a."""
+        a = z + per_channel(self.beta, z)            # a fresh tensor: safe to overwrite in place below
+        for p in post:
+            a = a + p
+        if self.top:
+            return per_channel(self.gamma, a) * a
+        return F.relu(a, inplace=True)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.activate(self.normalise(self.linear(h)))
+
+    def forward_with(self, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
+                     weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """The layer with a progressive network's laterals (`Column.forward_layer`): weight_deltas added to W (a
+        foldable column's), extra (shaped like W h) to W h before the normalisation, post to z + beta after it,
+        each in order."""
+        z_pre = self.linear(h, weight_deltas)
+        for e in extra:
+            z_pre = z_pre + e
+        return self.activate(self.normalise(z_pre), post)
