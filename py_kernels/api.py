@@ -379,6 +379,63 @@ def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int, model: dic
     return {"seconds_per_iteration": seconds}
 
 
+@call
+def bench_ladder_step(x: str, y: str, labeled: str, model: dict, training: dict, iterations: int, rounds: int) -> dict:
+    """The project's ladder step against its matrix products alone, alternated in this kernel (reference/
+    step_matmuls.py): a LadderTrainer of `model` on x[labeled] (labeled) and x (the unlabeled pool), the batches of
+    `training`. -> step_matmuls.step_against_matmuls's figures."""
+    from py_kernels.models import build_model
+    from py_kernels.reference.step_matmuls import step_against_matmuls
+    from py_kernels.training import LadderTrainer
+
+    store, device = session().store, session().device
+    xs, ys, rows = store.get(x), store.get(y), store.get(labeled)
+    options = {k: v for k, v in model.items() if k != "architecture"}
+    trainer = LadderTrainer(build_model("ladder", seed=1, **options).to(device), xs[rows], ys[rows], xs,
+                            epochs_planned=training["epochs"], lr=training["learning_rate"],
+                            decay_fraction=training["decay_fraction"], seed=1)
+    batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
+    trainer.train_epoch(3, **batches)  # warm-up: allocations, Adam's state
+    return step_against_matmuls(lambda k: trainer.train_epoch(k, **batches)["seconds"], iterations, rounds, device)
+
+
+@call
+def bench_seeds_ladder(x: str, y: str, model: dict, training: dict, seeds: int, batched: bool, iterations: int) -> dict:
+    """Throughput of `seeds` ladders of `model` (seeds 1..K) in this kernel: batched as one module
+    (batched_training.py), or with batched false and seeds 1 the single-seed LadderTrainer (what each process of
+    `--parallel` runs). Labeled: the first 100 rows of x; unlabeled pool: all of x; `training`'s batches.
+    -> {"seeds", "batched", "iterations", "seconds_per_iteration", "examples_per_second" (all seeds together),
+    "examples", "started", "ended" (the timed iterations' wall clock, time.time(): kernels run side by side are
+    counted over the span from the first start to the last end)}."""
+    from py_kernels.batched_training import BatchedLadderTrainer
+    from py_kernels.models import build_model
+    from py_kernels.models.batched_ladder import stack_ladders
+    from py_kernels.training import LadderTrainer
+
+    if not batched and seeds != 1:
+        raise KernelInputError(f"an unbatched run trains one seed; got seeds={seeds} with batched=false")
+    store, device = session().store, session().device
+    xs, ys = store.get(x), store.get(y)
+    options = {k: v for k, v in model.items() if k != "architecture"}
+    schedule = {"epochs_planned": training["epochs"], "lr": training["learning_rate"],
+                "decay_fraction": training["decay_fraction"]}
+    ladders = [build_model("ladder", seed=s, **options).to(device) for s in range(1, seeds + 1)]
+    if batched:
+        trainer = BatchedLadderTrainer(stack_ladders(ladders), [(xs[:100], ys[:100], xs)] * seeds,
+                                       list(range(1, seeds + 1)), **schedule)
+    else:
+        trainer = LadderTrainer(ladders[0], xs[:100], ys[:100], xs, seed=1, **schedule)
+    batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
+    trainer.train_epoch(2, **batches)  # warm-up: allocations, Adam's state
+    started = time.time()
+    result = trainer.train_epoch(iterations, **batches)
+    ended = time.time()
+    seconds = (result[0] if batched else result)["seconds"]
+    examples = seeds * iterations * (batches["labeled_batch"] + batches["unlabeled_batch"])
+    return {"seeds": seeds, "batched": batched, "iterations": iterations, "seconds_per_iteration": seconds / iterations,
+            "examples_per_second": examples / seconds, "examples": examples, "started": started, "ended": ended}
+
+
 def bench_tolist(name: str) -> list:
     """The tensor as a Python list, for pythonia's own JSON path: only the benchmark compares against it."""
     return session().store.get(name).detach().cpu().tolist()

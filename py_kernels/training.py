@@ -29,6 +29,7 @@ import torch.nn as nn
 from .errors import KernelInputError
 from .models.column_api import Column, Shape
 from .models.view_inputs import Input, ViewInputs
+from .optim import make_adam
 from .progress import Progress, ProgressSink
 
 
@@ -216,7 +217,7 @@ class Trainer(Evaluator):
         self.epoch = 0  # epochs completed
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(self.seed)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=self.base_lr)
+        self.optimizer = make_adam(model.parameters(), self.base_lr, self.device)  # optim.py
 
     def lr_at(self, epoch: int) -> float:
         """Learning rate of 0-based epoch `epoch` (CuriousAI LRDecay: constant up to the decay start, then linear)."""

@@ -25,7 +25,8 @@ monitoring cost), so it is not computed here: the running averages for test time
 *unlabeled* half, a uniform sample of the training pool, which is more representative than the 100 labeled images.
 
 Speed: one pass of three row groups [corrupted labeled | corrupted unlabeled | clean unlabeled] through each W, so
-each layer is one GEMM, each group normalised with its own statistics.
+each layer is one GEMM, each group normalised with its own statistics; the normalisation (with the noise) and the
+combinator are one autograd node each (ladder_ops.py). `batched_ladder.py` trains K seeds of this network as one.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 from ._api import ColumnDecl, register_model, seeded_generator
 from .column_api import Column, Shape
 from .columns.fc import BN_EPS, FCColumn, FCColumnConfig, gaussian_init
+from .ladder_ops import combinator, normalise_groups
 
 
 @dataclass(frozen=True)
@@ -75,10 +77,8 @@ class Combinator(nn.Module):
         self.a = nn.Parameter(a)  # (10, width): rows a1..a10
 
     def forward(self, z_tilde: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = self.a.unbind(0)  # each (width,)
-        mu = a1 * torch.sigmoid(a2 * u + a3) + torch.addcmul(a5, a4, u)  # (B, width)
-        v = a6 * torch.sigmoid(a7 * u + a8) + torch.addcmul(a10, a9, u)  # (B, width)
-        return torch.addcmul(mu, z_tilde - mu, v)
+        """z_tilde, u (B, width) -> z_hat (B, width), as one autograd node (ladder_ops.py)."""
+        return combinator(z_tilde, u, self.a)
 
 
 class DecoderLayer(nn.Module):
@@ -95,14 +95,28 @@ class DecoderLayer(nn.Module):
 
     def forward(self, z_tilde: torch.Tensor, from_above: torch.Tensor) -> torch.Tensor:
         u = from_above if self.V is None else F.linear(from_above, self.V)  # (B, width)
-        var, mean = torch.var_mean(u, dim=0, correction=0)
-        u = (u - mean) * torch.rsqrt(var + self.eps)
+        u = normalise_groups(u.view(1, 1, *u.shape), self.eps)[0].view(u.shape)
         return self.g(z_tilde, u)
 
 
-def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float):
+def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float, std: float = 0.0, noisy: int = 0,
+                     generator: Optional[torch.Generator] = None):
     """z (sum(sizes), C, *positions) -> (normalised z, means (G, C), inverse stds (G, C), biased vars (G, C)),
-    each row group normalised with its own batch statistics, per channel (over its examples and positions)."""
+    each row group normalised with its own batch statistics, per channel (over its examples and positions); the rows
+    of the first `noisy` groups then get noise N(0, std^2), drawn from `generator` as one (their rows, C, ...) draw."""
+    if all(s == sizes[0] for s in sizes) and z.dim() == 2:  # the fc ladder: one fused node (ladder_ops.py)
+        out, mean, inv, var = normalise_groups(z.view(1, len(sizes), sizes[0], z.shape[1]), eps, std, noisy,
+                                               (generator,))
+        return out.view(z.shape), mean[0], inv[0], var[0]
+    out, mean, inv, var = _split_statistics(z, sizes, eps)
+    rows = sum(sizes[:noisy])
+    if std > 0 and rows > 0:
+        out[:rows].add_(torch.randn(out[:rows].shape, generator=generator, device=z.device, dtype=z.dtype).mul_(std))
+    return out, mean, inv, var
+
+
+def _split_statistics(z: torch.Tensor, sizes: Sequence[int], eps: float):
+    """`_split_normalise` without noise, op by op: for maps and unequal groups."""
     if all(s == sizes[0] for s in sizes):
         zg = z.view(len(sizes), sizes[0], *z.shape[1:])                   # (G, B, C, *positions)
         dims = (1, *range(3, zg.dim()))
@@ -155,8 +169,7 @@ class LadderBase(nn.Module):
         std = self.config.noise_std
         h = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         for layer in self.encoder.layers:
-            z = _split_normalise(layer.linear(h), (h.shape[0],), layer.eps)[0]
-            z = z + std * torch.randn(z.shape, generator=generator, device=z.device, dtype=z.dtype)
+            z = _split_normalise(layer.linear(h), (h.shape[0],), layer.eps, std, 1, generator)[0]
             h = layer.activate(z)
         return h
 
@@ -183,10 +196,8 @@ class LadderBase(nn.Module):
         clean_mean: List[Optional[torch.Tensor]] = [None]
         clean_inv: List[Optional[torch.Tensor]] = [None]
         for layer in enc_layers:
-            # z (nc + nu, *layer_shapes[l]); mean, inv, var (3, C)
-            z, mean, inv, var = _split_normalise(layer.linear(h), sizes, layer.eps)
-            if std > 0:
-                z[:nc].add_(noise(nc, z.shape[1:]))
+            # z (nc + nu, *layer_shapes[l]), the corrupted rows with their noise; mean, inv, var (3, C)
+            z, mean, inv, var = _split_normalise(layer.linear(h), sizes, layer.eps, std, 2, generator)
             if self.training:
                 positions = z[0].numel() // z.shape[1]                   # 1 for a vector, H * W for a map
                 layer.update_running(mean[2], var[2], nu * positions)

@@ -16,6 +16,8 @@ export interface LadderBench {
   bridgeShare: number;
   plainIterations: number;
   plainEpochSeconds: number;
+  /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), alternated in one kernel. */
+  matmuls: { iterations: number; rounds: number; stepSeconds: number; matmulSeconds: number; ratio: number; gflopPerStep: number; matmulGflops: number };
   /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
   sideBySide?: { workers: number; threadsEach: number; iterationsEach: number; examplesPerSecond: number };
 }
@@ -30,7 +32,13 @@ async function trainOne(kernel: Kernel, experiment: Recipe, dir: string, device:
   return trainRun(kernel, run, where, { progress, log: () => undefined });
 }
 
-export async function measureLadder(device: string, log: (line: string) => void, plainIterations = 60, sideBySideIterations = 150): Promise<LadderBench> {
+export async function measureLadder(
+  device: string,
+  log: (line: string) => void,
+  plainIterations = 60,
+  sideBySideIterations = 150,
+  matmulSlice = { iterations: 20, rounds: 4 },
+): Promise<LadderBench> {
   const base = loadExperiment(path.join(PROJECT_ROOT, 'experiments', 'ladder-mnist100.yaml'));
   const experiment = { ...base, training: { ...base.training, epochs: 1 } };
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'pladder-bench-run-'));
@@ -47,10 +55,19 @@ export async function measureLadder(device: string, log: (line: string) => void,
     const plain = await kernel.call('bench_plain_ladder', {
       x: `${dataTensorName('mnist', 'flat784', 'train')}.x`,
       y: `${dataTensorName('mnist', 'flat784', 'train')}.y`,
-      labeled: `${experiment.name}/seed-1.labeled`,
+      labeled: `${experiment.name}/seed-1.split.labeled`, // data_pool_split stores the run's split as <run id>.split.*
       iterations: plainIterations,
       model,
       learning_rate: experiment.training.learning_rate,
+    });
+    log(`  the step against its matrix products alone: ${matmulSlice.rounds} rounds of ${matmulSlice.iterations} iterations each`);
+    const step = await kernel.call('bench_ladder_step', {
+      x: `${dataTensorName('mnist', 'flat784', 'train')}.x`,
+      y: `${dataTensorName('mnist', 'flat784', 'train')}.y`,
+      labeled: `${experiment.name}/seed-1.split.labeled`, // data_pool_split stores the run's split as <run id>.split.*
+      model,
+      training: experiment.training,
+      ...matmulSlice,
     });
     await kernel.stop({ final: true }); // its cores go to the runs side by side
     return {
@@ -60,6 +77,15 @@ export async function measureLadder(device: string, log: (line: string) => void,
       bridgeShare: result.bridge_share,
       plainIterations,
       plainEpochSeconds: plain.seconds_per_iteration * experiment.training.iterations_per_epoch,
+      matmuls: {
+        iterations: step.iterations,
+        rounds: step.rounds,
+        stepSeconds: step.step_seconds,
+        matmulSeconds: step.matmul_seconds,
+        ratio: step.ratio,
+        gflopPerStep: step.gflop_per_step,
+        matmulGflops: step.matmul_gflops,
+      },
       ...(os.availableParallelism() > 1 ? { sideBySide: await measureSideBySide(experiment, runsDir, device, sideBySideIterations, log) } : {}),
     };
   } finally {

@@ -1,8 +1,10 @@
 /** `make bench`: measures, prints, and records each figure in docs/results.md with command, machine, date and commit. */
+import os from 'node:os';
 import { kernelFor, stopAllKernels } from '../bridge/index.js';
 import { measureLatency, measurePull, type PullResult } from './bridge.js';
 import { measureDataLoads } from './data.js';
 import { measureLadder } from './ladder.js';
+import { measureSeeds } from './seeds.js';
 import { machineStamp, type MachineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 
@@ -95,6 +97,7 @@ export async function benchData(device: string, log: (line: string) => void): Pr
 
 export async function benchLadder(device: string, log: (line: string) => void): Promise<void> {
   log('ladder: one full epoch of experiments/ladder-mnist100.yaml through the runner, then the plain PyTorch loop');
+  const loadAverage = os.loadavg()[0] ?? Number.NaN; // other processes on the machine take cores too
   const b = await measureLadder(device, log);
   const stamp = await machineStamp(device);
   writeSection(
@@ -103,6 +106,7 @@ export async function benchLadder(device: string, log: (line: string) => void): 
       '## Ladder training throughput',
       '',
       stampLines(stamp, 'make bench   (pladder bench --only ladder)'),
+      `- load average ${loadAverage.toFixed(1)} as it began (other processes share the cores)`,
       '',
       table(
         ['figure', 'value', 'target'],
@@ -112,6 +116,11 @@ export async function benchLadder(device: string, log: (line: string) => void): 
           ["bridge share of the epoch's wall time", `${(100 * b.bridgeShare).toFixed(3)} %`, '< 2 %'],
           [`plain PyTorch loop of the same recipe (${b.plainIterations} iterations, scaled to ${b.iterations})`, `${b.plainEpochSeconds.toFixed(1)} s`, ''],
           ['speed-up over the plain loop', `${(b.plainEpochSeconds / b.epochSeconds).toFixed(2)}x`, '>= 1x'],
+          [
+            `one step / its matrix products alone (${b.matmuls.rounds} x ${b.matmuls.iterations} iterations each, alternated)`,
+            `${(1e3 * b.matmuls.stepSeconds).toFixed(1)} ms / ${(1e3 * b.matmuls.matmulSeconds).toFixed(1)} ms = ${b.matmuls.ratio.toFixed(2)}x (${b.matmuls.gflopPerStep.toFixed(2)} GFLOP per step at ${b.matmuls.matmulGflops.toFixed(0)} GFLOP/s)`,
+            '<= 1.15x',
+          ],
           ...(b.sideBySide
             ? [
                 [
@@ -128,17 +137,61 @@ export async function benchLadder(device: string, log: (line: string) => void): 
       "bridge share is the call's wall time in TypeScript minus the time inside the kernel. The plain loop",
       '(`py_kernels/reference/plain_ladder.py`) runs separate clean and corrupted passes in the same kernel, under the',
       "same thread settings; ours fuses them into one matrix product per layer (py_kernels/models/ladder.py).",
+      "The matrix products alone: every F.linear of one real step, recorded, and its forward, grad-of-input and",
+      'grad-of-weight GEMMs replayed at the same shapes on random operands (py_kernels/reference/step_matmuls.py),',
+      'alternated with slices of real steps in one kernel so that both see the same machine load: what the step would',
+      'cost if everything but its matrix products took no time.',
     ].join('\n'),
   );
 }
 
-export const BENCHMARKS = ['bridge', 'data', 'ladder'] as const;
+export async function benchSeeds(device: string, log: (line: string) => void): Promise<void> {
+  log('seeds: K ladders of experiments/ladder-mnist100.yaml batched in one kernel, against K kernels side by side');
+  const b = await measureSeeds(device, log);
+  const stamp = await machineStamp(device);
+  const per = (eps: number) => `${Math.round(eps)} examples/s (${(eps / b.single.examplesPerSecond).toFixed(2)}x one seed alone)`;
+  const rounds = (values: number[]) => `rounds: ${values.map((v) => Math.round(v)).join(', ')}`;
+  writeSection(
+    'seeds',
+    [
+      '## Seeds as one model: batched against side by side',
+      '',
+      stampLines(stamp, 'make bench   (pladder bench --only seeds)'),
+      `- cores: ${b.cores}, load average ${b.loadAverage.toFixed(1)} as it began (other processes share the cores); one seed alone (the single-seed trainer, ${b.single.iterations} iterations): ${Math.round(b.single.examplesPerSecond)} examples/s`,
+      '',
+      table(
+        ['seeds K', 'iterations', 'K batched in one kernel', 'K kernels side by side', 'batched / side by side'],
+        b.rows.map((r) => [
+          r.seeds,
+          r.iterations,
+          `${per(r.batched.examplesPerSecond)}; ${rounds(r.batched.rounds)}`,
+          r.sideBySide
+            ? `${per(r.sideBySide.examplesPerSecond)}, ${r.sideBySide.threadsEach} thread(s) each; ${rounds(r.sideBySide.rounds)}`
+            : r.seeds === 1
+              ? '(one seed alone, above)'
+              : `skipped: ${r.skipped}`,
+          r.sideBySide ? `${(r.batched.examplesPerSecond / r.sideBySide.examplesPerSecond).toFixed(2)}x` : '',
+        ]),
+      ),
+      '',
+      'Batched: the K seeds as one module whose parameters carry a leading K dimension (py_kernels/batched_training.py),',
+      'all cores to one kernel. Side by side: K single-seed kernels at once, the cores shared out (what `--parallel K`',
+      'runs), counted over the span from the first start to the last end. The two take turns, round by round, so that',
+      'both see the same changes in the machine\'s load; the table gives the mean over the rounds. Each kernel trains on',
+      'MNIST\'s 10000 test images as its pool (the step\'s speed does not depend on which images it reads), 100 + 100',
+      'per batch, after two warm-up iterations; the iterations shrink with K so each row does about the same work.',
+    ].join('\n'),
+  );
+}
+
+export const BENCHMARKS = ['bridge', 'data', 'ladder', 'seeds'] as const;
 
 export async function runBench(options: { device: string; only?: string }, log: (line: string) => void = console.log): Promise<void> {
   try {
     if (!options.only || options.only === 'bridge') await benchBridge(options.device, log);
     if (!options.only || options.only === 'data') await benchData(options.device, log);
     if (!options.only || options.only === 'ladder') await benchLadder(options.device, log);
+    if (!options.only || options.only === 'seeds') await benchSeeds(options.device, log);
     log('results written to docs/results.md');
   } finally {
     await stopAllKernels();

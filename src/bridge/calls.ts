@@ -235,6 +235,48 @@ export const calls = {
     z.object({ x: z.string(), y: z.string(), labeled: z.string(), iterations: z.number().int().positive(), model: ladderModelSchema, learning_rate: z.number().positive() }),
     z.object({ seconds_per_iteration: z.number() }),
   ),
+  bench_ladder_step: declare(
+    z.object({
+      x: z.string(),
+      y: z.string(),
+      labeled: z.string(),
+      model: ladderModelSchema,
+      training: kernelTrainingSchema,
+      iterations: z.number().int().positive(),
+      rounds: z.number().int().positive(),
+    }),
+    z.object({
+      iterations: z.number().int(),
+      rounds: z.number().int(),
+      step_seconds: z.number(),
+      matmul_seconds: z.number(),
+      ratio: z.number(),
+      gflop_per_step: z.number(),
+      matmul_gflops: z.number(),
+      products_per_step: z.number().int(),
+    }),
+  ),
+  bench_seeds_ladder: declare(
+    z.object({
+      x: z.string(),
+      y: z.string(),
+      model: ladderModelSchema,
+      training: kernelTrainingSchema,
+      seeds: z.number().int().positive(),
+      batched: z.boolean(),
+      iterations: z.number().int().positive(),
+    }),
+    z.object({
+      seeds: z.number().int(),
+      batched: z.boolean(),
+      iterations: z.number().int(),
+      seconds_per_iteration: z.number(),
+      examples_per_second: z.number(),
+      examples: z.number().int(),
+      started: z.number(),
+      ended: z.number(),
+    }),
+  ),
   diagnostic_nonfinite: declare(
     z.object({}),
     z.object({

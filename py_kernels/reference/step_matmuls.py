@@ -1,0 +1,119 @@
+"""The matrix products of one training step, timed alone: the floor under the step's time (benchmarks only).
+
+`record` runs one step and notes every `F.linear` it calls (the fc ladder's encoder and decoder products, an MLP's,
+a progressive fc network's): the input's and the weight's shapes, and which of them need a gradient. Each becomes up
+to three GEMMs, laid out as autograd runs them for `F.linear(x, W)` without bias (MmBackward0 in torch 1.13 and 2.x):
+
+    forward        y  = x @ W.T     (R, in) x (in, out)
+    grad of input  gx = gy @ W      (R, out) x (out, in)       when x needs a gradient (not for the data itself)
+    grad of weight gW = gy.T @ x    (out, R) x (R, in)          when W needs one
+
+`MatmulReplay` holds random operands of those shapes and runs them in that order, as many steps as asked: what the
+step would cost if everything but its matrix products took no time.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, List
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
+
+
+@dataclass(frozen=True)
+class LinearCall:
+    rows: int             # R: examples through the product
+    fan_in: int
+    fan_out: int
+    input_grad: bool      # the input needs a gradient: a grad-of-input GEMM in the backward pass
+    weight_grad: bool     # the weight is trained: a grad-of-weight GEMM
+
+    @property
+    def flops(self) -> int:
+        """Multiply-adds times 2, over the forward and backward GEMMs of this call."""
+        return 2 * self.rows * self.fan_in * self.fan_out * (1 + self.input_grad + self.weight_grad)
+
+
+class _LinearRecorder(TorchFunctionMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: List[LinearCall] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if func is F.linear:
+            x, weight = args[0], args[1] if len(args) > 1 else kwargs["weight"]
+            rows = x.numel() // x.shape[-1]
+            self.calls.append(LinearCall(rows, int(weight.shape[1]), int(weight.shape[0]), bool(x.requires_grad),
+                                         bool(weight.requires_grad)))
+        return func(*args, **kwargs)
+
+
+def record(step: Callable[[], None]) -> List[LinearCall]:
+    """The F.linear calls of one `step()` (which runs: a real training step), in the order they were made."""
+    recorder = _LinearRecorder()
+    with recorder:
+        step()
+    return recorder.calls
+
+
+class MatmulReplay:
+    """Random operands for `calls`' GEMMs (float32 on `device`), replayed `steps` times by `run`."""
+
+    def __init__(self, calls: List[LinearCall], device: torch.device, seed: int = 0):
+        g = torch.Generator().manual_seed(seed)
+
+        def rand(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, generator=g).to(device)
+
+        self.calls = list(calls)
+        # per call: x (R, in), W (out, in), gy (R, out)
+        self.operands = [(rand(c.rows, c.fan_in), rand(c.fan_out, c.fan_in), rand(c.rows, c.fan_out))
+                         for c in self.calls]
+        self.device = device
+
+    @property
+    def flops_per_step(self) -> int:
+        return sum(c.flops for c in self.calls)
+
+    def run(self, steps: int) -> float:
+        """Seconds for `steps` steps' GEMMs: every forward product, then the backward ones in reverse order."""
+        pairs = list(zip(self.calls, self.operands))
+        self._sync()
+        started = time.perf_counter()
+        for _ in range(steps):
+            for _call, (x, w, _gy) in pairs:
+                F.linear(x, w)                                  # (R, out)
+            for call, (x, w, gy) in reversed(pairs):
+                if call.input_grad:
+                    gy.mm(w)                                    # (R, in)
+                if call.weight_grad:
+                    gy.t().mm(x)                                # (out, in)
+        self._sync()
+        return time.perf_counter() - started
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def step_against_matmuls(train: Callable[[int], float], iterations: int, rounds: int,
+                         device: torch.device) -> dict:
+    """`train(k)` runs k training steps and returns their seconds. Records one step's products, then alternates
+    `rounds` times: k = `iterations` steps, the same steps' products alone (so both see the same machine load).
+    -> {"iterations", "rounds", "step_seconds", "matmul_seconds" (per step, means over the rounds), "ratio",
+    "gflop_per_step", "matmul_gflops" (the rate the products ran at), "products_per_step"}."""
+    calls = record(lambda: train(1))
+    replay = MatmulReplay(calls, device)
+    replay.run(2)  # warm-up: first touch of the operands, the BLAS threads awake
+    step = matmul = 0.0
+    for _ in range(rounds):
+        step += train(iterations)
+        matmul += replay.run(iterations)
+    n = rounds * iterations
+    flops = replay.flops_per_step
+    return {"iterations": iterations, "rounds": rounds, "step_seconds": step / n, "matmul_seconds": matmul / n,
+            "ratio": step / matmul, "gflop_per_step": flops / 1e9, "matmul_gflops": flops * n / matmul / 1e9,
+            "products_per_step": sum(1 + c.input_grad + c.weight_grad for c in calls)}

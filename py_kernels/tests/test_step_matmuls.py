@@ -1,0 +1,45 @@
+"""reference/step_matmuls: a real ladder step's products are recorded with the shapes and gradients autograd runs,
+and the replay times them against real steps."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from py_kernels.models import build_model
+from py_kernels.reference.step_matmuls import LinearCall, MatmulReplay, record, step_against_matmuls
+from py_kernels.training import LadderTrainer
+
+WIDTHS = [784, 40, 20, 10]
+
+
+def _trainer() -> LadderTrainer:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 784, generator=g)
+    y = torch.arange(200) % 10
+    model = build_model("ladder", widths=WIDTHS, noise_std=0.3, denoising_weights=[1000, 10, 0.1, 0.1],
+                        gamma_only=False, seed=1)
+    return LadderTrainer(model, x[:30], y[:30], x, epochs_planned=2, lr=0.002, decay_fraction=0.5, seed=1)
+
+
+def test_one_ladder_step_records_the_fused_encoder_and_the_decoder_products():
+    trainer = _trainer()
+    calls = record(lambda: trainer.train_epoch(1, 8, 12))
+    rows = 8 + 12 + 12   # [corrupted labeled | corrupted unlabeled | clean unlabeled]
+    encoder = [LinearCall(rows, 784, 40, False, True), LinearCall(rows, 40, 20, True, True),
+               LinearCall(rows, 20, 10, True, True)]
+    decoder = [LinearCall(12, 10, 20, True, True), LinearCall(12, 20, 40, True, True),
+               LinearCall(12, 40, 784, True, True)]   # V(l) z_hat(l+1), from the top down
+    assert calls == encoder + decoder
+    # the data needs no gradient: no grad-of-input GEMM at the bottom, two GEMMs fewer than three per call
+    assert sum(c.flops for c in calls) == MatmulReplay(calls, torch.device("cpu")).flops_per_step
+    assert calls[0].flops == 2 * 2 * rows * 784 * 40
+
+
+def test_the_step_is_timed_against_its_products_alone():
+    trainer = _trainer()
+    result = step_against_matmuls(lambda k: trainer.train_epoch(k, 8, 12)["seconds"], iterations=3, rounds=2,
+                                  device=torch.device("cpu"))
+    assert result["products_per_step"] == 6 * 3 - 1
+    assert result["step_seconds"] > 0 and result["matmul_seconds"] > 0
+    assert result["ratio"] == pytest.approx(result["step_seconds"] / result["matmul_seconds"])
+    assert trainer.epoch == 1 + 2   # the recorded step, then one "epoch" per round

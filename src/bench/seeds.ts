@@ -1,0 +1,108 @@
+/** Seeds as one model: K ladders trained batched in one kernel against K single-seed kernels side by side. */
+import os from 'node:os';
+import path from 'node:path';
+import { Kernel } from '../bridge/index.js';
+import { loadView, resolveDataLocation } from '../data/index.js';
+import { loadExperiment } from '../experiments/load.js';
+import { PROJECT_ROOT } from '../paths.js';
+
+/** What one side-by-side kernel needs at least (torch, the 10000-image pool, a ladder's training state), measured
+ * at 0.5-0.6 GB: fewer kernels are started where the free memory would not hold them. */
+const KERNEL_BYTES = 0.8e9;
+
+export interface SeedsRow {
+  seeds: number;
+  iterations: number;
+  /** Examples per second of all K seeds together: the mean over the rounds, and each round's. */
+  batched: { examplesPerSecond: number; rounds: number[] };
+  /** `seeds` single-seed kernels at once, each with `threadsEach` threads; absent where memory would not hold them. */
+  sideBySide?: { examplesPerSecond: number; rounds: number[]; threadsEach: number };
+  skipped?: string;
+}
+
+export interface SeedsBench {
+  device: string;
+  cores: number;
+  /** The 1-minute load average as the measurement began: other processes on the machine take cores too. */
+  loadAverage: number;
+  /** One single-seed kernel alone (the `--parallel 1` run), for scale. */
+  single: { examplesPerSecond: number; iterations: number };
+  rows: SeedsRow[];
+}
+
+type Call = { x: string; y: string; model: ReturnType<typeof recipe>['model']; training: ReturnType<typeof recipe>['training'] };
+
+function recipe() {
+  const experiment = loadExperiment(path.join(PROJECT_ROOT, 'experiments', 'ladder-mnist100.yaml'));
+  if (experiment.model.architecture !== 'ladder') throw new Error(`${experiment.name} is not a ladder`);
+  return { model: experiment.model, training: experiment.training };
+}
+
+/** A started kernel with the pool loaded: MNIST's 10000 test images (small enough for 15 kernels at once; the speed
+ * of a step does not depend on which images it reads). */
+async function kernelWithPool(device: string, threads?: number): Promise<{ kernel: Kernel; x: string; y: string }> {
+  const kernel = new Kernel({ device, ...(threads ? { threads } : {}) });
+  const loaded = await loadView(kernel, { name: 'mnist', split: 'test', view: 'flat784', as: 'bench-seeds' }, resolveDataLocation());
+  return { kernel, x: loaded.x, y: loaded.y };
+}
+
+/** Iterations per measurement: about the same work for every K, at least 4 steps. */
+const iterationsFor = (seeds: number, budget: number) => Math.max(4, Math.round(budget / seeds));
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+
+/** K single-seed kernels at once: examples over the span from the first start to the last end (kernels that did not
+ * overlap fully count for less than the sum of their own rates). */
+async function sideBySideRound(kernels: { kernel: Kernel; x: string; y: string }[], call: Omit<Call, 'x' | 'y'>, iterations: number): Promise<number> {
+  const results = await Promise.all(kernels.map((k) => k.kernel.call('bench_seeds_ladder', { ...call, x: k.x, y: k.y, seeds: 1, batched: false, iterations })));
+  const span = Math.max(...results.map((r) => r.ended)) - Math.min(...results.map((r) => r.started));
+  return results.reduce((sum, r) => sum + r.examples, 0) / span;
+}
+
+/** For each K: the batched kernel and the K kernels side by side in turn, `rounds` times, so that both see the same
+ * changes in the machine's load. The batched kernel keeps all the cores; it is idle while the others run. */
+export async function measureSeeds(device: string, log: (line: string) => void, counts = [1, 3, 15], budget = 45, rounds = 2): Promise<SeedsBench> {
+  const { model, training } = recipe();
+  const cores = os.availableParallelism();
+  const loadAverage = os.loadavg()[0] ?? Number.NaN;
+  const rows: SeedsRow[] = [];
+  const main = await kernelWithPool(device);
+  try {
+    const base: Call = { x: main.x, y: main.y, model, training };
+    const iterations = iterationsFor(1, budget);
+    const alone = await main.kernel.call('bench_seeds_ladder', { ...base, seeds: 1, batched: false, iterations });
+    const single = { examplesPerSecond: alone.examples_per_second, iterations };
+    log(`  one seed alone: ${Math.round(single.examplesPerSecond)} examples/s`);
+    for (const seeds of counts) {
+      const its = iterationsFor(seeds, budget);
+      const row: SeedsRow = { seeds, iterations: its, batched: { examplesPerSecond: NaN, rounds: [] } };
+      const threadsEach = Math.max(1, Math.floor(cores / seeds));
+      const room = Math.floor(os.freemem() / KERNEL_BYTES);
+      if (seeds > 1 && seeds > room) {
+        row.skipped = `${seeds} kernels need about ${((seeds * KERNEL_BYTES) / 1e9).toFixed(0)} GB, ${(os.freemem() / 1e9).toFixed(1)} GB free`;
+        log(`  ${seeds} side by side: skipped (${row.skipped})`);
+      }
+      // one kernel side by side is the single run above
+      const side = seeds > 1 && !row.skipped ? await Promise.all(Array.from({ length: seeds }, () => kernelWithPool(device, threadsEach))) : [];
+      try {
+        for (let round = 0; round < rounds; round++) {
+          const batched = await main.kernel.call('bench_seeds_ladder', { ...base, seeds, batched: true, iterations: its });
+          row.batched.rounds.push(batched.examples_per_second);
+          log(`  ${seeds} seed(s) batched: ${Math.round(batched.examples_per_second)} examples/s (${its} iterations)`);
+          if (!side.length) continue;
+          const together = await sideBySideRound(side, { model, training }, its);
+          row.sideBySide = { examplesPerSecond: NaN, rounds: [...(row.sideBySide?.rounds ?? []), together], threadsEach };
+          log(`  ${seeds} side by side (${threadsEach} thread(s) each): ${Math.round(together)} examples/s together`);
+        }
+      } finally {
+        await Promise.all(side.map((k) => k.kernel.stop({ final: true })));
+      }
+      row.batched.examplesPerSecond = mean(row.batched.rounds);
+      if (row.sideBySide) row.sideBySide.examplesPerSecond = mean(row.sideBySide.rounds);
+      rows.push(row);
+    }
+    return { device, cores, loadAverage, single, rows };
+  } finally {
+    await main.kernel.stop({ final: true });
+  }
+}
