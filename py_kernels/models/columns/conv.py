@@ -104,12 +104,11 @@ class ConvLayer(NormalisedLayer):
 
     def __init__(self, plan: LayerPlan, in_shape: Shape, width: int, top: bool,
                  generator: Optional[torch.Generator] = None, batch_norm: bool = True):
-        super().__init__(width, top, batch_norm)
-        self.plan, self.in_shape = plan, tuple(in_shape)
         c_in, k = in_shape[0], max(plan.kernel, 1)
         # (width, c_in, k, k) for a convolution, (width, c_in) for the fully connected top
         w = gaussian_init(width, c_in * k * k, generator)
-        self.weight = nn.Parameter(w.view(width, c_in, k, k) if plan.kernel else w)
+        super().__init__(w.view(width, c_in, k, k) if plan.kernel else w, top, batch_norm)
+        self.plan, self.in_shape = plan, tuple(in_shape)
 
     def linear(self, h: torch.Tensor, weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """W h: h (B, *in_shape) (layer 1: (B, 784), the flattened image) -> (B, width, H', W') or (B, width)."""

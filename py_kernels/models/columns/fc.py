@@ -50,8 +50,7 @@ class FCLayer(NormalisedLayer):
 
     def __init__(self, fan_in: int, width: int, top: bool, generator: Optional[torch.Generator] = None,
                  batch_norm: bool = True):
-        super().__init__(width, top, batch_norm)
-        self.weight = nn.Parameter(gaussian_init(width, fan_in, generator))  # (width, fan_in)
+        super().__init__(gaussian_init(width, fan_in, generator), top, batch_norm)  # weight (width, fan_in)
 
     def linear(self, h: torch.Tensor, weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """W h: (B, fan_in) -> (B, width); weight_deltas (width, fan_in) are added to W first (folded laterals)."""

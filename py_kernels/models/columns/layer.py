@@ -36,12 +36,15 @@ def per_channel(v: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 
 
 class NormalisedLayer(nn.Module):
-    """beta (and gamma on the top layer) and the running statistics of `width` units or channels; `linear` is the
-    subclass's."""
+    """The weight (its first dimension: `width` units or channels), beta (and gamma on the top layer) and the running
+    statistics; `linear` is the subclass's. The parameters are registered in that order, weight first: optimiser
+    states and checkpoints list them by position."""
 
-    def __init__(self, width: int, top: bool, batch_norm: bool):
+    def __init__(self, weight: torch.Tensor, top: bool, batch_norm: bool):
         super().__init__()
+        width = weight.shape[0]
         self.top, self.eps, self.momentum, self.batch_norm = top, BN_EPS, BN_MOMENTUM, batch_norm
+        self.weight = nn.Parameter(weight)
         self.beta = nn.Parameter(torch.zeros(width))
         if top:
             self.gamma = nn.Parameter(torch.ones(width))
