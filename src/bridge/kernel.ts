@@ -67,9 +67,10 @@ function deadline(ms: number, error: () => Error): { expired: Promise<never>; cl
   return { expired, clear: () => clearTimeout(timer) };
 }
 
-/** `work`'s outcome, unless the process exits or `timeoutMs` passes first. Whichever settles first removes the timer and
- * the exit listener, so that nothing of a finished call stays reachable (the heap stays flat over millions of calls). */
-function settleFirst<T>(work: PromiseLike<T>, running: Pick<Running, 'onExit'>, timeoutMs: number, onTimeout: () => Error): Promise<T> {
+/** `work`'s outcome, unless the process exits or `timeoutMs` passes first (counted again from each `heartbeat`: a call
+ * that reports progress is alive, however long it takes). Whichever settles first removes the timer and the exit
+ * listener, so that nothing of a finished call stays reachable (the heap stays flat over millions of calls). */
+function settleFirst<T>(work: PromiseLike<T>, running: Pick<Running, 'onExit'>, timeoutMs: number, onTimeout: () => Error, heartbeat?: (restart: () => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let settled = false;
     let removeExitListener = (): void => undefined;
@@ -82,7 +83,13 @@ function settleFirst<T>(work: PromiseLike<T>, running: Pick<Running, 'onExit'>, 
         removeExitListener();
         settle(value);
       };
-    const timer = setTimeout(() => finish(reject)(onTimeout()), timeoutMs);
+    const expire = () => finish(reject)(onTimeout());
+    let timer = setTimeout(expire, timeoutMs);
+    heartbeat?.(() => {
+      if (settled) return;
+      clearTimeout(timer);
+      timer = setTimeout(expire, timeoutMs);
+    });
     removeExitListener = running.onExit(finish(reject)); // called at once (and settled) if the process is gone
     work.then(finish(resolve), finish(reject));
   });
@@ -238,10 +245,17 @@ export class Kernel {
     if (!parsedArgs.success) {
       throw new KernelError('BAD_ARGUMENTS', `Arguments of kernel call '${name}' are invalid: ${parsedArgs.error.message}`, { call: name, device: this.device });
     }
-    const progress = onProgress ? (event: string) => forwardProgress(event, onProgress) : undefined;
+    let beat = (): void => undefined;
+    const progress = onProgress
+      ? (event: string) => {
+          beat();
+          forwardProgress(event, onProgress);
+        }
+      : undefined;
     const timedOut = () => {
       void this.stop();
-      return new KernelError('CALL_TIMEOUT', `Kernel call '${name}' on device '${this.device}' ran past its ${timeoutMs / 1000} s timeout; the Python kernel was stopped and its state is lost.`, {
+      const silence = onProgress ? ' without reporting progress' : '';
+      return new KernelError('CALL_TIMEOUT', `Kernel call '${name}' on device '${this.device}' ran ${timeoutMs / 1000} s${silence}, past its timeout; the Python kernel was stopped and its state is lost.`, {
         call: name,
         device: this.device,
         hint: 'Give the call more time (timeoutMs, or PLADDER_CALL_TIMEOUT_MS for every call), or do less per call.',
@@ -249,7 +263,7 @@ export class Kernel {
     };
     this.enter(running);
     try {
-      const reply = await settleFirst(running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running, timeoutMs, timedOut);
+      const reply = await settleFirst(running.api.dispatch(name, JSON.stringify(parsedArgs.data), progress), running, timeoutMs, timedOut, (restart) => (beat = restart));
       return this.unwrap(name, reply);
     } finally {
       this.leave(running);

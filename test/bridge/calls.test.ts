@@ -102,8 +102,18 @@ describe('typed calls through the real bridge', () => {
     const before = (await kernel.call('ping', {})).pid;
     const error = await failure(kernel.call('diagnostic_sleep', { seconds: 30 }, { timeoutMs: 300 }));
     expect(error.code).toBe('CALL_TIMEOUT');
-    expect(error.message).toMatch(/'diagnostic_sleep' on device 'cpu' ran past its 0\.3 s timeout/);
+    expect(error.message).toMatch(/'diagnostic_sleep' on device 'cpu' ran 0\.3 s, past its timeout/);
     const after = (await kernel.call('ping', {})).pid;
     expect(after).not.toBe(before);
+  });
+
+  it('counts the timeout from the last progress report: a long call that reports progress is alive', async () => {
+    const events: number[] = [];
+    // 2 s of work reporting every 0.2 s, under a 1 s timeout: finishes; the same call without progress would not.
+    const reply = await kernel.call('diagnostic_sleep', { seconds: 2 }, { timeoutMs: 1000, onProgress: (event) => events.push(event.done) });
+    expect(reply.slept).toBe(2);
+    expect(events.length).toBeGreaterThan(5);
+    const silent = await failure(kernel.call('diagnostic_sleep', { seconds: 2 }, { timeoutMs: 1000 }));
+    expect(silent.code).toBe('CALL_TIMEOUT');
   });
 });
