@@ -53,6 +53,7 @@ class BatchedTrainer:
         self.optimizer = make_adam(model.parameters(), self.base_lr, self.device)
 
     lr_at = Trainer.lr_at   # the same schedule (reads epochs_planned, decay_fraction, base_lr)
+    check_checkpoint = Trainer.check_checkpoint  # the same kind and schedule checks
 
     def _begin_epoch(self) -> float:
         lr = self.lr_at(self.epoch)
@@ -116,18 +117,10 @@ class BatchedTrainer:
         if len(states) != len(self.seeds):
             raise KernelInputError(f"{len(states)} checkpoints for {len(self.seeds)} batched seeds; give one per seed")
         for k, state in enumerate(states):
-            if state.get("kind") != self.kind:
-                raise KernelInputError(f"seed {self.seeds[k]}'s checkpoint is for a {state.get('kind')!r} trainer, "
-                                       f"this is a {self.kind!r} trainer")
+            self.check_checkpoint(state, f"seed {self.seeds[k]}'s ")
             if int(state["seed"]) != self.seeds[k]:
                 raise KernelInputError(f"checkpoint {k} is seed {state['seed']}'s, slice {k} is seed {self.seeds[k]}'s; "
                                        f"give the checkpoints in the order of the seeds {self.seeds}")
-            for key in ("epochs_planned", "lr", "decay_fraction"):
-                mine = getattr(self, {"lr": "base_lr"}.get(key, key))
-                if state[key] != mine:
-                    raise KernelInputError(
-                        f"seed {self.seeds[k]}'s checkpoint was trained with {key}={state[key]}, this trainer has "
-                        f"{key}={mine}; build the trainer with the checkpoint's value to resume exactly")
         epochs = sorted({int(s["epoch"]) for s in states})
         if len(epochs) != 1:
             raise KernelInputError(f"the seeds' checkpoints are at epochs {epochs}; batched seeds share one clock: "

@@ -268,16 +268,21 @@ class Trainer(Evaluator):
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
-    def load_state_dict(self, state: dict) -> None:
+    def check_checkpoint(self, state: dict, whose: str = "") -> None:
+        """A checkpoint this trainer can continue exactly: its kind and schedule; `whose` names it in the message
+        (e.g. "seed 2's ")."""
         if state.get("kind") != self.kind:
             raise KernelInputError(
-                f"checkpoint is for a {state.get('kind')!r} trainer, this is a {self.kind!r} trainer")
+                f"{whose}checkpoint is for a {state.get('kind')!r} trainer, this is a {self.kind!r} trainer")
         for key in ("epochs_planned", "lr", "decay_fraction"):
             mine = getattr(self, {"lr": "base_lr"}.get(key, key))
             if state[key] != mine:
                 raise KernelInputError(
-                    f"checkpoint was trained with {key}={state[key]}, this trainer has {key}={mine}; "
+                    f"{whose}checkpoint was trained with {key}={state[key]}, this trainer has {key}={mine}; "
                     f"build the trainer with the checkpoint's value to resume exactly")
+
+    def load_state_dict(self, state: dict) -> None:
+        self.check_checkpoint(state)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"].cpu())

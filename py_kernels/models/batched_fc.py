@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from ..errors import KernelInputError
 from .columns.fc import BN_EPS, BN_MOMENTUM, FCColumn, FCColumnConfig
+from .columns.layer import update_running_stats
 from .ladder_ops import normalise_groups
 
 
@@ -99,13 +100,9 @@ class BatchedFCLayer(nn.Module):
         """h (K, R, fan_in) or (R, fan_in) -> W h (K, R, width)."""
         return batched_linear(h, self.weight)
 
-    @torch.no_grad()
     def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
         """mean, var_biased (K, width) of n examples per seed; FCLayer.update_running per seed."""
-        m = self.momentum
-        unbiased = var_biased * (n / max(n - 1, 1))
-        self.running_mean.mul_(1.0 - m).add_(mean.detach(), alpha=m)
-        self.running_var.mul_(1.0 - m).add_(unbiased.detach(), alpha=m)
+        update_running_stats(self.running_mean, self.running_var, mean, var_biased, n, self.momentum)
 
     def normalise_eval(self, z_pre: torch.Tensor) -> torch.Tensor:
         """(K, R, width) with the running averages (test time); the identity without batch norm."""

@@ -41,8 +41,8 @@ import torch.nn.functional as F
 
 from ...errors import KernelInputError
 from .._api import register_column, seeded_generator
-from ..column_api import Column, Shape
-from .layer import NormalisedLayer, gaussian_init
+from ..column_api import Shape
+from .layer import LayerStack, NormalisedLayer, gaussian_init
 
 INPUT_SHAPE = (1, 28, 28)  # one grayscale digit, as the flat784 view holds it
 
@@ -125,7 +125,7 @@ class ConvLayer(NormalisedLayer):
         return F.conv2d(h, self.weight, padding=self.plan.padding)  # (B, width, H', W')
 
 
-class ConvColumn(Column):
+class ConvColumn(LayerStack):
     """x (B, 784) -> (B, 32, 32, 32) -> ... -> logits (B, classes); layer_shapes in the module docstring."""
 
     input_view = "flat784"  # 28x28 grayscale, flattened: the fc columns' view (reshaped by layer 1)
@@ -141,29 +141,6 @@ class ConvColumn(Column):
                       batch_norm=config.batch_norm)
             for i, plan in enumerate(LAYOUT))
         self.frozen = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, 784) -> logits (B, classes)."""
-        h = x
-        for layer in self.layers:
-            h = layer(h)
-        return h
-
-    def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """x (B, 784) -> [h_1 (B, 32, 32, 32), ..., h_5 (B, 10, 6, 6), logits (B, classes)]: post-ReLU maps and the
-        top layer's logits (pre-softmax)."""
-        out = []
-        h = x
-        for layer in self.layers:
-            h = layer(h)
-            out.append(h)
-        return out
-
-    def forward_layer(self, l: int, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
-                      weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """h_{l-1} (B, *layer_shapes[l-1]) -> h_l (B, *layer_shapes[l]); extra (B, *layer_shapes[l]) are added to
-        W h (before the normalisation), post (B, *layer_shapes[l]) to z + beta (after it), each in order."""
-        return self.layers[l - 1].forward_with(h, extra, weight_deltas, post)
 
     @classmethod
     def from_state(cls, state: Dict[str, torch.Tensor]) -> "ConvColumn":

@@ -16,7 +16,7 @@ whole state dict, so a trained column moves between them with `load_state_dict`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from ...errors import KernelInputError
 from .._api import register_column, seeded_generator
-from ..column_api import Column, Shape
-from .layer import BN_EPS, BN_MOMENTUM, NormalisedLayer, gaussian_init
+from ..column_api import Shape
+from .layer import BN_EPS, BN_MOMENTUM, LayerStack, NormalisedLayer, gaussian_init
 
 __all__ = ["BN_EPS", "BN_MOMENTUM", "FCColumn", "FCColumnConfig", "FCLayer", "build_fc_column", "gaussian_init"]
 
@@ -60,7 +60,7 @@ class FCLayer(NormalisedLayer):
         return F.linear(h, weight)
 
 
-class FCColumn(Column):
+class FCColumn(LayerStack):
     """x (B, widths[0]) -> ... -> logits (B, widths[-1])."""
 
     input_view = "flat784"  # 28x28 grayscale, flattened
@@ -74,30 +74,6 @@ class FCColumn(Column):
             FCLayer(w[i - 1], w[i], top=(i == len(w) - 1), generator=generator, batch_norm=config.batch_norm)
             for i in range(1, len(w)))
         self.frozen = False
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, widths[0]) -> logits (B, widths[-1])."""
-        h = x
-        for layer in self.layers:
-            h = layer(h)
-        return h
-
-    def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """x (B, widths[0]) -> [h_1 (B, widths[1]), ..., h_L = logits (B, widths[-1])]: post-ReLU hidden outputs
-        and the top layer's logits (pre-softmax)."""
-        out = []
-        h = x
-        for layer in self.layers:
-            h = layer(h)
-            out.append(h)
-        return out
-
-    def forward_layer(self, l: int, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
-                      weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """h_{l-1} (B, widths[l-1]) -> h_l (B, widths[l]); weight_deltas (widths[l], widths[l-1]) are added to W,
-        extra (B, widths[l]) to W h (before the normalisation), post (B, widths[l]) to z + beta (after it), each in
-        order."""
-        return self.layers[l - 1].forward_with(h, extra, weight_deltas, post)
 
     @classmethod
     def from_state(cls, state: Dict[str, torch.Tensor]) -> "FCColumn":

@@ -14,11 +14,13 @@ counter capped at 10). A subclass gives the weight and `linear`, W h.
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from ..column_api import Column
 
 # Constants of the columns, not settings: CuriousAI's batch-norm epsilon and the running averages' momentum.
 BN_EPS = 1e-10
@@ -28,6 +30,15 @@ BN_MOMENTUM = 0.1
 def gaussian_init(fan_out: int, fan_in: int, generator: Optional[torch.Generator]) -> torch.Tensor:
     """N(0, 1) / sqrt(fan_in), stored (fan_out, fan_in) for F.linear."""
     return torch.randn(fan_out, fan_in, generator=generator) / math.sqrt(fan_in)
+
+
+@torch.no_grad()
+def update_running_stats(running_mean: torch.Tensor, running_var: torch.Tensor, mean: torch.Tensor,
+                         var_biased: torch.Tensor, n: int, momentum: float) -> None:
+    """The running averages, in place, from a batch's mean and biased variance over n values (made unbiased)."""
+    unbiased = var_biased * (n / max(n - 1, 1))
+    running_mean.mul_(1.0 - momentum).add_(mean.detach(), alpha=momentum)
+    running_var.mul_(1.0 - momentum).add_(unbiased.detach(), alpha=momentum)
 
 
 def per_channel(v: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -70,13 +81,9 @@ class NormalisedLayer(nn.Module):
             mean, var = self.running_mean, self.running_var
         return (z_pre - per_channel(mean, z_pre)) * per_channel(torch.rsqrt(var + self.eps), z_pre)
 
-    @torch.no_grad()
     def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
         """mean, var_biased (C,) of n values per unit or channel (examples x positions)."""
-        m = self.momentum
-        unbiased = var_biased * (n / max(n - 1, 1))
-        self.running_mean.mul_(1.0 - m).add_(mean.detach(), alpha=m)
-        self.running_var.mul_(1.0 - m).add_(unbiased.detach(), alpha=m)
+        update_running_stats(self.running_mean, self.running_var, mean, var_biased, n, self.momentum)
 
     def activate(self, z: torch.Tensor, post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """normalised z (B, C, ...) -> h: a = z + beta + each of `post` (shaped like z) in order, then ReLU(a), or the
@@ -100,3 +107,32 @@ class NormalisedLayer(nn.Module):
         for e in extra:
             z_pre = z_pre + e
         return self.activate(self.normalise(z_pre), post)
+
+
+class LayerStack(Column):
+    """A column that is a stack of such layers (`self.layers`, layer 1 first): its forward pass, its activations and
+    one layer with a progressive network's laterals."""
+
+    layers: nn.ModuleList
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, *layer_shapes[0]) -> logits (B, *layer_shapes[-1])."""
+        h = x
+        for layer in self.layers:
+            h = layer(h)
+        return h
+
+    def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """x -> [h_1, ..., h_L = logits]: each layer's post-ReLU output (B, *layer_shapes[l]), the top layer's logits
+        (pre-softmax) last."""
+        out = []
+        h = x
+        for layer in self.layers:
+            h = layer(h)
+            out.append(h)
+        return out
+
+    def forward_layer(self, l: int, h: torch.Tensor, extra: Sequence[torch.Tensor] = (),
+                      weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """h_{l-1} (B, *layer_shapes[l-1]) -> h_l (B, *layer_shapes[l]) (NormalisedLayer.forward_with)."""
+        return self.layers[l - 1].forward_with(h, extra, weight_deltas, post)
