@@ -1,28 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/experiments/load.js';
-import { buildGraph, GraphError, kernelModel } from '../../src/progressive/graph.js';
+import { buildGraph, kernelModel } from '../../src/progressive/graph.js';
 import { depth, inputView, layerShapes } from '../../src/progressive/shapes.js';
 import { kernelModelSchema } from '../../src/spec/kernel.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
-import { columnSchema, progressiveModelSchema, type Column, type ProgressiveModel } from '../../src/spec/progressive.js';
+import { columnSchema, progressiveModelSchema, type Column } from '../../src/spec/progressive.js';
 import { python } from '../helpers/data.js';
+import { model, problems } from '../helpers/graph.js';
 
 const ladder = { name: 'mnist', weights: { from: 'file', path: '/x/column.pt' }, frozen: true };
 const alexnet = (extra: object = {}) => ({ name: 'alexnet', architecture: 'alexnet', pretrained: false, ...extra });
 
-function model(input: object): ProgressiveModel {
-  return progressiveModelSchema.parse({ architecture: 'progressive', ...input });
-}
-
-function problems(input: object): string[] {
-  try {
-    buildGraph(model(input));
-  } catch (error) {
-    expect(error).toBeInstanceOf(GraphError);
-    return (error as GraphError).problems.map((p) => `${p.path.join('.')}: ${p.message}`);
-  }
-  throw new Error('expected the graph to be refused');
-}
 
 describe('the AlexNet column in the progressive spec', () => {
   it("defaults to ImageNet's weights, cached pool5 features and a head of the ladder's hidden widths", () => {

@@ -3,25 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ExperimentError, parseExperiment } from '../../src/experiments/load.js';
-import { buildGraph, GraphError, kernelModel } from '../../src/progressive/graph.js';
-import { progressiveModelSchema, type ProgressiveModel } from '../../src/spec/progressive.js';
+import { buildGraph, kernelModel } from '../../src/progressive/graph.js';
+import { model, problems } from '../helpers/graph.js';
 
 const column = (name: string, extra: object = {}) => ({ name, weights: { from: 'file', path: '/x/column.pt' }, frozen: true, ...extra });
 const target = (extra: object = {}) => ({ name: 'target', ...extra });
 
-function model(input: object): ProgressiveModel {
-  return progressiveModelSchema.parse({ architecture: 'progressive', ...input });
-}
-
-function problems(input: object): string[] {
-  try {
-    buildGraph(model(input));
-  } catch (error) {
-    expect(error).toBeInstanceOf(GraphError);
-    return (error as GraphError).problems.map((p) => `${p.path.join('.')}: ${p.message}`);
-  }
-  throw new Error('expected the graph to be refused');
-}
 
 const lateral = (from: [string, number], to: [string, number], adapter?: object) => ({ from: { column: from[0], layer: from[1] }, to: { column: to[0], layer: to[1] }, ...(adapter ? { adapter } : {}) });
 
