@@ -52,15 +52,11 @@ class BatchedTrainer:
             self.generators.append(generator)
         self.optimizer = make_adam(model.parameters(), self.base_lr, self.device)
 
-    lr_at = Trainer.lr_at   # the same schedule (reads epochs_planned, decay_fraction, base_lr)
-    check_checkpoint = Trainer.check_checkpoint  # the same kind and schedule checks
-
-    def _begin_epoch(self) -> float:
-        lr = self.lr_at(self.epoch)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.model.train()
-        return lr
+    # The single trainer's schedule, epoch start and checkpoint checks (they read epochs_planned, decay_fraction,
+    # base_lr, epoch, kind, optimizer and model, which this class has under the same names).
+    lr_at = Trainer.lr_at
+    _begin_epoch = Trainer._begin_epoch
+    check_checkpoint = Trainer.check_checkpoint
 
     def _step(self, total: torch.Tensor) -> None:
         """total (K,): each seed's loss. The gradient of their sum in seed k's slice is seed k's own."""
