@@ -60,7 +60,7 @@ describe('a figure stopped part way', () => {
       `name: ${partialName}`, 'title: "short against long"', 'kind: best', 'experiments:',
       `  - { label: "Short", file: ${short.file} }`, `  - { label: "Long", file: ${long.file} }`,
     ].join('\n'));
-    const args = ['figure', figure, '--quick', '--device', 'cpu', '--runs-dir', short.runsDir];
+    const args = ['figure', figure, '--quick', '--device', 'cpu', '--parallel', '1', '--runs-dir', short.runsDir];
     const run = (exp: string, seed: number) => new RunDirectory(path.join(short.runsDir, `${exp}-quick`, `seed-${seed}`));
 
     const nothing = await pladder([...args, '--no-train']);

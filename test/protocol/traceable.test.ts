@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
+import { duration } from '../../src/figures/tables.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
 
@@ -66,7 +67,9 @@ describe('a transfer figure', () => {
     for (const run of runs) {
       const best = Math.max(...run.test_accuracy);
       const [column] = run.sources;
-      const row = `| Progressive | ${run.seed} | 2 | ${pct(run.test_accuracy[1])} | ${pct(best)} (epoch ${run.test_accuracy.indexOf(best) + 1}) | n/a | tiny-source seed ${run.seed}: validation ${pct(column.validation_accuracy)}, test ${pct(column.test_accuracy)} (epoch 2) |`;
+      const seconds = run.epoch_seconds.reduce((a: number, b: number) => a + b, 0) / run.epoch_seconds.length;
+      expect(run.epoch_seconds).toEqual(new RunDirectory(run.dir).readMetrics().map((r) => r.seconds));
+      const row = `| Progressive | ${run.seed} | 2 | ${pct(run.test_accuracy[1])} | ${pct(best)} (epoch ${run.test_accuracy.indexOf(best) + 1}) | n/a | ${duration(seconds)} | tiny-source seed ${run.seed}: validation ${pct(column.validation_accuracy)}, test ${pct(column.test_accuracy)} (epoch 2) |`;
       expect(section).toContain(row);
     }
     expect(section).toContain(`| Progressive | 2 | 2 | ${pct(data.approaches[0].final.mean)} (95% CI`);

@@ -25,6 +25,6 @@ describe('pladder run --parallel: seeds side by side', () => {
     const { file, runsDir } = tinyExperimentFile();
     const run = await pladder(['run', file, '--quick', '--runs-dir', runsDir, '--parallel', '0']);
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toContain('--parallel 0: how many seeds train side by side');
+    expect(run.stderr).toContain('--parallel 0: runs side by side on each device');
   });
 });
