@@ -25,7 +25,8 @@ from .models.batched_fc import BatchedMLP
 from .models.batched_ladder import BatchedLadder
 from .optim import make_adam
 from .progress import Progress, ProgressSink
-from .training import LadderTrainer, SupervisedTrainer, Trainer, _Cycler, _num, configure_cpu_runtime
+from .training import (LadderTrainer, SupervisedTrainer, Trainer, _Cycler, _num, check_ladder_batches,
+                       configure_cpu_runtime)
 
 
 class BatchedTrainer:
@@ -191,10 +192,7 @@ class BatchedLadderTrainer(BatchedTrainer):
                     progress_sink: Optional[ProgressSink] = None) -> List[dict]:
         """-> per seed, what `LadderTrainer.train_epoch` returns for it (+ "seeds_batched"); "seconds" and
         "examples_per_s" are the batch's wall time and one seed's share of the work per second of it."""
-        if iterations < 1 or labeled_batch < 2 or unlabeled_batch < 2:
-            raise KernelInputError(
-                f"need iterations >= 1 and batches >= 2 (batch norm), got iterations={iterations}, "
-                f"labeled_batch={labeled_batch}, unlabeled_batch={unlabeled_batch}")
+        check_ladder_batches(iterations, labeled_batch, unlabeled_batch)
         t0 = time.perf_counter()
         lr = self._begin_epoch()
         progress = Progress(progress_sink, "train_epoch", iterations)

@@ -294,6 +294,14 @@ class Trainer(Evaluator):
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
+def check_ladder_batches(iterations: int, labeled_batch: int, unlabeled_batch: int) -> None:
+    """An epoch of the ladder's batches: at least one iteration, at least two examples a batch (batch norm)."""
+    if iterations < 1 or labeled_batch < 2 or unlabeled_batch < 2:
+        raise KernelInputError(
+            f"need iterations >= 1 and batches >= 2 (batch norm), got iterations={iterations}, "
+            f"labeled_batch={labeled_batch}, unlabeled_batch={unlabeled_batch}")
+
+
 class LadderTrainer(Trainer):
     """Semi-supervised training (a `Ladder`). x_labeled (Nl, 784) float32, y_labeled (Nl,) int64,
     x_unlabeled (Nu, 784) float32 (the pool includes the labeled images), all on the model's device."""
@@ -327,10 +335,7 @@ class LadderTrainer(Trainer):
         """-> {"epoch": completed epochs, "lr", "iterations", "seconds", "examples_per_s",
         "loss_total", "loss_supervised", "loss_denoising": [C_d(0) .. C_d(L)] (unweighted, 0 without a cost)},
         losses averaged over the epoch's iterations."""
-        if iterations < 1 or labeled_batch < 2 or unlabeled_batch < 2:
-            raise KernelInputError(
-                f"need iterations >= 1 and batches >= 2 (batch norm), got iterations={iterations}, "
-                f"labeled_batch={labeled_batch}, unlabeled_batch={unlabeled_batch}")
+        check_ladder_batches(iterations, labeled_batch, unlabeled_batch)
         t0 = time.perf_counter()
         lr = self._begin_epoch()
         model, opt, gen = self.model, self.optimizer, self.generator
