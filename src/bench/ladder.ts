@@ -51,10 +51,11 @@ export async function measureLadder(
     });
     log(`  ours: ${result.mean_epoch_seconds.toFixed(1)} s per ${experiment.training.iterations_per_epoch}-iteration epoch; running the plain loop (${plainIterations} iterations)`);
     const { model } = experiment;
+    const mnistTrain = dataTensorName('mnist', 'flat784', 'train'); // what the run above loaded into this kernel
     if (model.architecture !== 'ladder') throw new Error(`${experiment.name} is not a ladder: the plain loop reproduces the ladder's recipe`);
     const plain = await kernel.call('bench_plain_ladder', {
-      x: `${dataTensorName('mnist', 'flat784', 'train')}.x`,
-      y: `${dataTensorName('mnist', 'flat784', 'train')}.y`,
+      x: `${mnistTrain}.x`,
+      y: `${mnistTrain}.y`,
       labeled: `${experiment.name}/seed-1.split.labeled`, // data_pool_split stores the run's split as <run id>.split.*
       iterations: plainIterations,
       model,
@@ -62,8 +63,8 @@ export async function measureLadder(
     });
     log(`  the step against its matrix products alone: ${matmulSlice.rounds} rounds of ${matmulSlice.iterations} iterations each`);
     const step = await kernel.call('bench_ladder_step', {
-      x: `${dataTensorName('mnist', 'flat784', 'train')}.x`,
-      y: `${dataTensorName('mnist', 'flat784', 'train')}.y`,
+      x: `${mnistTrain}.x`,
+      y: `${mnistTrain}.y`,
       labeled: `${experiment.name}/seed-1.split.labeled`, // data_pool_split stores the run's split as <run id>.split.*
       model,
       training: experiment.training,

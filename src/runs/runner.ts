@@ -59,10 +59,11 @@ type DescribedView = CallResult<'model_describe'>['views'][number];
 /** Tensor names of the dataset splits loaded into this kernel's current process (a restarted process has none). */
 const loaded = new WeakMap<Kernel, { generation: number; names: Set<string> }>();
 
-/** The kernel's tensors of a loaded split: `<name>.x` and `<name>.y`; a view computed by a frozen network (its
- * `options`) says which one, e.g. data.mnist-m.alexnet-features.random0.train. */
+/** The kernel's tensors of a loaded split: `<name>.x` and `<name>.y`; a view computed by a frozen network carries its
+ * options in the name (e.g. data.mnist-m.alexnet-features.pretrained-false.trunk_seed-0.train), so that two trunks'
+ * features never share one. */
 export const dataTensorName = (dataset: DatasetName, view: ViewName, split: 'train' | 'test', options: ViewOptions | null = null) =>
-  `data.${dataset}.${view}${options ? `.${options.pretrained ? 'imagenet' : `random${options.trunk_seed}`}` : ''}.${split}`;
+  ['data', dataset, view, ...Object.entries(options ?? {}).map(([key, value]) => `${key}-${String(value)}`), split].join('.');
 
 export async function ensureData(
   kernel: Kernel,
