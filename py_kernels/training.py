@@ -28,6 +28,7 @@ import torch.nn as nn
 
 from .errors import KernelInputError
 from .models.column_api import Column, Shape
+from .models.columns.layer import recompute_population_statistics
 from .models.view_inputs import Input, ViewInputs
 from .optim import make_adam
 from .progress import Progress, ProgressSink
@@ -171,7 +172,8 @@ def _check_xy(name: str, x: Input, y: Optional[torch.Tensor], device: torch.devi
 def _schedule(training: dict, seed: int) -> dict:
     """A run's `training` settings as a trainer's keyword arguments."""
     return dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
-                decay_fraction=training["decay_fraction"], seed=seed)
+                decay_fraction=training["decay_fraction"], seed=seed,
+                population_examples=training["population_statistics"])
 
 
 class Evaluator:
@@ -208,8 +210,10 @@ class Trainer(Evaluator):
     kind = "base"  # the objective it trains (models/_api.py OBJECTIVES); also written into its checkpoints
 
     def __init__(self, model: nn.Module, *, epochs_planned: int, lr: float, decay_fraction: float, seed: int,
-                 tune_cpu: bool):
+                 tune_cpu: bool, population_examples: Optional[int] = None):
         super().__init__(model)
+        # None: test time uses the running averages; N: the statistics of the pool's first N images, after each epoch
+        self.population_examples = None if population_examples is None else int(population_examples)
         if tune_cpu and self.device.type == "cpu":
             configure_cpu_runtime()
         self.epochs_planned, self.base_lr, self.decay_fraction, self.seed = (
@@ -232,6 +236,14 @@ class Trainer(Evaluator):
             group["lr"] = lr
         self.model.train()
         return lr
+
+    def _end_epoch(self, pool: Input, batch_size: int) -> None:
+        """After an epoch's steps: the test-time batch-norm statistics recomputed on the pool's first images (when
+        the run asks for it), then the epoch counted."""
+        if self.population_examples is not None:
+            recompute_population_statistics(self.model, self.model.forward_clean, pool[:self.population_examples],
+                                            batch_size)
+        self.epoch += 1
 
     @classmethod
     def for_run(cls, model: nn.Module, x: Input, y: torch.Tensor, train: torch.Tensor, labeled: torch.Tensor,
@@ -309,9 +321,10 @@ class LadderTrainer(Trainer):
     kind = "ladder"
 
     def __init__(self, model: nn.Module, x_labeled: torch.Tensor, y_labeled: torch.Tensor, x_unlabeled: torch.Tensor,
-                 *, epochs_planned: int, lr: float, decay_fraction: float, seed: int, tune_cpu: bool = True):
+                 *, epochs_planned: int, lr: float, decay_fraction: float, seed: int, tune_cpu: bool = True,
+                 population_examples: Optional[int] = None):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
-                         tune_cpu=tune_cpu)
+                         tune_cpu=tune_cpu, population_examples=population_examples)
         shape, classes = self._shapes()
         _check_xy("x_labeled", x_labeled, y_labeled, self.device, shape, classes)
         _check_xy("x_unlabeled", x_unlabeled, None, self.device, shape)
@@ -357,7 +370,7 @@ class LadderTrainer(Trainer):
             if progress_sink is not None:
                 progress.update(i + 1)
         means = (sums / iterations).tolist()
-        self.epoch += 1
+        self._end_epoch(xu, unlabeled_batch)
         seconds = time.perf_counter() - t0
         return {
             "epoch": self.epoch, "lr": lr, "iterations": iterations, "seconds": seconds,
@@ -383,9 +396,9 @@ class SupervisedTrainer(Trainer):
     kind = "supervised"
 
     def __init__(self, model: nn.Module, x: Input, y: torch.Tensor, *, epochs_planned: int, lr: float,
-                 decay_fraction: float, seed: int, tune_cpu: bool = True):
+                 decay_fraction: float, seed: int, tune_cpu: bool = True, population_examples: Optional[int] = None):
         super().__init__(model, epochs_planned=epochs_planned, lr=lr, decay_fraction=decay_fraction, seed=seed,
-                         tune_cpu=tune_cpu)
+                         tune_cpu=tune_cpu, population_examples=population_examples)
         _check_xy("x", x, y, self.device, *self._shapes())
         self.x, self.y = x, y
         self.sampler = _Cycler(len(x), self.generator, self.device)
@@ -419,7 +432,7 @@ class SupervisedTrainer(Trainer):
             if progress_sink is not None:
                 progress.update(i + 1)
         mean = float(total) / iterations
-        self.epoch += 1
+        self._end_epoch(self.x, batch_size)
         seconds = time.perf_counter() - t0
         return {
             "epoch": self.epoch, "lr": lr, "iterations": iterations, "seconds": seconds,

@@ -18,7 +18,8 @@ from py_kernels.perturbation import Site
 
 WIDTHS = [12, 8, 6, 4]
 TRAINING = {"epochs": 10, "iterations_per_epoch": 30, "labeled_batch": 32, "unlabeled_batch": 32,
-            "learning_rate": 0.01, "decay_fraction": 0.3, "stop_at_validation_accuracy": None}
+            "learning_rate": 0.01, "decay_fraction": 0.3, "stop_at_validation_accuracy": None,
+            "population_statistics": None}
 TENSORS = {"train_x": "train.x", "train_y": "train.y", "train": "train.all", "labeled": "train.all",
            "validation": None, "test_x": "test.x", "test_y": "test.y"}
 N_TEST = 500

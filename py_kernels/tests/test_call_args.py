@@ -22,7 +22,8 @@ def _lateral(adapter):
 
 
 TRAINING = {"epochs": 1, "iterations_per_epoch": 1, "labeled_batch": 10, "unlabeled_batch": 10, "learning_rate": 0.002,
-            "decay_fraction": 0.0, "stop_at_validation_accuracy": None}
+            "decay_fraction": 0.0, "stop_at_validation_accuracy": None,
+            "population_statistics": None}
 TENSORS = {"train_x": "x", "train_y": "y", "train": "split.train", "labeled": "split.labeled",
            "validation": "split.validation", "test_x": "tx", "test_y": "ty"}
 

@@ -12,6 +12,7 @@ from py_kernels.data import balanced_labeled_indices, load_view
 from py_kernels.errors import KernelInputError
 from py_kernels.models import AdapterSpec, build_adapter, build_column, build_model, column_config, column_from_state
 from py_kernels.models.adapters import match_positions
+from py_kernels.models.columns.layer import recompute_population_statistics
 from py_kernels.training import LadderTrainer
 
 CONV_SMALL = [32, 64, 64, 128, 10, 10]
@@ -163,6 +164,53 @@ def test_the_gamma_model_costs_only_the_top_and_keeps_the_clean_unlabeled_statis
     noisy = [model.forward_corrupted(xu, generator=torch.Generator().manual_seed(s)) for s in (1, 2)]
     assert noisy[0].shape == (8, 10) and not torch.equal(noisy[0], noisy[1])
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_population_statistics_are_the_pools_own_over_any_batching_and_leave_frozen_columns_alone(tmp_path):
+    column = build_column("conv", seed=3, channels=NARROW).train()
+    x = _x(40, seed=5)
+    recompute_population_statistics(column, column, x, batch_size=8)
+    # Layer 1 sees x itself: its statistics are exactly those of all 40 x 32 x 32 values per channel, however batched.
+    conv1 = column.layers[0]
+    z = F.conv2d(x.view(40, 1, 28, 28), conv1.weight, padding=4).double()
+    var, mean = torch.var_mean(z, dim=(0, 2, 3), unbiased=True)
+    assert torch.allclose(conv1.running_mean.double(), mean, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(conv1.running_var.double(), var, rtol=1e-5)
+    # Deterministic (a resumed run recomputes the same numbers), and the layers are back to their running averages.
+    first = {k: v.clone() for k, v in column.state_dict().items()}
+    recompute_population_statistics(column, column, x, batch_size=8)
+    assert all(torch.equal(v, column.state_dict()[k]) for k, v in first.items())
+    assert all(layer.population is None for layer in column.layers)
+    # A frozen column of a progressive network keeps the statistics it was trained with.
+    torch.save(column.export_state(), tmp_path / "source.pt")
+    columns = [{"name": "source", "architecture": "conv", "channels": NARROW, "batch_norm": True, "frozen": True,
+                "weights": {"from": "file", "path": str(tmp_path / "source.pt")}},
+               {"name": "target", "architecture": "conv", "channels": NARROW, "batch_norm": True, "frozen": False,
+                "weights": {"from": "init"}}]
+    laterals = [{"from": {"column": 0, "layer": 2}, "to": {"column": 1, "layer": 3},
+                 "adapter": {"kind": "scalar", "alpha_init": 0.1, "placement": "pre_norm"}}]
+    net = build_model("progressive", seed=1, spec={"columns": columns, "laterals": laterals}).train()
+    recompute_population_statistics(net, net.forward_clean, _x(16, seed=6), batch_size=8)
+    assert all(torch.equal(v, first[k]) for k, v in net.columns[0].state_dict().items())
+    assert not torch.equal(net.columns[1].layers[0].running_mean, torch.zeros(NARROW[0]))
+
+
+def test_a_trainer_asked_for_population_statistics_ends_each_epoch_with_them():
+    x = _x(48, seed=7)
+    y = torch.arange(48) % 10
+    kwargs = dict(epochs_planned=2, lr=0.01, decay_fraction=0.0, seed=1)
+    trainers = [LadderTrainer(build_model("conv_ladder", seed=1, channels=NARROW, noise_std=0.3,
+                                          denoising_weight=1.0), x[:10], y[:10], x, population_examples=n, **kwargs)
+                for n in (None, 32)]
+    for trainer in trainers:
+        trainer.train_epoch(iterations=2, labeled_batch=10, unlabeled_batch=8)
+    running, population = (t.model.encoder.layers[0] for t in trainers)
+    # Same weights (the pass changes no parameter), other statistics: those of the pool's first 32 images.
+    assert torch.equal(running.weight, population.weight)
+    assert not torch.allclose(running.running_mean, population.running_mean)
+    expected = {k: v.clone() for k, v in trainers[1].model.state_dict().items()}
+    recompute_population_statistics(trainers[1].model, trainers[1].model.forward_clean, x[:32], batch_size=8)
+    assert all(torch.equal(v, trainers[1].model.state_dict()[k]) for k, v in expected.items())
 
 
 def test_the_conv_gamma_model_learns_mnist_well_above_chance():

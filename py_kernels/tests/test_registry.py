@@ -130,7 +130,8 @@ MODEL_IDS = [(name, case) for name in sorted(MODEL_CASES) for case in MODEL_CASE
 
 # trainer (objective) -> a run's training settings
 TRAINING = {"epochs": 2, "iterations_per_epoch": 2, "labeled_batch": BATCH, "unlabeled_batch": BATCH,
-            "learning_rate": 0.002, "decay_fraction": 0.5, "stop_at_validation_accuracy": None}
+            "learning_rate": 0.002, "decay_fraction": 0.5, "stop_at_validation_accuracy": None,
+            "population_statistics": None}
 TRAINER_CASES = {"ladder": TRAINING, "supervised": TRAINING}
 
 

@@ -13,7 +13,8 @@ from py_kernels.errors import KernelInputError
 from py_kernels.tensors import TensorStore
 
 TRAINING = {"epochs": 3, "iterations_per_epoch": 3, "labeled_batch": 16, "unlabeled_batch": 16, "learning_rate": 0.002,
-            "decay_fraction": 0.5, "stop_at_validation_accuracy": None}
+            "decay_fraction": 0.5, "stop_at_validation_accuracy": None,
+            "population_statistics": None}
 WIDTHS = [784, 32, 16, 10]
 MODELS = {  # the full configs TypeScript sends
     "ladder": {"architecture": "ladder", "widths": WIDTHS, "noise_std": 0.3, "denoising_weights": [1000, 10, 0.1, 0.1],

@@ -18,11 +18,14 @@ export interface RunEvents {
   log(line: string): void;
 }
 
-/** The experiment as `--quick` runs it: few short epochs and a test subset, the whole pipeline in about a minute. */
+/** The experiment as `--quick` runs it: few short epochs and a test subset (and batch-norm statistics over no more
+ * images than that subset), the whole pipeline in about a minute. */
 export function applyQuick(experiment: Experiment): Experiment {
+  const { quick, training } = experiment;
+  const population = training.population_statistics === null ? null : Math.min(training.population_statistics, quick.test_subset);
   return {
     ...experiment,
-    training: { ...experiment.training, epochs: experiment.quick.epochs, iterations_per_epoch: experiment.quick.iterations_per_epoch },
+    training: { ...training, epochs: quick.epochs, iterations_per_epoch: quick.iterations_per_epoch, population_statistics: population },
   };
 }
 

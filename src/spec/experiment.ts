@@ -78,6 +78,10 @@ export const trainingSchema = z.strictObject({
   /** Stop once the accuracy on the held-out validation images reaches this (the paper trains both sources to the same
    * accuracy). Never the test accuracy: the test set is for reporting alone. */
   stop_at_validation_accuracy: z.number().gt(0).lte(1).nullable().default(null),
+  /** Test-time batch-norm statistics. null: the running averages of the last ~10 batches (CuriousAI's); N: after every
+   * epoch, each layer's mean and variance over the first N images of the training pool (a conv column's running
+   * averages missed badly enough to halve one run's test accuracy; docs/results.md). */
+  population_statistics: z.int().positive().nullable().default(null),
 });
 
 export const quickSchema = z.strictObject({

@@ -9,12 +9,15 @@ CuriousAI `ladder.py`):
 
 Batch statistics while training, running averages at test time: the unbiased batch variance and an exponential moving
 average, `running = (1 - momentum) * running + momentum * batch` (momentum 0.1 = CuriousAI's running average with its
-counter capped at 10). A subclass gives the weight and `linear`, W h.
+counter capped at 10). That average covers the last ~10 batches only; `recompute_population_statistics` replaces it
+with the statistics of a fixed set of training images (a training option, `population_statistics`: a conv column's
+average missed its population badly enough to cost one run half its test accuracy). A subclass gives the weight and
+`linear`, W h.
 """
 from __future__ import annotations
 
 import math
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import torch
 import torch.nn as nn
@@ -64,6 +67,7 @@ class NormalisedLayer(nn.Module):
         if batch_norm:  # without it there are no statistics to keep: the state dict says which kind a column is
             self.register_buffer("running_mean", torch.zeros(width))
             self.register_buffer("running_var", torch.ones(width))
+        self.population: Optional[List[torch.Tensor]] = None  # [count, sum, sum of squares] while recomputing
 
     def linear(self, h: torch.Tensor, weight_deltas: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """W h, the pre-activation (what the ladder's paths normalise and corrupt)."""
@@ -83,6 +87,12 @@ class NormalisedLayer(nn.Module):
 
     def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:
         """mean, var_biased (C,) of n values per unit or channel (examples x positions)."""
+        if self.population is not None:
+            count, total, squares = self.population
+            count += n
+            total += mean.detach() * n
+            squares += (var_biased.detach() + mean.detach() ** 2) * n
+            return
         update_running_stats(self.running_mean, self.running_var, mean, var_biased, n, self.momentum)
 
     def activate(self, z: torch.Tensor, post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
@@ -136,3 +146,29 @@ class LayerStack(Column):
                       weight_deltas: Sequence[torch.Tensor] = (), post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
         """h_{l-1} (B, *layer_shapes[l-1]) -> h_l (B, *layer_shapes[l]) (NormalisedLayer.forward_with)."""
         return self.layers[l - 1].forward_with(h, extra, weight_deltas, post)
+
+
+@torch.no_grad()
+def recompute_population_statistics(model: nn.Module, forward: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
+                                    batch_size: int) -> None:
+    """Sets the running mean and (unbiased) variance of every batch-normalised layer of `model` that trains to the
+    statistics of its pre-activations over all of x, passed through `forward` (the clean path) in training mode in
+    batches of `batch_size`: each layer below normalised with its batch's statistics, as in training (torch's
+    `swa_utils.update_bn` does the same, averaging per batch). Frozen columns (eval mode) keep theirs. Deterministic:
+    no noise, x in its order, so a resumed run recomputes the same numbers."""
+    layers = [m for m in model.modules() if isinstance(m, NormalisedLayer) and m.batch_norm and m.training]
+    for layer in layers:
+        zeros = torch.zeros_like(layer.running_mean, dtype=torch.float64)
+        layer.population = [torch.zeros((), dtype=torch.float64, device=zeros.device), zeros, zeros.clone()]
+    try:
+        for i in range(0, len(x), batch_size):
+            forward(x[i:i + batch_size])
+        for layer in layers:
+            count, total, squares = layer.population
+            mean = total / count
+            var = (squares / count - mean ** 2).clamp_min(0) * (count / (count - 1).clamp_min(1))
+            layer.running_mean.copy_(mean)
+            layer.running_var.copy_(var)
+    finally:
+        for layer in layers:
+            layer.population = None
