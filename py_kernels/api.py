@@ -263,9 +263,10 @@ def run_load_model(run_id: str, model: dict, model_path: str) -> dict:
 
 
 @call
-def aps_accuracy(run_id: str, x: str, y: str, limit: int | None, sites: list, variances: list, draws: int, seed: int,
+def aps_accuracy(run_id: str, x: str | dict, y: str, limit: int | None, sites: list, variances: list, draws: int, seed: int,
                  scale: str, store_as: str, progress: Callable[[dict], None] | None = None) -> dict:
     """The measurement behind Average Perturbation Sensitivity (py_kernels/perturbation.py): the accuracy on (x, y)
+    (x: one tensor's name, or {view: name} for a network whose columns read several views)
     of run `run_id`'s progressive network with Gaussian noise at one site at a time, sites [{"column", "layer"}, ...],
     for each of the site's variances (variances[i], sigma^2 >= 0) and each of `draws` draws seeded from (seed, column,
     layer, level, draw); scale "raw" (std = sigma) or "relative" (std = sigma * each unit's clean std over x); `limit`:
@@ -283,7 +284,7 @@ def aps_accuracy(run_id: str, x: str, y: str, limit: int | None, sites: list, va
                                f"one (its columns hold the perturbation sites)")
     store = session().store
     rows = slice(None) if limit is None else slice(0, int(limit))
-    result = perturbation.aps_accuracy(model, store.get(x)[rows], store.get(y)[rows], perturbation.parse_sites(sites, model),
+    result = perturbation.aps_accuracy(model, runs.model_input(store, x)[rows], store.get(y)[rows], perturbation.parse_sites(sites, model),
                                        variances, draws, seed, scale, progress)
     meta = store.put(store_as, result.accuracy.to(session().device))
     return {

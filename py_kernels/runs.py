@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple, Union
 
 import torch
 
@@ -72,7 +72,7 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
     -> {"run_id", "parameters" (trainable), "labeled", "unlabeled" (the pool's size), "validation" (0 if none),
     "notes" (what every result of the run must say, e.g. that an AlexNet column's weights are random)}
     """
-    x, y = _input(store, tensors, "train_x"), store.get(tensors["train_y"])
+    x, y = model_input(store, tensors["train_x"]), store.get(tensors["train_y"])
     n = len(x)
     train = _indices(store, tensors, "train", n)
     labeled = _indices(store, tensors, "labeled", n)
@@ -89,7 +89,7 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
     trainer = trainer_class.for_run(network, x, y, train, labeled, training, seed)
     batches = trainer_class.epoch_options(training)
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
-    _runs[run_id] = Run(trainer, model["architecture"], _input(store, tensors, "test_x")[test],
+    _runs[run_id] = Run(trainer, model["architecture"], model_input(store, tensors["test_x"])[test],
                         store.get(tensors["test_y"])[test], None if validation is None else x[validation],
                         None if validation is None else y[validation], batches)
     parameters = sum(p.numel() for p in network.parameters() if p.requires_grad)
@@ -100,9 +100,8 @@ def create(run_id: str, model: dict, training: dict, seed: int, tensors: dict, t
             "notes": notes}
 
 
-def _input(store: TensorStore, tensors: dict, key: str) -> Input:
-    """tensors[key]: one tensor's name, or {view: tensor name} -> a ViewInputs of those views."""
-    names = tensors[key]
+def model_input(store: TensorStore, names: Union[str, Dict[str, str]]) -> Input:
+    """A network's input: one tensor's name, or {view: tensor name} -> a ViewInputs of those views."""
     if isinstance(names, dict):
         return ViewInputs({view: store.get(name) for view, name in names.items()})
     return store.get(names)

@@ -332,3 +332,41 @@ def test_a_model_file_that_does_not_fit_the_model_is_refused(api):
         assert re.search(message, out["error"]["message"], re.S), out["error"]["message"]
     with pytest.raises(KernelInputError, match="no run 'bad'"):
         runs.get("bad")
+
+
+def test_a_network_whose_columns_read_two_views_is_measured_on_both(api, tmp_path):
+    """A frozen fc column on flat784 beside an AlexNet column on its cached pool5 features (random numbers here: the
+    trunk is not what is tested), laterals from the fc column's hidden layers into the head: the test set goes in as
+    {view: tensor}, as the runner loads it."""
+    store = api.session().store
+    g = torch.Generator().manual_seed(4)
+    n = 300
+    flat, features = torch.rand(n, 784, generator=g), torch.rand(n, 9216, generator=g)
+    y = (features[:, :10] + flat[:, :10]).argmax(dim=1)
+    for name, t in (("mv.flat", flat), ("mv.features", features), ("mv.y", y), ("mv.all", torch.arange(200))):
+        store.put(name, t)
+    torch.save(build_model("mlp", seed=5, widths=[784, 16, 8, 10]).output_column.export_state(), tmp_path / "fc.pt")
+    columns = [{"name": "mnist", "architecture": "fc", "widths": [784, 16, 8, 10], "batch_norm": True, "frozen": True,
+                "weights": {"from": "file", "path": str(tmp_path / "fc.pt")}},
+               {"name": "alexnet", "architecture": "alexnet", "head": [16, 8, 10], "trunk_seed": 0, "pretrained": False,
+                "features": "cached", "batch_norm": True, "weights": {"from": "init"}, "frozen": False}]
+    laterals = [{"from": {"column": 0, "layer": l}, "to": {"column": 1, "layer": l + 1},
+                 "adapter": {"kind": "scalar", "alpha_init": 0.1, "placement": "post_norm"}} for l in (1, 2)]
+    x = {"flat784": "mv.flat", "alexnet-features": "mv.features"}
+    tensors = {**TENSORS, "train_x": x, "train_y": "mv.y", "train": "mv.all", "labeled": "mv.all", "test_x": x,
+               "test_y": "mv.y"}
+    runs.create("two-views", {"architecture": "progressive", "spec": {"columns": columns, "laterals": laterals}},
+                {**TRAINING, "epochs": 1, "iterations_per_epoch": 5}, 1, tensors, None, store, torch.device("cpu"))
+    try:
+        accuracy = runs.epoch("two-views", None, None)["test_accuracy"]
+        sites = [_site(0, 1), _site(0, 3), _site(1, 1), _site(1, 3)]
+        value = _ok(api, "aps_accuracy", run_id="two-views", x=x, y="mv.y", limit=None, sites=sites,
+                    variances=[[0.0]] * 4, draws=1, seed=0, scale="relative", store_as="mv.aps")
+        assert value["clean_accuracy"] == pytest.approx(accuracy)
+        # the fc column's layer 1 feeds the head; its logits feed nothing; the trunk's pool5 and the head's top do
+        assert value["reaches_output"] == [True, False, True, True]
+        _ok(api, "aps_accuracy", run_id="two-views", x=x, y="mv.y", limit=None, sites=[_site(1, 2)],
+                    variances=[[1e6]], draws=2, seed=0, scale="raw", store_as="mv.noisy")
+        assert float(store.get("mv.noisy").max()) < accuracy - 0.05  # the head drowned: about chance
+    finally:
+        runs.close("two-views")

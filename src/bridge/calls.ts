@@ -209,7 +209,8 @@ export const calls = {
   aps_accuracy: declare(
     z.object({
       run_id: z.string(),
-      x: z.string(),
+      /** One tensor, or {view: tensor} when the network's columns read several views. */
+      x: inputTensorsSchema,
       y: z.string(),
       /** The first N test examples only (null: all of them). */
       limit: z.number().int().positive().nullable(),

@@ -9,7 +9,7 @@ import type { DataLocation } from '../data/index.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { depth } from '../progressive/shapes.js';
 import type { RunDirectory } from './run-dir.js';
-import { ensureData, kernelModel, type RunEvents } from './runner.js';
+import { kernelModel, modelInputs, type RunEvents } from './runner.js';
 
 export const NOISE_SCALES = ['raw', 'relative'] as const;
 export type NoiseScale = (typeof NOISE_SCALES)[number];
@@ -62,12 +62,9 @@ export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataL
   const { columns } = experiment.model;
   const model = kernelModel(experiment);
   const { views } = await kernel.call('model_describe', { model });
-  const [read] = views;
-  if (!read || views.length > 1) {
-    throw new Error(`${dir.dir}: APS is measured on networks whose columns read one view of the data; the columns of ${experiment.name} read ${views.map((v) => v.view).join(' and ')} (not supported yet)`);
-  }
-  const test = await ensureData(kernel, experiment.data.dataset, 'test', read.view, where, read.options);
   const runId = `aps/${experiment.name}/seed-${config.seed}`;
+  // Each view its columns read (an AlexNet column's features beside a ladder's flat784), as training loaded them.
+  const test = await modelInputs(kernel, views, experiment.data.dataset, 'test', where, (line) => events?.log(`${runId}: ${line}`));
   await kernel.call('run_load_model', { run_id: runId, model, model_path: dir.file('model.pt') });
   try {
     const sites = columns.flatMap((column, k) => Array.from({ length: depth(column) }, (_, l) => ({ column: k, layer: l + 1 })));
@@ -82,8 +79,8 @@ export async function measureAps(kernel: Kernel, dir: RunDirectory, where: DataL
         step(`APS, ${scale} noise`);
         return kernel.call('aps_accuracy', {
           run_id: runId,
-          x: `${test}.x`,
-          y: `${test}.y`,
+          x: test.x,
+          y: test.y,
           limit: options.limit,
           sites: asked.map((i) => sites[i]!),
           variances: variances.map((variance) => [variance]),
