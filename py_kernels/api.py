@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from py_kernels import data  # noqa: E402
 from py_kernels import device as devices  # noqa: E402
-from py_kernels import call_args, lifecycle, runs, wire  # noqa: E402
+from py_kernels import call_args, lifecycle, run_groups, runs, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
 from py_kernels.training import configure_cpu_runtime  # noqa: E402
@@ -250,6 +250,36 @@ def run_path_determinism(run_id: str, x: str) -> dict:
 @call
 def run_close(run_id: str) -> None:
     runs.close(run_id)
+
+
+# --- several seeds of one experiment as one batched network (run_groups.py) ---------------------------------------
+
+
+@call
+def run_group_create(group_id: str, model: dict, training: dict, seeds: list, tensors: dict, splits: list,
+                     test_limit: int | None) -> dict:
+    return run_groups.create(group_id, model, training, seeds, tensors, splits, test_limit, session().store,
+                             session().device)
+
+
+@call
+def run_group_epoch(group_id: str, checkpoint_paths: list, progress: Callable[[dict], None] | None = None) -> list:
+    return run_groups.epoch(group_id, checkpoint_paths, progress)
+
+
+@call
+def run_group_load_checkpoints(group_id: str, paths: list) -> dict:
+    return run_groups.load_checkpoints(group_id, paths)
+
+
+@call
+def run_group_export(group_id: str, index: int, model_path: str, column_path: str) -> dict:
+    return run_groups.export(group_id, index, model_path, column_path)
+
+
+@call
+def run_group_close(group_id: str) -> None:
+    run_groups.close(group_id)
 
 
 @call

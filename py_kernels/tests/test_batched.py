@@ -169,3 +169,16 @@ def test_batched_mlps_train_as_single_runs_and_resume_exactly(mnist):
     for k in range(len(SEEDS)):
         for name, value in ours.model.seed_state(k).items():
             assert torch.equal(resumed.model.seed_state(k)[name], value), (k, name)
+
+
+def test_a_run_group_refuses_what_has_no_batched_network():
+    """`pladder run --batch-seeds` groups only fc ladders and MLPs (runner.ts `batchable`); the kernel says so too."""
+    from py_kernels import run_groups
+    training = {"population_statistics": None}
+    with pytest.raises(KernelInputError, match=r"seeds are batched for the models ladder, mlp; a 'conv_ladder'"):
+        run_groups.create("g", {"architecture": "conv_ladder"}, training, [1, 2], {}, [{}, {}], None, None, None)
+    with pytest.raises(KernelInputError, match=r"population_statistics is not supported with batched seeds"):
+        run_groups.create("g", {"architecture": "ladder"}, {"population_statistics": 100}, [1, 2], {}, [{}, {}], None,
+                          None, None)
+    with pytest.raises(KernelInputError, match=r"two or more distinct seeds"):
+        run_groups.create("g", {"architecture": "mlp"}, training, [1, 1], {}, [{}, {}], None, None, None)

@@ -80,6 +80,8 @@ export const epochMetricsSchema = z.object({
   eval_seconds: z.number(),
   /** Wall time inside the kernel call (training, evaluation, checkpoint). */
   kernel_seconds: z.number(),
+  /** Trained batched with this many seeds (--batch-seeds); the times are the batch's. Absent: a run of its own. */
+  seeds_batched: z.number().int().optional(),
 });
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 
@@ -180,6 +182,38 @@ export const calls = {
     }),
   ),
   run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
+  /** Seeds of one experiment as one batched network (fc ladder, MLP): each seed's split, metrics and checkpoint its own. */
+  run_group_create: declare(
+    z.object({
+      group_id: z.string(),
+      model: kernelModelSchema,
+      training: kernelTrainingSchema,
+      seeds: z.array(z.number().int().nonnegative()).min(2),
+      tensors: z.object({ train_x: z.string(), train_y: z.string(), test_x: z.string(), test_y: z.string() }),
+      /** Per seed, data_pool_split's indices for that seed. */
+      splits: z.array(z.object({ train: z.string(), labeled: z.string(), validation: z.string().nullable() })).min(2),
+      test_limit: z.number().int().positive().nullable(),
+    }),
+    z.object({
+      group_id: z.string(),
+      seeds: z.array(z.number().int()),
+      parameters: z.number().int(),
+      labeled: z.array(z.number().int()),
+      unlabeled: z.array(z.number().int()),
+      validation: z.number().int(),
+    }),
+  ),
+  /** One epoch of every seed; checkpoint_paths[k] null: seed k's checkpoint is not written (its run has ended). */
+  run_group_epoch: declare(z.object({ group_id: z.string(), checkpoint_paths: z.array(z.string().nullable()) }), z.array(epochMetricsSchema)),
+  run_group_load_checkpoints: declare(
+    z.object({ group_id: z.string(), paths: z.array(z.string()) }),
+    z.object({ epoch: z.number().int().nonnegative(), last_metrics: z.array(epochMetricsSchema.omit({ kernel_seconds: true }).nullable()) }),
+  ),
+  run_group_export: declare(
+    z.object({ group_id: z.string(), index: z.number().int().nonnegative(), model_path: z.string(), column_path: z.string() }),
+    z.object({ model: z.string(), column: z.string() }),
+  ),
+  run_group_close: declare(z.object({ group_id: z.string() }), z.null()),
   run_load_checkpoint: declare(
     z.object({ run_id: z.string(), path: z.string() }),
     z.object({ epoch: z.number().int().nonnegative(), last_metrics: epochMetricsSchema.omit({ kernel_seconds: true }).nullable() }),

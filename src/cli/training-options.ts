@@ -26,6 +26,7 @@ const shared = {
   devices: { type: 'string' },
   threads: { type: 'string' },
   'allow-divergence': { type: 'boolean', default: false },
+  'batch-seeds': { type: 'boolean', default: false },
   // Slurm: submit the job instead of running it here (src/cli/slurm.ts)
   slurm: { type: 'boolean', default: false },
   partition: { type: 'string' },
@@ -120,6 +121,7 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     ...(devices ? { devices } : {}),
     ...(threads ? { threads } : {}),
     allowDivergence: values['allow-divergence'],
+    batchSeeds: values['batch-seeds'],
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
     ...(labels !== undefined ? { labels } : {}),

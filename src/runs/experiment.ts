@@ -11,7 +11,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { acquireRunLock } from './lock.js';
 import { checkInputs } from './preflight.js';
 import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
-import { applyVariant, runDirFor, trainRun, type RunEvents } from './runner.js';
+import { applyVariant, batchable, runDirFor, trainRun, trainRunsBatched, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
 import { runOnWorkers, visibleDevices, workerSlots, type PoolJob } from './workers.js';
 
@@ -37,6 +37,9 @@ export interface ExperimentOptions {
   threads?: number;
   /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
   allowDivergence?: boolean;
+  /** Train the unfinished seeds of an experiment that has a batched network (fc ladder, MLP) as one, when they stand
+   * at one epoch (runner.ts `trainRunsBatched`); other experiments train one run per seed. */
+  batchSeeds?: boolean;
 }
 
 export interface FinishedRun {
@@ -181,45 +184,49 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
     plan.resolved.set(seed, resolved);
     return resolved;
   };
-  // Seed-major order (every experiment's first seed, then every second seed...): a figure stopped part way has runs
-  // of every approach to compare, not all seeds of the first approaches and nothing of the last.
+  // The jobs: one run each, or with --batch-seeds the unfinished seeds of a batchable experiment as one. Seed-major
+  // order (every experiment's first seed, then every second seed...): a figure stopped part way has runs of every
+  // approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
-    .flatMap((plan, p) => plan.seeds.map((_, s) => ({ p, s })))
-    .sort((a, b) => a.s - b.s || a.p - b.p);
+    .flatMap((plan, p) => seedGroups(plan, options).map((s) => ({ p, s })))
+    .sort((a, b) => a.s[0]! - b.s[0]! || a.p - b.p);
   const jobEvents = poolProgress(
     events,
     order.map(({ p, s }) => {
       const { training } = plans[p]!.effective;
-      const { dir } = plans[p]!.seeds[s]!;
+      const { dir } = plans[p]!.seeds[s[0]!]!; // the seeds of a group stand at one epoch and train together
       const total = training.epochs * training.iterations_per_epoch;
       return { total, done: dir.isComplete() ? total : dir.readMetrics().length * training.iterations_per_epoch };
     }),
   );
-  const jobs = order.map(({ p, s }, job): PoolJob<FinishedRun> => {
+  const jobs = order.map(({ p, s }, job): PoolJob<FinishedRun[]> => {
     const plan = plans[p]!;
-    const { seed, dir } = plan.seeds[s]!;
+    const runs = s.map((i) => plan.seeds[i]!);
     const events = jobEvents(job);
     const run = async (worker: Kernel) => {
-      if (dir.isComplete()) {
-        events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
-      } else {
+      const toTrain = runs.filter(({ dir }) => !dir.isComplete());
+      for (const { dir } of runs) if (dir.isComplete()) events.log(`${dir.dir}: already complete, reusing its result (--fresh to train again)`);
+      for (const { seed, dir } of toTrain) {
         const experiment = await sourcesResolved(plan, seed);
         if (!dir.exists()) dir.writeConfig({ experiment, seed, quick: options.quick, device: worker.device, data_dir: where.dataDir });
         // --continue: only the experiment it was started with may be continued, or its epochs would mix two recipes.
         else if (!isDeepStrictEqual(dir.readConfig().experiment, experiment)) {
           throw new RunExistsError(`${dir.dir} was started from another definition of ${plan.effective.name} (its config.json differs from the experiment file now); start it over with --fresh`);
         }
-        try {
-          await trainRun(worker, dir, where, events, { allowDivergence: options.allowDivergence ?? false });
-        } catch (error) {
-          // Refused before its first epoch (a kernel error, a signal): nothing to keep, and nothing to block a rerun.
-          if (!dir.hasProgress()) rmSync(dir.dir, { recursive: true, force: true });
-          throw error;
-        }
       }
-      return { seed, dir: dir.dir, result: dir.readResult() };
+      const dirs = toTrain.map(({ dir }) => dir);
+      const train = { allowDivergence: options.allowDivergence ?? false };
+      try {
+        if (dirs.length > 1) await trainRunsBatched(worker, dirs, where, events, train);
+        else if (dirs.length === 1) await trainRun(worker, dirs[0]!, where, events, train);
+      } catch (error) {
+        // Refused before its first epoch (a kernel error, a signal): nothing to keep, and nothing to block a rerun.
+        for (const dir of dirs) if (!dir.hasProgress()) rmSync(dir.dir, { recursive: true, force: true });
+        throw error;
+      }
+      return runs.map(({ seed, dir }) => ({ seed, dir: dir.dir, result: dir.readResult() }));
     };
-    return { label: `${plan.effective.name}/seed-${seed}`, run };
+    return { label: runs.map(({ seed }) => `${plan.effective.name}/seed-${seed}`).join(' + '), run };
   });
 
   const pending = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
@@ -234,10 +241,22 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const finished = await runOnWorkers(slots, jobs, events.log, alone ? kernel : undefined);
   const outcomes: ExperimentOutcome[] = [];
   for (const [p, { effective, seeds }] of plans.entries()) {
-    const own = order.flatMap((job, i) => (job.p === p ? [finished[i]!] : []));
+    const own = order.flatMap((job, i) => (job.p === p ? finished[i]! : []));
+    own.sort((a, b) => seeds.findIndex((x) => x.seed === a.seed) - seeds.findIndex((x) => x.seed === b.seed));
     outcomes.push(await aggregate(effective, own, path.dirname(seeds[0]!.dir.dir)));
   }
   return outcomes;
+}
+
+/** A plan's jobs, as indices into its seeds: one seed each, except that with --batch-seeds the unfinished seeds of a
+ * batchable experiment (runner.ts `batchable`) that stand at one epoch train as one batched job. */
+function seedGroups(plan: Plan, options: ExperimentOptions): number[][] {
+  const singles = plan.seeds.map((_, i) => [i]);
+  if (!options.batchSeeds || !batchable(plan.effective)) return singles;
+  const unfinished = plan.seeds.flatMap(({ dir }, i) => (options.fresh || !dir.isComplete() ? [i] : []));
+  const epochs = new Set(unfinished.map((i) => (options.fresh ? 0 : plan.seeds[i]!.dir.readMetrics().length)));
+  if (unfinished.length < 2 || epochs.size !== 1) return singles;
+  return [unfinished, ...singles.filter(([i]) => !unfinished.includes(i!))];
 }
 
 /** For a pool of several runs, one more progress line: the iterations done over all of them, so that the time left

@@ -1,7 +1,7 @@
 /** The epoch loop: TypeScript drives, the kernel trains one whole epoch per call. */
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import type { CallResult, Kernel, ProgressEvent } from '../bridge/index.js';
+import type { CallResult, EpochMetrics, Kernel, ProgressEvent } from '../bridge/index.js';
 import { isNonFinite } from '../bridge/wire.js';
 import { loadView, type DataLocation } from '../data/index.js';
 import { buildGraph, kernelModel as progressiveKernelModel } from '../progressive/graph.js';
@@ -9,7 +9,7 @@ import { resumeRecord, runEnvironment } from '../provenance/environment.js';
 import type { Experiment } from '../spec/experiment.js';
 import type { KernelModel } from '../spec/kernel.js';
 import type { DatasetName, ViewName, ViewOptions } from '../spec/names.js';
-import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
+import { RunDirectory, type Divergence, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
 import { storeSource } from './source-cache.js';
 
 export interface RunEvents {
@@ -147,25 +147,12 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   const config = dir.readConfig();
   const { experiment, seed } = config;
   const { training } = experiment;
-  const info = await kernel.info();
-  if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(info, config.device));
+  if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(await kernel.info(), config.device));
 
   const model = kernelModel(experiment);
-  // The model says which views of the data its columns read (flat784 for fully-connected columns, AlexNet's features
-  // for an AlexNet column): asked, not assumed. Features not cached yet are computed now (progress in the log).
-  const { views } = await kernel.call('model_describe', { model });
   const log = (line: string) => events.log(`${runId}: ${line}`);
-  const train = await modelInputs(kernel, views, experiment.data.dataset, 'train', where, log);
-  const test = await modelInputs(kernel, views, experiment.data.dataset, 'test', where, log);
-  // The run's share of the training split: its pool, the validation images held out of it, the labeled set.
-  const split = await kernel.call('data_pool_split', {
-    labels: train.y,
-    pool: experiment.data.pool,
-    validation: experiment.data.validation,
-    labeled: experiment.data.labels,
-    seed,
-    store_as: `${runId}.split`,
-  });
+  const { train, test } = await runInputs(kernel, model, experiment, where, log);
+  const split = await poolSplit(kernel, train.y, experiment, seed, runId);
   const created = await kernel.call('run_create', {
     run_id: runId,
     model,
@@ -177,70 +164,194 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   // e.g. "AlexNet with RANDOM weights (pretrained: false, ...)": said at the start, and kept in result.json
   for (const note of created.notes) events.log(`${runId}: ${note}`);
 
-  let records = dir.readMetrics();
   try {
-    records = await resumeFromCheckpoint(kernel, dir, runId, records);
-    if (records.length) {
-      events.log(`${runId}: resuming after epoch ${records.length}`);
-      await noteResume(dir, records.length);
-    }
+    const checkpoint = dir.file('checkpoint.pt');
+    const restored = existsSync(checkpoint) ? await kernel.call('run_load_checkpoint', { run_id: runId, path: checkpoint }) : null;
+    const run = await RunProgress.start(dir, runId, restored && keptRecords(dir, restored.epoch, restored.last_metrics), events);
     const total = training.epochs * training.iterations_per_epoch;
-    let stopReason: RunResult['stop_reason'] = 'epochs';
-    let lastFiniteLoss = records.map(finiteLoss).filter((loss) => loss !== null).at(-1) ?? null;
-    let diverged: Divergence | undefined = divergenceIn(records);
-    for (let epoch = records.length + 1; epoch <= training.epochs; epoch++) {
+    for (let epoch = run.records.length + 1; epoch <= training.epochs; epoch++) {
       const before = (epoch - 1) * training.iterations_per_epoch;
-      const last = records.at(-1);
-      const label = `${runId} epoch ${epoch}/${training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}%` : ''}`;
+      const label = run.label(epoch);
       events.progress(before, total, label, runId);
       const started = performance.now();
-      const metrics = await kernel.call(
-        'run_epoch',
-        { run_id: runId, checkpoint_path: dir.file('checkpoint.pt') },
-        { onProgress: (event) => events.progress(before + event.done, total, label, runId) },
-      );
+      const metrics = await kernel.call('run_epoch', { run_id: runId, checkpoint_path: checkpoint }, { onProgress: (event) => events.progress(before + event.done, total, label, runId) });
+      if (run.record(metrics, (performance.now() - started) / 1000, options)) break;
+    }
+    events.progress(total, total, `${runId} ${run.stopReason === 'diverged' ? 'diverged' : 'done'}`, runId);
+    return await run.finish(config, created.notes, () => kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') }));
+  } finally {
+    await kernel.call('run_close', { run_id: runId }).catch(() => undefined);
+  }
+}
+
+/** The experiment file's models that have a batched twin in the kernel (py_kernels/run_groups.py): K seeds of them
+ * train as one network with `--batch-seeds`. */
+export function batchable(experiment: Experiment): boolean {
+  return (experiment.model.architecture === 'ladder' || experiment.model.architecture === 'mlp') && experiment.training.population_statistics === null;
+}
+
+/** Trains (or continues) the runs of several seeds of one experiment as one batched network (`--batch-seeds`): each
+ * keeps its own directory, metrics, checkpoint, stopping and result, as `trainRun` gives it. The runs must stand at
+ * one epoch (the seeds share a clock); `runGroups` in experiment.ts groups only such runs. */
+export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], where: DataLocation, events: RunEvents, options: TrainOptions = {}): Promise<RunResult[]> {
+  const configs = dirs.map((dir) => dir.readConfig());
+  const { experiment, quick } = configs[0]!;
+  const seeds = configs.map((config) => config.seed);
+  const groupId = `${experiment.name}/seeds-${seeds.join('-')}`;
+  const { training } = experiment;
+  for (const [k, dir] of dirs.entries()) if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(await kernel.info(), configs[k]!.device));
+  for (const dir of dirs) activeRuns.add(dir);
+  try {
+    const model = kernelModel(experiment);
+    const { train, test } = await runInputs(kernel, model, experiment, where, (line) => events.log(`${groupId}: ${line}`));
+    if (typeof train.x !== 'string' || typeof test.x !== 'string') throw new Error(`${experiment.name}: batched seeds read one view of the data`);
+    const splits = [];
+    for (const seed of seeds) splits.push(await poolSplit(kernel, train.y, experiment, seed, `${experiment.name}/seed-${seed}`));
+    await kernel.call('run_group_create', {
+      group_id: groupId,
+      model,
+      training,
+      seeds,
+      tensors: { train_x: train.x, train_y: train.y, test_x: test.x, test_y: test.y },
+      splits: splits.map(({ train, labeled, validation }) => ({ train, labeled, validation })),
+      test_limit: quick ? experiment.quick.test_subset : null,
+    });
+    events.log(`${groupId}: seeds ${seeds.join(', ')} trained as one batched network (--batch-seeds)`);
+    const checkpoints = dirs.map((dir) => dir.file('checkpoint.pt'));
+    const resuming = checkpoints.filter((file) => existsSync(file)).length;
+    if (resuming && resuming < dirs.length) throw new Error(`${groupId}: only ${resuming} of the ${dirs.length} seeds have a checkpoint; batched seeds share one clock: continue them without --batch-seeds`);
+    const restored = resuming ? await kernel.call('run_group_load_checkpoints', { group_id: groupId, paths: checkpoints }) : null;
+    const runs: RunProgress[] = [];
+    for (const [k, dir] of dirs.entries()) {
+      runs.push(await RunProgress.start(dir, `${experiment.name}/seed-${seeds[k]}`, restored && keptRecords(dir, restored.epoch, restored.last_metrics[k] ?? null), events));
+    }
+    const results: (RunResult | undefined)[] = dirs.map(() => undefined);
+    const finish = async (k: number) => {
+      const dir = dirs[k]!;
+      results[k] = await runs[k]!.finish(configs[k]!, [], () => kernel.call('run_group_export', { group_id: groupId, index: k, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') }));
+    };
+    const total = training.epochs * training.iterations_per_epoch;
+    for (let epoch = (restored?.epoch ?? 0) + 1; epoch <= training.epochs && results.includes(undefined); epoch++) {
+      const before = (epoch - 1) * training.iterations_per_epoch;
+      const label = `${groupId} epoch ${epoch}/${training.epochs}`;
+      events.progress(before, total, label, groupId);
+      const started = performance.now();
+      const paths = checkpoints.map((file, k) => (results[k] ? null : file));
+      const metrics = await kernel.call('run_group_epoch', { group_id: groupId, checkpoint_paths: paths }, { onProgress: (event) => events.progress(before + event.done, total, label, groupId) });
       const wall = (performance.now() - started) / 1000;
-      records.push({ ...metrics, wall_seconds: wall, bridge_seconds: Math.max(0, wall - metrics.kernel_seconds) });
-      dir.writeMetrics(records);
-      events.log(
-        `${runId} epoch ${epoch}/${training.epochs}: test error ${(100 * metrics.test_error).toFixed(2)}%` +
-          `${metrics.validation_error === null ? '' : `, validation error ${(100 * metrics.validation_error).toFixed(2)}%`}, ` +
-          `${metrics.seconds.toFixed(1)} s (${Math.round(metrics.examples_per_s)} examples/s)`,
-      );
-      const loss = finiteLoss(metrics);
-      if (loss === null) {
-        diverged ??= { epoch, last_finite_loss: lastFiniteLoss };
-        if (!options.allowDivergence) {
-          stopReason = 'diverged';
-          events.log(
-            `${runId}: DIVERGED at epoch ${epoch}: the loss is not finite (last finite loss: ${lastFiniteLoss ?? 'none'}); the run ends here and is left out ` +
-              `of every summary. Lower training.learning_rate, or train on regardless with --allow-divergence.`,
-          );
-          break;
-        }
-        events.log(`${runId}: the loss is not finite at epoch ${epoch}; training on (--allow-divergence)`);
-      } else {
-        lastFiniteLoss = loss;
-      }
-      const target = training.stop_at_validation_accuracy;
-      if (target !== null && metrics.validation_accuracy !== null && metrics.validation_accuracy >= target) {
-        stopReason = 'validation_accuracy';
-        events.log(`${runId}: reached validation accuracy ${metrics.validation_accuracy} >= ${target}, stopping`);
-        break;
-      }
+      for (const [k, run] of runs.entries()) if (!results[k] && run.record(metrics[k]!, wall, options)) await finish(k);
     }
-    events.progress(total, total, `${runId} ${stopReason === 'diverged' ? 'diverged' : 'done'}`, runId);
+    for (const k of runs.keys()) if (!results[k]) await finish(k);
+    events.progress(total, total, `${groupId} done`, groupId);
+    return results as RunResult[];
+  } finally {
+    for (const dir of dirs) activeRuns.delete(dir);
+    await kernel.call('run_group_close', { group_id: groupId }).catch(() => undefined);
+  }
+}
+
+/** The model's training and test inputs: the views its columns read (flat784 for fully-connected columns, AlexNet's
+ * features for an AlexNet column), asked, not assumed; features not cached yet are computed now (progress in the log). */
+async function runInputs(kernel: Kernel, model: KernelModel, experiment: Experiment, where: DataLocation, log: (line: string) => void) {
+  const { views } = await kernel.call('model_describe', { model });
+  const train = await modelInputs(kernel, views, experiment.data.dataset, 'train', where, log);
+  const test = await modelInputs(kernel, views, experiment.data.dataset, 'test', where, log);
+  return { train, test };
+}
+
+/** A run's share of the training split (seed `seed`'s): its pool, the validation images held out of it, its labeled set. */
+function poolSplit(kernel: Kernel, labels: string, experiment: Experiment, seed: number, runId: string) {
+  return kernel.call('data_pool_split', {
+    labels,
+    pool: experiment.data.pool,
+    validation: experiment.data.validation,
+    labeled: experiment.data.labels,
+    seed,
+    store_as: `${runId}.split`,
+  });
+}
+
+/** One run's epochs as they come back from the kernel (on its own or batched with other seeds): each recorded in
+ * metrics.jsonl and logged, divergence and the validation target checked, then its export and result. */
+class RunProgress {
+  stopReason: RunResult['stop_reason'] = 'epochs';
+  private lastFiniteLoss: number | null;
+  private diverged: Divergence | undefined;
+  private readonly training: Experiment['training'];
+
+  private constructor(
+    readonly dir: RunDirectory,
+    readonly runId: string,
+    readonly records: EpochRecord[],
+    private readonly events: RunEvents,
+  ) {
+    this.training = dir.readConfig().experiment.training;
+    this.lastFiniteLoss = records.map(finiteLoss).filter((loss) => loss !== null).at(-1) ?? null;
+    this.diverged = divergenceIn(records);
+  }
+
+  /** A run starting, or resuming with the records of its completed epochs (noted in environment.json). */
+  static async start(dir: RunDirectory, runId: string, resumedRecords: EpochRecord[] | null, events: RunEvents): Promise<RunProgress> {
+    if (resumedRecords?.length) {
+      events.log(`${runId}: resuming after epoch ${resumedRecords.length}`);
+      await noteResume(dir, resumedRecords.length);
+    }
+    return new RunProgress(dir, runId, resumedRecords ?? [], events);
+  }
+
+  label(epoch: number): string {
+    const last = this.records.at(-1);
+    return `${this.runId} epoch ${epoch}/${this.training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}%` : ''}`;
+  }
+
+  /** Records an epoch's metrics; true when the run ends with it (diverged, or at its validation target). */
+  record(metrics: EpochMetrics, wall: number, options: TrainOptions): boolean {
+    const { runId, events, training } = this;
+    const epoch = metrics.epoch;
+    this.records.push({ ...metrics, wall_seconds: wall, bridge_seconds: Math.max(0, wall - metrics.kernel_seconds) });
+    this.dir.writeMetrics(this.records);
+    events.log(
+      `${runId} epoch ${epoch}/${training.epochs}: test error ${(100 * metrics.test_error).toFixed(2)}%` +
+        `${metrics.validation_error === null ? '' : `, validation error ${(100 * metrics.validation_error).toFixed(2)}%`}, ` +
+        `${metrics.seconds.toFixed(1)} s (${Math.round(metrics.examples_per_s)} examples/s)`,
+    );
+    const loss = finiteLoss(metrics);
+    if (loss === null) {
+      this.diverged ??= { epoch, last_finite_loss: this.lastFiniteLoss };
+      if (!options.allowDivergence) {
+        this.stopReason = 'diverged';
+        events.log(
+          `${runId}: DIVERGED at epoch ${epoch}: the loss is not finite (last finite loss: ${this.lastFiniteLoss ?? 'none'}); the run ends here and is left out ` +
+            `of every summary. Lower training.learning_rate, or train on regardless with --allow-divergence.`,
+        );
+        return true;
+      }
+      events.log(`${runId}: the loss is not finite at epoch ${epoch}; training on (--allow-divergence)`);
+    } else {
+      this.lastFiniteLoss = loss;
+    }
+    const target = training.stop_at_validation_accuracy;
+    if (target !== null && metrics.validation_accuracy !== null && metrics.validation_accuracy >= target) {
+      this.stopReason = 'validation_accuracy';
+      events.log(`${runId}: reached validation accuracy ${metrics.validation_accuracy} >= ${target}, stopping`);
+      return true;
+    }
+    return false;
+  }
+
+  /** The run's end: its network exported (`exportFiles` writes model.pt and column.pt) unless it diverged, its
+   * column offered as a source, result.json written, the checkpoint removed. */
+  async finish(config: RunConfig, notes: string[], exportFiles: () => Promise<unknown>): Promise<RunResult> {
+    const { dir } = this;
     // A diverged network is kept for inspection (model.pt) but never offered as a source column.
-    if (stopReason !== 'diverged') {
-      await kernel.call('run_export', { run_id: runId, model_path: dir.file('model.pt'), column_path: dir.file('column.pt') });
-      if (!diverged) storeSource(config, dir.file('column.pt'), dir.dir);
+    if (this.stopReason !== 'diverged') {
+      await exportFiles();
+      if (!this.diverged) storeSource(config, dir.file('column.pt'), dir.dir);
     }
-    const result = { ...summarizeRun(records, stopReason), ...(diverged ? { diverged } : {}), ...(created.notes.length ? { notes: created.notes } : {}) };
+    const result = { ...summarizeRun(this.records, this.stopReason), ...(this.diverged ? { diverged: this.diverged } : {}), ...(notes.length ? { notes } : {}) };
     dir.writeResult(result);
     rmSync(dir.file('checkpoint.pt'), { force: true }); // model.pt holds the final state; keep the run small
     return result;
-  } finally {
-    await kernel.call('run_close', { run_id: runId }).catch(() => undefined);
   }
 }
 
@@ -254,17 +365,14 @@ export function kernelModel(experiment: Experiment): KernelModel {
   });
 }
 
-/** Continues from checkpoint.pt when it exists: the records kept are exactly those of its completed epochs. */
-async function resumeFromCheckpoint(kernel: Kernel, dir: RunDirectory, runId: string, records: EpochRecord[]): Promise<EpochRecord[]> {
-  const checkpoint = dir.file('checkpoint.pt');
-  if (!existsSync(checkpoint)) return [];
-  const restored = await kernel.call('run_load_checkpoint', { run_id: runId, path: checkpoint });
-  const kept = records.filter((record) => record.epoch <= restored.epoch);
+/** The records of a run continued from its checkpoint at `epoch`: exactly those of its completed epochs. */
+function keptRecords(dir: RunDirectory, epoch: number, lastMetrics: Omit<EpochMetrics, 'kernel_seconds'> | null): EpochRecord[] {
+  const kept = dir.readMetrics().filter((record) => record.epoch <= epoch);
   // Killed between the checkpoint and the metrics write: the checkpoint carries that epoch's record.
-  if (kept.length < restored.epoch && restored.last_metrics && restored.last_metrics.epoch === restored.epoch) {
-    kept.push({ ...restored.last_metrics, kernel_seconds: NaN, wall_seconds: NaN, bridge_seconds: NaN });
+  if (kept.length < epoch && lastMetrics && lastMetrics.epoch === epoch) {
+    kept.push({ ...lastMetrics, kernel_seconds: NaN, wall_seconds: NaN, bridge_seconds: NaN });
   }
-  if (kept.length !== restored.epoch) throw new Error(`${dir.dir}: checkpoint is at epoch ${restored.epoch} but metrics.jsonl holds ${kept.length} of its epochs`);
+  if (kept.length !== epoch) throw new Error(`${dir.dir}: checkpoint is at epoch ${epoch} but metrics.jsonl holds ${kept.length} of its epochs`);
   dir.writeMetrics(kept);
   return kept;
 }

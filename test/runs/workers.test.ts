@@ -1,5 +1,6 @@
 /** Runs spread over worker processes: the same per-run numbers as one at a time, and a run whose process is killed
- * is retried once (from its last complete epoch) while the others go on. */
+ * is retried once (from its last complete epoch) while the others go on. Seeds batched as one network
+ * (--batch-seeds) give each seed the numbers of its own run, to float tolerance, and resume the same way. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -16,41 +17,71 @@ function approaches(epochs: number, iterations: number) {
   return { files: [ladder.file, mlp.file], runs: (root: string) => ['ladder-small', 'mlp-small'].flatMap((name) => SEEDS.map((seed) => path.join(root, `${name}-quick`, `seed-${seed}`))) };
 }
 
-/** Each run's test error by epoch. */
-const errors = (dir: string) =>
+/** Each run's records by epoch. */
+const records = (dir: string) =>
   readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
-    .map((line) => (JSON.parse(line) as { test_error: number }).test_error);
+    .map((line) => JSON.parse(line) as { test_error: number; loss_total: number; seeds_batched?: number });
+const errors = (dir: string) => records(dir).map((r) => r.test_error);
+
+/** Kills the Python process of the first of `dirs` caught part way (an epoch written, no result yet). */
+async function killOneCaughtPartWay(dirs: string[]): Promise<string> {
+  let victim: string | undefined;
+  await waitUntil(() => {
+    victim = dirs.find((dir) => existsSync(path.join(dir, 'environment.json')) && existsSync(path.join(dir, 'metrics.jsonl')) && !existsSync(path.join(dir, 'result.json')));
+    return victim !== undefined;
+  }, 120_000);
+  expect(victim, 'no run was caught part way').toBeDefined();
+  const pid = (JSON.parse(readFileSync(path.join(victim!, 'environment.json'), 'utf8')) as { kernel: { pid: number } }).kernel.pid;
+  process.kill(pid, 'SIGKILL');
+  return victim!;
+}
+
+const { files, runs } = approaches(3, 25);
+const base = path.dirname(files[0]!);
+const common = [...files, '--quick', '--threads', '1'];
 
 describe('runs over worker processes', () => {
   it('2 seeds x 2 approaches on 2 workers give the numbers of one run at a time; a killed worker is retried once', async () => {
-    const { files, runs } = approaches(3, 25);
-    const base = path.dirname(files[0]!);
-    const common = [...files, '--quick', '--threads', '1'];
     const alone = await pladder(['run', ...common, '--parallel', '1', '--runs-dir', path.join(base, 'alone')]);
     expect(alone.exitCode, alone.stderr).toBe(0);
 
     // On 2 workers; the Python process of the first run to finish an epoch is killed outright part way.
     const retried = pladder(['run', ...common, '--parallel', '2', '--runs-dir', path.join(base, 'retried')]);
     const dirs = runs(path.join(base, 'retried'));
-    let victim: string | undefined;
-    await waitUntil(() => {
-      victim = dirs.find((dir) => existsSync(path.join(dir, 'environment.json')) && existsSync(path.join(dir, 'metrics.jsonl')) && !existsSync(path.join(dir, 'result.json')));
-      return victim !== undefined;
-    }, 120_000);
-    expect(victim, 'no run was caught part way').toBeDefined();
-    const pid = (JSON.parse(readFileSync(path.join(victim!, 'environment.json'), 'utf8')) as { kernel: { pid: number } }).kernel.pid;
-    process.kill(pid, 'SIGKILL');
+    const victim = await killOneCaughtPartWay(dirs);
     const result = await retried;
     expect(result.exitCode, result.stderr).toBe(0);
-    const name = path.relative(path.join(base, 'retried'), victim!).replace(/-quick/, '');
+    const name = path.relative(path.join(base, 'retried'), victim).replace(/-quick/, '');
     expect(result.stdout + result.stderr).toMatch(new RegExp(`${name}.*failed on .*trying it once more`));
     expect(result.stdout + result.stderr).toMatch(/the second try succeeded/);
     // Every run completed with the numbers of one run at a time, the retried one from its last complete epoch.
     for (const [i, dir] of dirs.entries()) {
       expect(existsSync(path.join(dir, 'result.json'))).toBe(true);
       expect(errors(dir)).toEqual(errors(runs(path.join(base, 'alone'))[i]!));
+    }
+  }, 300_000);
+
+  it('--batch-seeds trains each experiment\'s seeds as one network with each seed\'s own numbers, and resumes after a kill', async () => {
+    // Each approach's two seeds one batched job, the two jobs on 2 workers; the ladder's worker is killed part way.
+    const batched = pladder(['run', ...common, '--batch-seeds', '--parallel', '2', '--runs-dir', path.join(base, 'batched')]);
+    const dirs = runs(path.join(base, 'batched'));
+    await killOneCaughtPartWay(dirs.slice(0, SEEDS.length));
+    const result = await batched;
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout + result.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained as one batched network/);
+    expect(result.stdout + result.stderr).toMatch(/the second try succeeded/);
+    for (const [i, dir] of dirs.entries()) {
+      for (const file of ['result.json', 'model.pt', 'column.pt']) expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
+      const ours = records(dir);
+      const own = records(runs(path.join(base, 'alone'))[i]!);
+      expect(ours.map((r) => r.seeds_batched)).toEqual(own.map(() => SEEDS.length));
+      // The batched products sum in another order: the same training up to float rounding.
+      ours.forEach((r, epoch) => {
+        expect(Math.abs(r.loss_total - own[epoch]!.loss_total) / own[epoch]!.loss_total, `${dir} epoch ${epoch + 1}`).toBeLessThan(1e-3);
+        expect(Math.abs(r.test_error - own[epoch]!.test_error), `${dir} epoch ${epoch + 1}`).toBeLessThanOrEqual(0.005);
+      });
     }
   }, 300_000);
 });

@@ -1,0 +1,165 @@
+"""Several seeds of one experiment trained as one batched module (`pladder run --batch-seeds`), held by the kernel
+between calls like a run (runs.py) and driven epoch by epoch from TypeScript.
+
+A group is the runs of seeds s_1..s_K of one experiment: each keeps its own run directory, metrics, checkpoint (in
+the single trainer's format, so a seed resumes alone or batched) and exported model and column, exactly as a run of
+its own; only the training is shared (batched_training.py: each slice trains as that seed alone would, up to the
+summation order of the batched matrix products). Batched models exist for the fc ladder and the MLP; any other model
+trains its seeds one run each.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+import torch
+
+from . import safe_load
+from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
+from .errors import KernelInputError
+from .models import build_model
+from .models.batched_fc import BatchedMLP, stack_columns
+from .models.batched_ladder import stack_ladders
+from .progress import ProgressSink
+from .runs import _indices, _save_atomic, model_input
+from .tensors import TensorStore
+from .training import source_column_state
+
+BATCHABLE = ("ladder", "mlp")  # the models with a batched twin (models/batched_ladder.py, models/batched_fc.py)
+
+
+@dataclass
+class Group:
+    trainer: BatchedTrainer
+    architecture: str
+    options: dict                     # the model's options (its dict without "architecture"), to rebuild one seed
+    seeds: List[int]
+    x_test: torch.Tensor              # (Nt, in), every seed's
+    y_test: torch.Tensor
+    x_validation: Optional[torch.Tensor]  # (K, Nv, in): each seed's own held-out images, or None
+    y_validation: Optional[torch.Tensor]  # (K, Nv)
+    batches: dict
+
+
+_groups: Dict[str, Group] = {}
+
+
+def get(group_id: str) -> Group:
+    try:
+        return _groups[group_id]
+    except KeyError:
+        raise KernelInputError(f"no run group {group_id!r} in the kernel; create it with run_group_create first") from None
+
+
+def create(group_id: str, model: dict, training: dict, seeds: Sequence[int], tensors: dict, splits: Sequence[dict],
+           test_limit: Optional[int], store: TensorStore, device: torch.device) -> dict:
+    """The networks of `seeds` (each initialised as its own run would be) stacked into one batched network, and its
+    trainer. model, training, test_limit: as runs.create takes them; tensors: {train_x, train_y, test_x, test_y};
+    splits[k]: seed k's {train, labeled, validation} index tensors (api.data_pool_split with seed k).
+    -> {"group_id", "seeds", "parameters" (one seed's), "labeled", "unlabeled", "validation"}"""
+    architecture = model.get("architecture")
+    if architecture not in BATCHABLE:
+        raise KernelInputError(f"seeds are batched for the models {', '.join(BATCHABLE)}; a {architecture!r} trains "
+                               f"one run per seed (leave --batch-seeds off for it)")
+    if training["population_statistics"] is not None:
+        raise KernelInputError("training.population_statistics is not supported with batched seeds; leave "
+                               "--batch-seeds off for this experiment")
+    if len(seeds) < 2 or len(splits) != len(seeds) or len(set(seeds)) != len(seeds):
+        raise KernelInputError(f"a run group needs two or more distinct seeds and one split each, got seeds {list(seeds)} "
+                               f"and {len(splits)} splits")
+    x, y = model_input(store, tensors["train_x"]), store.get(tensors["train_y"])
+    if not isinstance(x, torch.Tensor):
+        raise KernelInputError("batched seeds read one view of the data (train_x names one tensor)")
+    n = len(x)
+    per_seed = [{key: None if split[key] is None else _indices(store, split, key, n)
+                 for key in ("train", "labeled", "validation")} for split in splits]
+    validation_sizes = {0 if s["validation"] is None else s["validation"].numel() for s in per_seed}
+    if len(validation_sizes) != 1:
+        raise KernelInputError(f"the seeds' validation sets differ in size ({sorted(validation_sizes)}); batched "
+                               f"seeds are evaluated together")
+    options = {k: v for k, v in model.items() if k != "architecture"}
+    networks = [build_model(architecture, seed=int(s), **options).to(device) for s in seeds]
+    schedule = dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
+                    decay_fraction=training["decay_fraction"])
+    if architecture == "ladder":
+        data = [(x[s["labeled"]], y[s["labeled"]], x[s["train"]]) for s in per_seed]
+        trainer: BatchedTrainer = BatchedLadderTrainer(stack_ladders(networks), data, seeds, **schedule)
+        batches = {"iterations": training["iterations_per_epoch"], "labeled_batch": training["labeled_batch"],
+                   "unlabeled_batch": training["unlabeled_batch"]}
+    else:
+        data = [(x[s["labeled"]], y[s["labeled"]]) for s in per_seed]
+        trainer = BatchedSupervisedTrainer(stack_columns(networks, BatchedMLP), data, seeds, **schedule)
+        batches = {"iterations": training["iterations_per_epoch"], "batch_size": training["labeled_batch"]}
+    validated = per_seed[0]["validation"] is not None
+    test = slice(None) if test_limit is None else slice(0, int(test_limit))
+    _groups[group_id] = Group(
+        trainer, architecture, options, [int(s) for s in seeds], store.get(tensors["test_x"])[test],
+        store.get(tensors["test_y"])[test],
+        torch.stack([x[s["validation"]] for s in per_seed]) if validated else None,
+        torch.stack([y[s["validation"]] for s in per_seed]) if validated else None, batches)
+    return {"group_id": group_id, "seeds": [int(s) for s in seeds],
+            "parameters": sum(p.numel() for p in networks[0].parameters() if p.requires_grad),
+            "labeled": [int(s["labeled"].numel()) for s in per_seed],
+            "unlabeled": [int(s["train"].numel()) for s in per_seed], "validation": validation_sizes.pop()}
+
+
+def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Optional[ProgressSink]) -> List[dict]:
+    """One epoch of every seed, evaluated (each on its own validation set, all on the test set), each seed's checkpoint
+    written to checkpoint_paths[k] (None: not written, e.g. a seed that has ended) -> per seed what runs.epoch
+    returns for a run of its own, plus "seeds_batched"; the times are the group's."""
+    group = get(group_id)
+    trainer = group.trainer
+    if len(checkpoint_paths) != len(group.seeds):
+        raise KernelInputError(f"{len(checkpoint_paths)} checkpoint paths for {len(group.seeds)} seeds; give one per "
+                               f"seed (null for a seed whose checkpoint is not to be written)")
+    started = time.perf_counter()
+    metrics = trainer.train_epoch(**group.batches, progress_sink=progress)
+    evaluated = time.perf_counter()
+    validation = ([{"accuracy": None, "error": None, "examples": 0}] * len(group.seeds)
+                  if group.x_validation is None else trainer.evaluate(group.x_validation, group.y_validation))
+    test = trainer.evaluate(group.x_test, group.y_test)
+    for m, v, t in zip(metrics, validation, test):
+        m.update(validation_accuracy=v["accuracy"], validation_error=v["error"], validation_examples=v["examples"],
+                 test_accuracy=t["accuracy"], test_error=t["error"], test_examples=t["examples"],
+                 train_seconds=evaluated - started, eval_seconds=time.perf_counter() - evaluated)
+    for k, path in enumerate(checkpoint_paths):
+        if path:
+            _save_atomic({**trainer.seed_state_dict(k), "last_metrics": metrics[k]}, path)
+    for m in metrics:
+        m["kernel_seconds"] = time.perf_counter() - started
+    return metrics
+
+
+def load_checkpoints(group_id: str, paths: Sequence[str]) -> dict:
+    """Every seed's checkpoint (one per seed, in seed order, all of one epoch) -> {"epoch", "last_metrics": [...]}."""
+    group = get(group_id)
+    states = []
+    for path in paths:
+        if not os.path.isfile(path):
+            raise KernelInputError(f"checkpoint {path} does not exist")
+        state = safe_load.load(path, what="checkpoint", map_location=group.trainer.device,
+                               hint="delete it to train the run again from its first epoch")
+        if not isinstance(state, dict) or "kind" not in state:
+            raise KernelInputError(f"checkpoint {path} is not a trainer checkpoint (no 'kind'); delete it to train "
+                                   f"the run again from its first epoch")
+        states.append(state)
+    group.trainer.load_seed_state_dicts(states)
+    return {"epoch": group.trainer.epoch, "last_metrics": [s.get("last_metrics") for s in states]}
+
+
+def export(group_id: str, index: int, model_path: str, column_path: str) -> dict:
+    """Seed `index`'s network as it is now, as a run of its own exports it (runs.export): model.pt and column.pt."""
+    group = get(group_id)
+    if not 0 <= index < len(group.seeds):
+        raise KernelInputError(f"seed index {index} is outside the group's {len(group.seeds)} seeds")
+    single = build_model(group.architecture, seed=group.seeds[index], **group.options)
+    single.load_state_dict(group.trainer.model.seed_state(index))
+    _save_atomic({"architecture": group.architecture, "state": single.state_dict()}, model_path)
+    _save_atomic(source_column_state(single), column_path)
+    return {"model": model_path, "column": column_path}
+
+
+def close(group_id: str) -> None:
+    _groups.pop(group_id, None)
