@@ -256,9 +256,9 @@ def run_close(run_id: str) -> None:
 
 
 @call
-def run_group_create(group_id: str, model: dict, training: dict, seeds: list, tensors: dict, splits: list,
+def run_group_create(group_id: str, models: list, training: dict, seeds: list, tensors: dict, splits: list,
                      test_limit: int | None) -> dict:
-    return run_groups.create(group_id, model, training, seeds, tensors, splits, test_limit, session().store,
+    return run_groups.create(group_id, models, training, seeds, tensors, splits, test_limit, session().store,
                              session().device)
 
 

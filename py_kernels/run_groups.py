@@ -4,8 +4,8 @@ between calls like a run (runs.py) and driven epoch by epoch from TypeScript.
 A group is the runs of seeds s_1..s_K of one experiment: each keeps its own run directory, metrics, checkpoint (in
 the single trainer's format, so a seed resumes alone or batched) and exported model and column, exactly as a run of
 its own; only the training is shared (batched_training.py: each slice trains as that seed alone would, up to the
-summation order of the batched matrix products). Batched models exist for the fc ladder and the MLP; any other model
-trains its seeds one run each.
+summation order of the batched matrix products). Batched models exist for the fc ladder, the MLP and progressive
+networks of fc columns (each seed on its own source columns); any other model trains its seeds one run each.
 """
 from __future__ import annotations
 
@@ -22,19 +22,21 @@ from .errors import KernelInputError
 from .models import build_model
 from .models.batched_fc import BatchedMLP, stack_columns
 from .models.batched_ladder import stack_ladders
+from .models.batched_progressive import stack_progressive
 from .progress import ProgressSink
 from .runs import _indices, _save_atomic, model_input
 from .tensors import TensorStore
 from .training import source_column_state
 
-BATCHABLE = ("ladder", "mlp")  # the models with a batched twin (models/batched_ladder.py, models/batched_fc.py)
+# the models with a batched twin (models/batched_ladder.py, batched_fc.py, batched_progressive.py: fc columns only)
+BATCHABLE = ("ladder", "mlp", "progressive")
 
 
 @dataclass
 class Group:
     trainer: BatchedTrainer
     architecture: str
-    options: dict                     # the model's options (its dict without "architecture"), to rebuild one seed
+    options: List[dict]               # each seed's model options (its dict without "architecture"), to rebuild it
     seeds: List[int]
     x_test: torch.Tensor              # (Nt, in), every seed's
     y_test: torch.Tensor
@@ -53,22 +55,26 @@ def get(group_id: str) -> Group:
         raise KernelInputError(f"no run group {group_id!r} in the kernel; create it with run_group_create first") from None
 
 
-def create(group_id: str, model: dict, training: dict, seeds: Sequence[int], tensors: dict, splits: Sequence[dict],
-           test_limit: Optional[int], store: TensorStore, device: torch.device) -> dict:
+def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequence[int], tensors: dict,
+           splits: Sequence[dict], test_limit: Optional[int], store: TensorStore, device: torch.device) -> dict:
     """The networks of `seeds` (each initialised as its own run would be) stacked into one batched network, and its
-    trainer. model, training, test_limit: as runs.create takes them; tensors: {train_x, train_y, test_x, test_y};
-    splits[k]: seed k's {train, labeled, validation} index tensors (api.data_pool_split with seed k).
+    trainer. models[k]: seed k's model, as runs.create takes it (one architecture; a progressive network's source
+    columns are seed k's own); training, test_limit: as runs.create takes them; tensors: {train_x, train_y, test_x,
+    test_y}; splits[k]: seed k's {train, labeled, validation} index tensors (api.data_pool_split with seed k).
     -> {"group_id", "seeds", "parameters" (one seed's), "labeled", "unlabeled", "validation"}"""
-    architecture = model.get("architecture")
+    architecture = models[0].get("architecture") if models else None
+    if any(model.get("architecture") != architecture for model in models):
+        raise KernelInputError(f"the seeds of a run group share one architecture, got "
+                               f"{sorted({str(m.get('architecture')) for m in models})}")
     if architecture not in BATCHABLE:
         raise KernelInputError(f"seeds are batched for the models {', '.join(BATCHABLE)}; a {architecture!r} trains "
                                f"one run per seed (leave --batch-seeds off for it)")
     if training["population_statistics"] is not None:
         raise KernelInputError("training.population_statistics is not supported with batched seeds; leave "
                                "--batch-seeds off for this experiment")
-    if len(seeds) < 2 or len(splits) != len(seeds) or len(set(seeds)) != len(seeds):
-        raise KernelInputError(f"a run group needs two or more distinct seeds and one split each, got seeds {list(seeds)} "
-                               f"and {len(splits)} splits")
+    if len(seeds) < 2 or len(splits) != len(seeds) or len(models) != len(seeds) or len(set(seeds)) != len(seeds):
+        raise KernelInputError(f"a run group needs two or more distinct seeds and one model and split each, got seeds "
+                               f"{list(seeds)}, {len(models)} models and {len(splits)} splits")
     x, y = model_input(store, tensors["train_x"]), store.get(tensors["train_y"])
     if not isinstance(x, torch.Tensor):
         raise KernelInputError("batched seeds read one view of the data (train_x names one tensor)")
@@ -79,8 +85,8 @@ def create(group_id: str, model: dict, training: dict, seeds: Sequence[int], ten
     if len(validation_sizes) != 1:
         raise KernelInputError(f"the seeds' validation sets differ in size ({sorted(validation_sizes)}); batched "
                                f"seeds are evaluated together")
-    options = {k: v for k, v in model.items() if k != "architecture"}
-    networks = [build_model(architecture, seed=int(s), **options).to(device) for s in seeds]
+    options = [{k: v for k, v in model.items() if k != "architecture"} for model in models]
+    networks = [build_model(architecture, seed=int(s), **o).to(device) for s, o in zip(seeds, options)]
     schedule = dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
                     decay_fraction=training["decay_fraction"])
     if architecture == "ladder":
@@ -90,7 +96,8 @@ def create(group_id: str, model: dict, training: dict, seeds: Sequence[int], ten
                    "unlabeled_batch": training["unlabeled_batch"]}
     else:
         data = [(x[s["labeled"]], y[s["labeled"]]) for s in per_seed]
-        trainer = BatchedSupervisedTrainer(stack_columns(networks, BatchedMLP), data, seeds, **schedule)
+        batched = stack_progressive(networks) if architecture == "progressive" else stack_columns(networks, BatchedMLP)
+        trainer = BatchedSupervisedTrainer(batched, data, seeds, **schedule)
         batches = {"iterations": training["iterations_per_epoch"], "batch_size": training["labeled_batch"]}
     validated = per_seed[0]["validation"] is not None
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
@@ -154,7 +161,7 @@ def export(group_id: str, index: int, model_path: str, column_path: str) -> dict
     group = get(group_id)
     if not 0 <= index < len(group.seeds):
         raise KernelInputError(f"seed index {index} is outside the group's {len(group.seeds)} seeds")
-    single = build_model(group.architecture, seed=group.seeds[index], **group.options)
+    single = build_model(group.architecture, seed=group.seeds[index], **group.options[index])
     single.load_state_dict(group.trainer.model.seed_state(index))
     _save_atomic({"architecture": group.architecture, "state": single.state_dict()}, model_path)
     _save_atomic(source_column_state(single), column_path)

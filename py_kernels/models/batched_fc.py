@@ -110,9 +110,12 @@ class BatchedFCLayer(nn.Module):
             return z_pre
         return (z_pre - self.running_mean.unsqueeze(1)) * torch.rsqrt(self.running_var.unsqueeze(1) + self.eps)
 
-    def activate(self, z: torch.Tensor) -> torch.Tensor:
-        """normalised z (K, R, width) -> h (K, R, width)."""
+    def activate(self, z: torch.Tensor, post: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """normalised z (K, R, width) -> h (K, R, width); `post` (K, R, width) added after the shift, as
+        `NormalisedLayer.activate` adds a progressive network's "post_norm" laterals."""
         a = z + self.beta.unsqueeze(1)
+        for p in post:
+            a = a + p
         if self.top:
             return self.gamma.unsqueeze(1) * a
         return F.relu(a, inplace=True)
@@ -124,6 +127,7 @@ class BatchedFCColumn(SeedSlices, nn.Module):
     def __init__(self, config: FCColumnConfig, seeds: int):
         super().__init__()
         self.config, self.seeds = config, int(seeds)
+        self.frozen = False   # a progressive network's frozen column: running statistics, no gradients
         w = config.widths
         self.layers = nn.ModuleList(
             BatchedFCLayer(seeds, w[i - 1], w[i], top=(i == len(w) - 1), batch_norm=config.batch_norm)

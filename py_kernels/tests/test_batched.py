@@ -171,14 +171,60 @@ def test_batched_mlps_train_as_single_runs_and_resume_exactly(mnist):
             assert torch.equal(resumed.model.seed_state(k)[name], value), (k, name)
 
 
+def _progressive_spec(source_file: str, kind: str, target_batch_norm: bool) -> dict:
+    """A frozen fc source column (its seed's own file) and an fc target, laterals from source layers 1 and 2 into
+    target layers 2 and 3, the first before the target's batch norm, the second after it."""
+    widths = [784, 48, 32, 10]
+    adapter = {"kind": kind, "alpha_init": 0.1, "reduced": 8}
+    return {"columns": [
+        {"name": "source", "architecture": "fc", "widths": widths, "batch_norm": True, "frozen": True,
+         "weights": {"from": "file", "path": source_file}},
+        {"name": "target", "architecture": "fc", "widths": widths, "batch_norm": target_batch_norm, "frozen": False,
+         "weights": {"from": "init"}}],
+        "laterals": [{"from": {"column": 0, "layer": l}, "to": {"column": 1, "layer": l + 1},
+                      "adapter": {**adapter, "placement": placement}}
+                     for l, placement in ((1, "pre_norm"), (2, "post_norm"))]}
+
+
+@pytest.mark.parametrize("kind,target_batch_norm", [("scalar", True), ("none", False), ("rusu", True)])
+def test_batched_progressive_networks_train_as_single_runs_on_their_own_sources(mnist, tmp_path, kind,
+                                                                                 target_batch_norm):
+    from py_kernels.models.batched_progressive import stack_progressive
+    x, y = mnist[0], mnist[1]
+    seeds = SEEDS[:2]
+    for s in seeds:   # each seed its own source column, as target seed s is built on source seed s
+        source = build_model("mlp", widths=[784, 48, 32, 10], seed=10 + s)
+        source(x[:64])   # training mode: running statistics off 0 and 1
+        torch.save(source.output_column.export_state(), tmp_path / f"source-{s}.pt")
+    specs = {s: _progressive_spec(str(tmp_path / f"source-{s}.pt"), kind, target_batch_norm) for s in seeds}
+    data = [(x[_labeled(s, 300)], y[_labeled(s, 300)]) for s in seeds]
+    singles = [SupervisedTrainer(build_model("progressive", spec=specs[s], seed=s), *d, seed=s, **SCHEDULE)
+               for s, d in zip(seeds, data)]
+    model = stack_progressive([build_model("progressive", spec=specs[s], seed=s) for s in seeds])
+    ours = BatchedSupervisedTrainer(model, data, seeds, **SCHEDULE)
+    for _ in range(4):
+        together = ours.train_epoch(2, 32)
+        for k, single in enumerate(singles):
+            assert together[k]["loss_total"] == pytest.approx(single.train_epoch(2, 32)["loss_total"], rel=1e-4)
+    xt, yt = mnist[2], mnist[3]
+    for k, (single, accuracy) in enumerate(zip(singles, ours.evaluate(xt, yt))):
+        assert accuracy["accuracy"] == pytest.approx(single.evaluate(xt, yt)["accuracy"], abs=0.003)
+        state = single.model.state_dict()
+        for name, value in ours.model.seed_state(k).items():   # the single network's names, its own source included
+            assert torch.allclose(value, state[name], rtol=1e-3, atol=1e-5), (k, name)
+            if name.startswith("columns.0."):
+                assert torch.equal(value, state[name]), f"seed {seeds[k]}'s frozen source changed: {name}"
+
+
 def test_a_run_group_refuses_what_has_no_batched_network():
-    """`pladder run --batch-seeds` groups only fc ladders and MLPs (runner.ts `batchable`); the kernel says so too."""
+    """`pladder run --batch-seeds` groups only fc ladders, MLPs and fc progressive networks (runner.ts `batchable`);
+    the kernel says so too."""
     from py_kernels import run_groups
     training = {"population_statistics": None}
-    with pytest.raises(KernelInputError, match=r"seeds are batched for the models ladder, mlp; a 'conv_ladder'"):
-        run_groups.create("g", {"architecture": "conv_ladder"}, training, [1, 2], {}, [{}, {}], None, None, None)
+    with pytest.raises(KernelInputError, match=r"seeds are batched for the models ladder, mlp, progressive; a 'conv_"):
+        run_groups.create("g", [{"architecture": "conv_ladder"}] * 2, training, [1, 2], {}, [{}, {}], None, None, None)
     with pytest.raises(KernelInputError, match=r"population_statistics is not supported with batched seeds"):
-        run_groups.create("g", {"architecture": "ladder"}, {"population_statistics": 100}, [1, 2], {}, [{}, {}], None,
-                          None, None)
+        run_groups.create("g", [{"architecture": "ladder"}] * 2, {"population_statistics": 100}, [1, 2], {}, [{}, {}],
+                          None, None, None)
     with pytest.raises(KernelInputError, match=r"two or more distinct seeds"):
-        run_groups.create("g", {"architecture": "mlp"}, training, [1, 1], {}, [{}, {}], None, None, None)
+        run_groups.create("g", [{"architecture": "mlp"}] * 2, training, [1, 1], {}, [{}, {}], None, None, None)

@@ -182,11 +182,13 @@ export const calls = {
     }),
   ),
   run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
-  /** Seeds of one experiment as one batched network (fc ladder, MLP): each seed's split, metrics and checkpoint its own. */
+  /** Seeds of one experiment as one batched network (fc ladder, MLP, fc progressive): each seed's split, metrics and
+   * checkpoint its own. */
   run_group_create: declare(
     z.object({
       group_id: z.string(),
-      model: kernelModelSchema,
+      /** Per seed (a progressive network's sources are that seed's own). */
+      models: z.array(kernelModelSchema).min(2),
       training: kernelTrainingSchema,
       seeds: z.array(z.number().int().nonnegative()).min(2),
       tensors: z.object({ train_x: z.string(), train_y: z.string(), test_x: z.string(), test_y: z.string() }),

@@ -185,9 +185,11 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
 }
 
 /** The experiment file's models that have a batched twin in the kernel (py_kernels/run_groups.py): K seeds of them
- * train as one network with `--batch-seeds`. */
+ * train as one network with `--batch-seeds`: the fc ladder, the MLP and progressive networks of fc columns. */
 export function batchable(experiment: Experiment): boolean {
-  return (experiment.model.architecture === 'ladder' || experiment.model.architecture === 'mlp') && experiment.training.population_statistics === null;
+  const { model, training } = experiment;
+  const fc = model.architecture === 'ladder' || model.architecture === 'mlp' || (model.architecture === 'progressive' && model.columns.every((c) => c.architecture === 'fc'));
+  return fc && training.population_statistics === null;
 }
 
 /** Trains (or continues) the runs of several seeds of one experiment as one batched network (`--batch-seeds`): each
@@ -202,14 +204,14 @@ export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], whe
   for (const [k, dir] of dirs.entries()) if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(await kernel.info(), configs[k]!.device));
   for (const dir of dirs) activeRuns.add(dir);
   try {
-    const model = kernelModel(experiment);
-    const { train, test } = await runInputs(kernel, model, experiment, where, (line) => events.log(`${groupId}: ${line}`));
+    const models = configs.map((config) => kernelModel(config.experiment)); // each seed on its own sources
+    const { train, test } = await runInputs(kernel, models[0]!, experiment, where, (line) => events.log(`${groupId}: ${line}`));
     if (typeof train.x !== 'string' || typeof test.x !== 'string') throw new Error(`${experiment.name}: batched seeds read one view of the data`);
     const splits = [];
     for (const seed of seeds) splits.push(await poolSplit(kernel, train.y, experiment, seed, `${experiment.name}/seed-${seed}`));
     await kernel.call('run_group_create', {
       group_id: groupId,
-      model,
+      models,
       training,
       seeds,
       tensors: { train_x: train.x, train_y: train.y, test_x: test.x, test_y: test.y },
