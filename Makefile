@@ -4,8 +4,10 @@
 # `make figure5 QUICK=1` runs the whole pipeline in minutes (few short epochs) to check a set-up.
 QUICK_FLAG = $(if $(QUICK),--quick,)
 # Runs side by side, each its own Python process: by default one per GPU over every visible GPU, else one per CPU core
-# (pladder decides); PARALLEL=N puts N on each device (PARALLEL=1: one at a time), DEVICES=cuda:0,cuda:1 picks devices.
-RUN_FLAGS = $(QUICK_FLAG) $(if $(PARALLEL),--parallel $(PARALLEL),) $(if $(DEVICES),--devices $(DEVICES),) --continue
+# (pladder decides); PARALLEL=N puts N on each device (PARALLEL=1: one at a time), DEVICES=cuda:0,cuda:1 picks devices;
+# BATCH_SEEDS=1 trains the seeds of each fc experiment as one batched network (README: when that pays).
+RUN_FLAGS = $(QUICK_FLAG) $(if $(PARALLEL),--parallel $(PARALLEL),) $(if $(DEVICES),--devices $(DEVICES),) \
+	$(if $(BATCH_SEEDS),--batch-seeds,) --continue
 
 setup:
 	@bash scripts/setup.sh
