@@ -194,7 +194,7 @@ export function batchable(experiment: Experiment): boolean {
 
 /** Trains (or continues) the runs of several seeds of one experiment as one batched network (`--batch-seeds`): each
  * keeps its own directory, metrics, checkpoint, stopping and result, as `trainRun` gives it. The runs must stand at
- * one epoch (the seeds share a clock); `runGroups` in experiment.ts groups only such runs. */
+ * one epoch (the seeds share a clock); `seedGroups` in experiment.ts groups only such runs. */
 export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], where: DataLocation, events: RunEvents, options: TrainOptions = {}): Promise<RunResult[]> {
   const configs = dirs.map((dir) => dir.readConfig());
   const { experiment, quick } = configs[0]!;
