@@ -22,9 +22,14 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** Training fields added after columns were first cached: at their default (null) they are left out of the key, so
+ * that the columns cached before they existed are still found (and runs built on them can be continued). */
+const LATER_TRAINING_FIELDS: readonly string[] = ['population_statistics'];
+
 /** What determines a trained column: network, data, training, seed, quick. Not the name, description or device. */
 export function sourceKey(config: RunConfig): string {
-  const { model, data, training, quick } = config.experiment;
+  const { model, data, quick } = config.experiment;
+  const training = Object.fromEntries(Object.entries(config.experiment.training).filter(([field, value]) => !(value === null && LATER_TRAINING_FIELDS.includes(field))));
   const identity = { model, data, training, seed: config.seed, quick: config.quick ? quick : null };
   return createHash('sha256').update(canonical(identity)).digest('hex').slice(0, 20);
 }
