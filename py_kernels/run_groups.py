@@ -9,14 +9,12 @@ networks of fc columns (each seed on its own source columns); any other model tr
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from . import safe_load
 from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
 from .errors import KernelInputError
 from .models import build_model
@@ -24,9 +22,8 @@ from .models.batched_fc import BatchedMLP, stack_columns
 from .models.batched_ladder import stack_ladders
 from .models.batched_progressive import stack_progressive
 from .progress import ProgressSink
-from .runs import _indices, _save_atomic, model_input
+from .runs import _indices, _save_atomic, export_model, model_input, read_checkpoint
 from .tensors import TensorStore
-from .training import source_column_state
 
 # the models with a batched twin (models/batched_ladder.py, batched_fc.py, batched_progressive.py: fc columns only)
 BATCHABLE = ("ladder", "mlp", "progressive")
@@ -142,16 +139,7 @@ def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Op
 def load_checkpoints(group_id: str, paths: Sequence[str]) -> dict:
     """Every seed's checkpoint (one per seed, in seed order, all of one epoch) -> {"epoch", "last_metrics": [...]}."""
     group = get(group_id)
-    states = []
-    for path in paths:
-        if not os.path.isfile(path):
-            raise KernelInputError(f"checkpoint {path} does not exist")
-        state = safe_load.load(path, what="checkpoint", map_location=group.trainer.device,
-                               hint="delete it to train the run again from its first epoch")
-        if not isinstance(state, dict) or "kind" not in state:
-            raise KernelInputError(f"checkpoint {path} is not a trainer checkpoint (no 'kind'); delete it to train "
-                                   f"the run again from its first epoch")
-        states.append(state)
+    states = [read_checkpoint(path, group.trainer.device) for path in paths]
     group.trainer.load_seed_state_dicts(states)
     return {"epoch": group.trainer.epoch, "last_metrics": [s.get("last_metrics") for s in states]}
 
@@ -163,9 +151,7 @@ def export(group_id: str, index: int, model_path: str, column_path: str) -> dict
         raise KernelInputError(f"seed index {index} is outside the group's {len(group.seeds)} seeds")
     single = build_model(group.architecture, seed=group.seeds[index], **group.options[index])
     single.load_state_dict(group.trainer.model.seed_state(index))
-    _save_atomic({"architecture": group.architecture, "state": single.state_dict()}, model_path)
-    _save_atomic(source_column_state(single), column_path)
-    return {"model": model_path, "column": column_path}
+    return export_model(group.architecture, single, model_path, column_path)
 
 
 def close(group_id: str) -> None:

@@ -152,16 +152,22 @@ def save_checkpoint(run_id: str, path: str, last_metrics: Optional[dict] = None)
     _save_atomic(state, path)
 
 
-def load_checkpoint(run_id: str, path: str) -> dict:
+def read_checkpoint(path: str, device: torch.device) -> dict:
+    """A trainer checkpoint written by `pladder run` (safe-loaded onto `device`), or a KernelInputError that names it.
+    Without checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one."""
     if not os.path.isfile(path):
         raise KernelInputError(f"checkpoint {path} does not exist")
-    run, trainer = _trainer(run_id, "resume from a checkpoint")
-    # Without checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one.
-    state = safe_load.load(path, what="checkpoint", map_location=trainer.device,
+    state = safe_load.load(path, what="checkpoint", map_location=device,
                            hint="delete it to train the run again from its first epoch")
     if not isinstance(state, dict) or "kind" not in state:
         raise KernelInputError(f"checkpoint {path} is not a trainer checkpoint (no 'kind'); it was not written by "
                                f"pladder run; delete it to train the run again from its first epoch")
+    return state
+
+
+def load_checkpoint(run_id: str, path: str) -> dict:
+    run, trainer = _trainer(run_id, "resume from a checkpoint")
+    state = read_checkpoint(path, trainer.device)
     trainer.load_state_dict(state)
     return {"epoch": trainer.epoch, "last_metrics": state.get("last_metrics")}
 
@@ -169,9 +175,14 @@ def load_checkpoint(run_id: str, path: str) -> dict:
 def export(run_id: str, model_path: str, column_path: str) -> dict:
     """The final model, and its clean encoder as a reusable source column (weights, betas, BN statistics)."""
     run = get(run_id)
-    _save_atomic({"architecture": run.architecture, "state": run.trainer.model.state_dict()}, model_path)
+    return export_model(run.architecture, run.trainer.model, model_path, column_path)
+
+
+def export_model(architecture: str, model: torch.nn.Module, model_path: str, column_path: str) -> dict:
+    """model.pt ({"architecture", "state"}) and column.pt (its reusable column), each written atomically."""
+    _save_atomic({"architecture": architecture, "state": model.state_dict()}, model_path)
     # A progressive network's reusable column is the one it trained (its frozen columns are someone else's).
-    _save_atomic(source_column_state(run.trainer.model), column_path)
+    _save_atomic(source_column_state(model), column_path)
     return {"model": model_path, "column": column_path}
 
 

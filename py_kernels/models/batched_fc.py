@@ -104,6 +104,15 @@ class BatchedFCLayer(nn.Module):
         """mean, var_biased (K, width) of n examples per seed; FCLayer.update_running per seed."""
         update_running_stats(self.running_mean, self.running_var, mean, var_biased, n, self.momentum)
 
+    def normalise_train(self, z_pre: torch.Tensor) -> torch.Tensor:
+        """(K, B, width) with each seed's batch statistics, the running averages updated; the identity without batch
+        norm."""
+        if not self.batch_norm:
+            return z_pre
+        out, mean, _, var = normalise_groups(z_pre.unsqueeze(1), self.eps)   # (K, 1, B, width), (K, 1, width)
+        self.update_running(mean[:, 0], var[:, 0], z_pre.shape[1])
+        return out.squeeze(1)
+
     def normalise_eval(self, z_pre: torch.Tensor) -> torch.Tensor:
         """(K, R, width) with the running averages (test time); the identity without batch norm."""
         if not self.batch_norm:
@@ -149,12 +158,7 @@ class BatchedFCColumn(SeedSlices, nn.Module):
         """x (K, B, in) -> logits (K, B, classes) with each seed's batch statistics (running averages updated)."""
         h = x
         for layer in self.layers:
-            z = layer.linear(h)                                            # (K, B, width)
-            if layer.batch_norm:
-                out, mean, _, var = normalise_groups(z.unsqueeze(1), layer.eps)   # (K, 1, B, width), (K, 1, width)
-                layer.update_running(mean[:, 0], var[:, 0], z.shape[1])
-                z = out.squeeze(1)
-            h = layer.activate(z)
+            h = layer.activate(layer.normalise_train(layer.linear(h)))    # (K, B, width)
         return h
 
 

@@ -23,7 +23,6 @@ from ..errors import KernelInputError
 from .adapters import PlainAdapter, RusuAdapter, ScalarAdapter
 from .batched_fc import BatchedFCColumn, SeedSlices, batched_linear, stack_states
 from .columns.fc import FCColumn, FCColumnConfig
-from .ladder_ops import normalise_groups
 from .progressive import ProgressiveNetwork
 
 
@@ -89,12 +88,7 @@ class BatchedProgressive(SeedSlices, nn.Module):
                         post.append(added)
                     else:
                         z = z + added
-                if layer.batch_norm and batch_statistics:
-                    normalised, mean, _, var = normalise_groups(z.unsqueeze(1), layer.eps)
-                    layer.update_running(mean[:, 0], var[:, 0], z.shape[1])
-                    z = normalised.squeeze(1)
-                else:
-                    z = layer.normalise_eval(z)
+                z = layer.normalise_train(z) if batch_statistics else layer.normalise_eval(z)
                 h = layer.activate(z, post)
                 out.append(h)
             hs[k] = out

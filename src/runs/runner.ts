@@ -201,7 +201,8 @@ export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], whe
   const seeds = configs.map((config) => config.seed);
   const groupId = `${experiment.name}/seeds-${seeds.join('-')}`;
   const { training } = experiment;
-  for (const [k, dir] of dirs.entries()) if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(await kernel.info(), configs[k]!.device));
+  const info = await kernel.info();
+  for (const [k, dir] of dirs.entries()) if (!dir.readMetrics().length) dir.writeEnvironment(await runEnvironment(info, configs[k]!.device));
   for (const dir of dirs) activeRuns.add(dir);
   try {
     const models = configs.map((config) => kernelModel(config.experiment)); // each seed on its own sources
