@@ -4,6 +4,7 @@ import { makeFigures } from '../figures/make.js';
 import { loadFigure } from '../figures/schema.js';
 import { DivergedError } from '../runs/experiment.js';
 import { UsageError } from './exit.js';
+import { planCommand } from './plan.js';
 import { submitToSlurm } from './slurm.js';
 import { progressBar } from './progress.js';
 import { barEvents, parseTrainingArgs } from './training-options.js';
@@ -15,8 +16,9 @@ export async function figureCommand(args: string[], submitAs = 'figure', typed =
   const { positionals, experiment: options, where, noTrain } = parsed;
   if (positionals.length === 0) throw new UsageError('figure: which figure? e.g. pladder figure experiments/figure5.yaml [--quick]');
   const figures = positionals.map((file) => loadFigure(file));
+  const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((e) => e.file)))];
+  if (parsed.plan) return planCommand(submitAs, files, parsed);
   if (parsed.slurm) {
-    const files = [...new Set(figures.flatMap((figure) => figure.experiments.map((e) => e.file)))];
     const own = submitAs === 'figure' ? positionals : [];
     return submitToSlurm(submitAs, files, { ...parsed, positionals: own, slurm: parsed.slurm }, typed);
   }

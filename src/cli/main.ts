@@ -33,7 +33,9 @@ commands:
                                    a run whose loss turns NaN/infinite ends as diverged (exit 5) unless --allow-divergence;
                                    --slurm: submit instead, one job array per stage (sources, targets, then this
                                    command to aggregate/draw) with --partition P --gpus-per-task N --cpus-per-task N
-                                   --time T --sbatch-args '...'; submitting again skips complete runs
+                                   --time T --sbatch-args '...'; submitting again skips complete runs;
+                                   --plan: train nothing, list the job's runs (sources too) and the time they take
+                                   here, from the epochs measured in the runs directory
   run --resume DIR                 continue a run from its last complete epoch
   figure FILE... [--quick] [--epochs N] [--labels N|all] [--devices L] [--parallel N] [--fresh|--continue] [--no-train]
            [--slurm ...]
@@ -53,7 +55,8 @@ commands:
                                    (self-contained) and report.md, each claim of the paper with our verdict
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder, seeds)
   reproduce [figure's options]     reproduce the paper: Figures 5, 6, 7, the conv Gamma-model, the conv transfer and the
-                                   progressive AlexNet (not with --quick), then the report (--slurm: on a cluster)
+                                   progressive AlexNet (not with --quick), then the report (--slurm: on a cluster;
+                                   --plan: its time here, recorded in docs/results.md)
   status [DIR] [--json]            where the job submitted with --slurm into runs directory DIR (default runs) stands
   task PLAN STAGE INDEX            one task of a submitted job (Slurm runs it)
 
@@ -93,7 +96,7 @@ const commands: Record<string, Command> = {
     const quick = args.includes('--quick');
     const figures = [...PAPER_FIGURES, ...(quick ? [] : [ALEXNET_FIGURE])];
     if (quick) console.log(`reproduce --quick: ${ALEXNET_FIGURE} is left out (its AlexNet features are computed once, about 30 min on 2 CPU cores): bin/pladder figure ${ALEXNET_FIGURE} --quick draws it`);
-    if (args.includes('--slurm')) return figureCommand([...figures, ...args], 'reproduce', args);
+    if (args.includes('--slurm') || args.includes('--plan')) return figureCommand([...figures, ...args], 'reproduce', args);
     await figureCommand([...figures, ...args]);
     await reportCommand(args.includes('--quick') ? ['--out', 'docs/report/quick', '--figures', 'figures/quick'] : []);
   },

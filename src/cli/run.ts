@@ -10,6 +10,7 @@ import { acquireRunLock } from '../runs/lock.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { trainRun } from '../runs/runner.js';
 import { UsageError } from './exit.js';
+import { planCommand } from './plan.js';
 import { submitToSlurm } from './slurm.js';
 import { progressBar } from './progress.js';
 import { barEvents, parseTrainingArgs } from './training-options.js';
@@ -30,6 +31,10 @@ export function formatOutcome(outcome: ExperimentOutcome, learningCurve: Rendere
 export async function runCommand(args: string[]): Promise<void> {
   const parsed = parseTrainingArgs(args, { resume: true });
   const { positionals, experiment: options, where, dataDir, resume } = parsed;
+  if (parsed.plan) {
+    if (!positionals.length) throw new UsageError('run --plan: name the experiment files, e.g. pladder run experiments/ladder-mnist100.yaml --plan');
+    return planCommand('run', positionals, parsed);
+  }
   if (parsed.slurm) {
     if (resume || !positionals.length) throw new UsageError('run --slurm: name the experiment files to submit, e.g. pladder run experiments/ladder-mnist100.yaml --slurm');
     return submitToSlurm('run', positionals, { ...parsed, slurm: parsed.slurm }, args);

@@ -27,6 +27,8 @@ const shared = {
   threads: { type: 'string' },
   'allow-divergence': { type: 'boolean', default: false },
   'batch-seeds': { type: 'boolean', default: false },
+  // list the job's runs and the time they take here, from measured epochs; train nothing (src/cli/plan.ts)
+  plan: { type: 'boolean', default: false },
   // Slurm: submit the job instead of running it here (src/cli/slurm.ts)
   slurm: { type: 'boolean', default: false },
   partition: { type: 'string' },
@@ -132,7 +134,8 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   if (!values.slurm && SLURM_ONLY.some((option) => values[option] !== undefined)) {
     throw new UsageError(`--${SLURM_ONLY.find((option) => values[option] !== undefined)} is an option of --slurm; add --slurm to submit the job to Slurm`);
   }
-  return { positionals, experiment, where, dataDir: values['data-dir'], resume: own.resume, noTrain: own['no-train'] ?? false, slurm };
+  if (values.plan && (values.slurm || own.resume)) throw new UsageError(`--plan and --${values.slurm ? 'slurm' : 'resume'}: choose one (--plan trains nothing, it only says how long the job takes here)`);
+  return { positionals, experiment, where, dataDir: values['data-dir'], resume: own.resume, noTrain: own['no-train'] ?? false, slurm, plan: values.plan };
 }
 
 export function barEvents(bar: Bar): RunEvents {

@@ -3,13 +3,8 @@
  * the runs were executed. Runs already complete are left out, so submitting again picks up where a job stopped. */
 import path from 'node:path';
 import { z } from 'zod';
-import { loadExperiment } from '../experiments/load.js';
-import type { Experiment } from '../spec/experiment.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
-import { RunDirectory } from '../runs/run-dir.js';
-import { applyQuick, applyVariant, runDirFor } from '../runs/runner.js';
-import { cachedSource } from '../runs/source-cache.js';
-import { sourceSeed } from '../runs/sources.js';
+import { jobRuns, type JobRun } from '../runs/job.js';
 
 export const STAGES = ['sources', 'targets', 'finish'] as const;
 
@@ -81,28 +76,15 @@ function commonArgs(options: TaskOptions, variant: boolean): string[] {
  * and draws or aggregates), each stage depending on the one before.
  */
 export function planJob(command: SubmittedCommand, options: TaskOptions, where: { dataDir: string }): SlurmPlan {
-  const { files } = command;
   const { experiment: o } = options;
-  const sources = new Map<string, SlurmTask>();
-  const targets: SlurmTask[] = [];
-  for (const file of files) {
-    const experiment = loadExperiment(file);
-    for (const seed of o.seeds ?? experiment.seeds) {
-      const runDir = runDirFor(o.runsDir, experiment, seed, o);
-      if (!o.fresh && new RunDirectory(runDir).isComplete()) continue;
-      targets.push({ label: `${experiment.name}/seed-${seed}`, argv: ['run', file, '--seeds', String(seed), ...commonArgs(options, true)], run_dir: runDir });
-      for (const need of sourcesOf(applyVariant(experiment, o), seed)) {
-        const effective = o.quick ? applyQuick(need.experiment) : need.experiment;
-        if (cachedSource({ experiment: effective, seed: need.seed, quick: o.quick, device: options.device, data_dir: where.dataDir })) continue;
-        const sourceDir = runDirFor(o.runsDir, need.experiment, need.seed, { quick: o.quick });
-        sources.set(sourceDir, {
-          label: `${need.experiment.name}/seed-${need.seed}`,
-          argv: ['run', need.file, '--seeds', String(need.seed), ...commonArgs(options, false)],
-          run_dir: sourceDir,
-        });
-      }
-    }
-  }
+  const runs = jobRuns(command.files, o, where.dataDir).filter((run) => run.toTrain);
+  const task = (run: JobRun, variant: boolean): SlurmTask => ({
+    label: `${run.experiment.name}/seed-${run.seed}`,
+    argv: ['run', run.file, '--seeds', String(run.seed), ...commonArgs(options, variant)],
+    run_dir: run.dir,
+  });
+  const sources = runs.filter((run) => run.role === 'source').map((run) => task(run, false));
+  const targets = runs.filter((run) => run.role === 'target').map((run) => task(run, true));
   const seeds = o.seeds ? ['--seeds', o.seeds.join(',')] : [];
   const finish = [command.name, ...command.positionals.map((p) => path.resolve(p)), ...seeds, ...commonArgs(options, true)];
   const stage = (name: SlurmStage['name'], tasks: SlurmTask[]): SlurmStage[] => (tasks.length ? [{ name, tasks, job_id: null }] : []);
@@ -111,20 +93,10 @@ export function planJob(command: SubmittedCommand, options: TaskOptions, where: 
     command: command.typed,
     runs_dir: o.runsDir,
     stages: [
-      ...stage('sources', [...sources.values()]),
+      ...stage('sources', sources),
       ...stage('targets', targets),
       ...stage('finish', [{ label: `${command.name} ${command.positionals.join(' ')}`.trim(), argv: finish, run_dir: null }]),
     ],
   };
 }
 
-/** The source experiments (and their seeds) of run `seed` of a progressive experiment. */
-function sourcesOf(experiment: Experiment, seed: number): { file: string; experiment: Experiment; seed: number }[] {
-  const { model } = experiment;
-  if (model.architecture !== 'progressive') return [];
-  return model.columns.flatMap((column) =>
-    column.weights.from === 'source'
-      ? [{ file: column.weights.experiment, experiment: loadExperiment(column.weights.experiment), seed: sourceSeed(column.weights, seed) }]
-      : [],
-  );
-}

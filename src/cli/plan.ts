@@ -1,0 +1,85 @@
+/** `--plan` on run, figure and reproduce: the job's runs and how long they take here, from the epochs this machine has
+ * measured; trains nothing. `reproduce --plan` at full length also records it (figures/reproduce-plan.json and its
+ * section of docs/results.md), as the time of a full reproduction on this machine. */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { machineStamp } from '../provenance/machine.js';
+import { table, writeSection } from '../results/document.js';
+import { jobRuns } from '../runs/job.js';
+import { PROJECT_ROOT } from '../paths.js';
+import { timePlan, timePlanSchema, type TimePlan } from '../runs/time-plan.js';
+import { writeJsonAtomic } from '../util/atomic.js';
+import { formatDuration } from './progress.js';
+import type { parseTrainingArgs } from './training-options.js';
+
+type Parsed = ReturnType<typeof parseTrainingArgs>;
+
+const PLAN_FILE = path.join(PROJECT_ROOT, 'figures', 'reproduce-plan.json');
+const recordedPlanSchema = timePlanSchema.extend({ side_by_side: z.number().int().positive() });
+const hours = (seconds: number) => formatDuration(seconds * 1000);
+
+/** Runs side by side: --parallel on each device, else (as the runner decides on the CPU) one per core. */
+function sideBySide(parsed: Parsed): number {
+  const { parallel, devices } = parsed.experiment;
+  return (parallel ?? (devices ? 1 : os.availableParallelism())) * (devices?.length ?? 1);
+}
+
+function planTable(plan: TimePlan): string {
+  const rows = plan.runs.map((run) => [
+    run.run,
+    run.role,
+    `${run.epochs_done}/${run.epochs}`,
+    run.measured ? `${run.measured.seconds_per_epoch.toFixed(1)} s (${run.measured.kind === 'own' ? 'its own' : 'its siblings\''} ${run.measured.epochs_measured} epochs)` : 'not measured',
+    run.run_seconds === null ? '?' : hours(run.run_seconds),
+    run.left_seconds === null ? '?' : hours(run.left_seconds),
+  ]);
+  return table(['run', 'role', 'epochs done', 'seconds per epoch (measured on)', 'whole run', 'left'], rows);
+}
+
+function totals(plan: TimePlan, workers: number): string {
+  const missing = plan.unmeasured.length ? `\nNot measured here, so not in these times: ${plan.unmeasured.join(', ')}.` : '';
+  return (
+    `${plan.runs.length} runs. From scratch: ${hours(plan.total_run_seconds)} of run time one after another, about ` +
+    `${hours(plan.total_run_seconds / workers)} with ${workers} side by side. Left to train: ${hours(plan.left_run_seconds)}, ` +
+    `about ${hours(plan.left_run_seconds / workers)} with ${workers} side by side.${missing}\n` +
+    `Each epoch counts as long as it took where it was measured, under whatever else ran beside it; the ` +
+    `side-by-side time divides by the runs at once, which holds when the measured epochs also ran that many at once.`
+  );
+}
+
+export async function planCommand(command: string, files: string[], parsed: Parsed): Promise<void> {
+  const { experiment: options, where } = parsed;
+  const plan = timePlan(jobRuns(files, options, where.dataDir), options.runsDir);
+  const workers = sideBySide(parsed);
+  console.log(`${planTable(plan)}\n\n${totals(plan, workers)}`);
+  const full = command === 'reproduce' && !options.quick && !options.seeds && !options.epochs && options.labels === undefined;
+  if (full) await recordPlan(plan, workers, options.device);
+}
+
+/** figures/reproduce-plan.json and the section made from it as read back. */
+async function recordPlan(plan: TimePlan, workers: number, device: string): Promise<void> {
+  writeJsonAtomic(PLAN_FILE, recordedPlanSchema.parse({ ...plan, side_by_side: workers }));
+  const stored = recordedPlanSchema.parse(JSON.parse(readFileSync(PLAN_FILE, 'utf8')));
+  const stamp = await machineStamp(device);
+  writeSection(
+    'reproduce-time',
+    [
+      '## The time of a full `make reproduce` on this machine',
+      '',
+      '- command: `bin/pladder reproduce --plan` (trains nothing: it reads the epochs measured in the runs directory)',
+      `- runs directory: ${stored.runs_dir}`,
+      `- machine: ${stamp.machine}`,
+      `- date: ${stamp.date}`,
+      `- commit: ${stamp.commit}`,
+      `- numbers: figures/reproduce-plan.json`,
+      '',
+      totals(stored, stored.side_by_side),
+      'Not in these times: what is not a training epoch (the APS measurement of Figure 6, the AlexNet features computed once, drawing the figures and the report).',
+      '',
+      planTable(stored),
+    ].join('\n'),
+  );
+  console.log(`\nwritten: ${path.relative(process.cwd(), PLAN_FILE)} and section 'reproduce-time' of docs/results.md`);
+}
