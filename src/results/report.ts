@@ -12,7 +12,7 @@ import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { judgeClaims, otherColumnClaims, type Claim } from './claims.js';
+import { fewLabelClaims, judgeClaims, otherColumnClaims, type Claim } from './claims.js';
 import { table, writeSection } from './document.js';
 
 export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
@@ -32,7 +32,6 @@ interface Section {
 
 const DATASET_TITLES: Record<string, string> = { svhn: 'SVHN', 'mnist-m': 'MNIST-M (standing in for SVHN, which cannot be downloaded here)', mnist: 'MNIST' };
 
-/** Writes report.md and report.html into `dir`; returns their paths. */
 /** The convolutional and AlexNet figures, after Figures 5-7. */
 const OTHER_FIGURES = ['figure-conv-gamma', 'figure-conv', 'figure-alexnet'];
 
@@ -46,6 +45,18 @@ function longestVariant(dir: string, id: string): string | undefined {
   return variants.sort((a, b) => b.epochs - a.epochs)[0]?.name;
 }
 
+/** Figure 5 with fewer target labels (`bin/pladder figure experiments/figure5.yaml --labels N`), by label budget. */
+function labelVariants(dir: string): { id: string; labels: number }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .flatMap((file) => {
+      const match = /^figure5-labels(\d+)\.json$/.exec(file);
+      return match ? [{ id: file.slice(0, -'.json'.length), labels: Number(match[1]) }] : [];
+    })
+    .sort((a, b) => a.labels - b.labels);
+}
+
+/** Writes report.md and report.html into `dir`; returns their paths. */
 export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJECT_ROOT, 'figures')): Promise<{ markdown: string; html: string; claims: Claim[] }> {
   const figure = (name: string) => path.join(figuresDir, `${name}.json`);
   // The other columns' figures may exist only as shortened variants (figure-conv-epochs5.json): the longest is shown.
@@ -57,11 +68,13 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
   const figure6 = existsSync(figure('figure6')) ? (JSON.parse(readFileSync(figure('figure6'), 'utf8')) as { title: string; paper: string; bars: ApsBar[] }) : undefined;
   const target = loadExperiment(loadFigure(path.join(PROJECT_ROOT, 'experiments', 'figure5.yaml')).experiments[0]!.file).data.dataset;
   const otherData = Object.fromEntries(Object.entries(other).flatMap(([id, name]) => (name ? [[id, readFigureData(figure(name))]] : [])));
-  const claims = [...judgeClaims(figure5, figure7, figure6?.bars), ...otherColumnClaims(otherData['figure-conv-gamma'], otherData['figure-conv'], otherData['figure-alexnet'])];
+  const fewLabels = labelVariants(figuresDir).map((variant) => ({ ...variant, data: readFigureData(figure(variant.id)) }));
+  const claims = [...judgeClaims(figure5, figure7, figure6?.bars), ...fewLabels.flatMap((v) => fewLabelClaims(v.data, v.labels)), ...otherColumnClaims(otherData['figure-conv-gamma'], otherData['figure-conv'], otherData['figure-alexnet'])];
   const stamp = await machineStamp('report');
   const curveSection = (id: string, data: FigureData): Section => ({ id, title: data.title, svgFile: `${id}.svg`, svg: readSvg(figuresDir, id), tables: [summaryTable(data), seedsTable(data)], paper: data.paper });
   const sections: Section[] = [
     ...(figure5 ? [curveSection('figure5', figure5)] : []),
+    ...fewLabels.map((v) => ({ ...curveSection(v.id, v.data), title: `${v.data.title}, ${v.labels} target labels` })),
     ...(figure6 ? [{ id: 'figure6', title: figure6.title, svgFile: 'figure6.svg', svg: readSvg(figuresDir, 'figure6'), tables: [apsTable(figure6.bars)], paper: figure6.paper }] : []),
     ...(figure7 ? [curveSection('figure7', figure7)] : []),
     ...OTHER_FIGURES.flatMap((id) => (other[id] && otherData[id] ? [curveSection(other[id], otherData[id])] : [])),
