@@ -61,7 +61,7 @@ export type ApproachData = z.infer<typeof approachSchema>;
 export const figureDataSchema = z.object({
   figure: z.string(),
   title: z.string(),
-  kind: z.enum(['curves', 'best', 'aps']),
+  kind: z.enum(['curves', 'final', 'aps']),
   paper: z.string(),
   accuracies: z.array(z.number()),
   complete: z.boolean(),

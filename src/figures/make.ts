@@ -17,7 +17,7 @@ import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
 import { commandOf, figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
 import { apsFigureData, apsSpec, apsTable } from './aps-figure.js';
 import { drawLearningCurve } from './learning-curve.js';
-import { bestSpec, curvesSpec } from './paper.js';
+import { curvesSpec, finalSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
 import type { Figure } from './schema.js';
 import { seedsTable, summaryTable } from './tables.js';
@@ -152,7 +152,7 @@ async function drawFigure(figure: Figure, byFile: Map<string, ExperimentRuns>, o
     ...(diverged.length ? [`left out, diverged: ${diverged.join('; ')}`] : []),
   ];
   const note = notes.length ? notes.join('; ') : undefined;
-  const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, data.approaches, note) : bestSpec(title, data.approaches, note), base);
+  const files = await renderFigure(figure.kind === 'curves' ? curvesSpec(title, data.approaches, note) : finalSpec(title, data.approaches, note), base);
   const markdown = summaryTable(data);
   const seeds = seedsTable(data);
   writeFileAtomic(`${base}.md`, `# ${figure.title}\n\n${markdown}\n\n## Every seed\n\n${seeds}\n\nPaper: ${figure.paper}\n`);

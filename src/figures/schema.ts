@@ -8,7 +8,7 @@ export const figureSchema = z.strictObject({
   title: z.string(),
   /** curves: mean test accuracy per epoch with a 95% band (Figure 5); best: best test accuracy per approach (Figure 7);
    * aps: Average Perturbation Sensitivity per layer of the source and target columns (Figure 6). */
-  kind: z.enum(['curves', 'best', 'aps']),
+  kind: z.enum(['curves', 'final', 'aps']),
   experiments: z.array(z.strictObject({ label: z.string(), file: z.string() })).min(1),
   /** For `curves`: report the epochs each approach needs to reach these test accuracies. */
   accuracies: z.array(z.number().gt(0).lte(1)).default([]),

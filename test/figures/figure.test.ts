@@ -57,7 +57,7 @@ describe('a figure stopped part way', () => {
     const long = tinyExperimentFile({ name: 'tiny-long', architecture: 'mlp', epochs: 3, iterations: 80, seeds: [1, 2] });
     const figure = path.join(short.dir, 'figure.yaml');
     writeFileSync(figure, [
-      `name: ${partialName}`, 'title: "short against long"', 'kind: best', 'experiments:',
+      `name: ${partialName}`, 'title: "short against long"', 'kind: final', 'experiments:',
       `  - { label: "Short", file: ${short.file} }`, `  - { label: "Long", file: ${long.file} }`,
     ].join('\n'));
     const args = ['figure', figure, '--quick', '--device', 'cpu', '--parallel', '1', '--runs-dir', short.runsDir];
