@@ -179,7 +179,7 @@ async function drawApsFigure(kernel: Kernel, figure: Figure, byFile: Map<string,
 /** The figure's section of docs/results.md. */
 async function writeFigureSection(figure: Figure, name: string, files: RenderedFigure, markdown: string, options: FigureOptions, approaches: ExperimentRuns[], complete: boolean): Promise<void> {
   const stamp = await machineStamp(options.device);
-  const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.noTrain ? ' --no-train' : ''}`;
+  const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.seeds ? ` --seeds ${options.seeds.join(',')}` : ''}${options.noTrain ? ' --no-train' : ''}`;
   // Drawn from runs as they stand, the section says who trained them (that may have been days before).
   const trainedBy = () => approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
   const made = options.noTrain
