@@ -2,12 +2,12 @@
  * measured; trains nothing. `reproduce --plan` at full length also records it (figures/reproduce-plan.json and its
  * section of docs/results.md), as the time of a full reproduction on this machine. */
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { machineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 import { PROJECT_ROOT } from '../paths.js';
+import { defaultParallel } from '../runs/experiment.js';
 import { jobRuns } from '../runs/job.js';
 import { timePlan, timePlanSchema, type TimePlan } from '../runs/time-plan.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -20,10 +20,11 @@ const PLAN_FILE = path.join(PROJECT_ROOT, 'figures', 'reproduce-plan.json');
 const recordedPlanSchema = timePlanSchema.extend({ side_by_side: z.number().int().positive() });
 const hours = (seconds: number) => formatDuration(seconds * 1000);
 
-/** Runs side by side: --parallel on each device, else (as the runner decides on the CPU) one per core. */
+/** Runs side by side, as the runner counts them. 'auto' counts as the CPU: the plan asks no kernel what it sees. */
 function sideBySide(parsed: Parsed): number {
-  const { parallel, devices } = parsed.experiment;
-  return (parallel ?? (devices ? 1 : os.availableParallelism())) * (devices?.length ?? 1);
+  const { parallel, devices, device } = parsed.experiment;
+  const where = devices ?? [device === 'auto' ? 'cpu' : device];
+  return (parallel ?? defaultParallel(where)) * where.length;
 }
 
 function planTable(plan: TimePlan): string {

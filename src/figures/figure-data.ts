@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { RunDirectory } from '../runs/run-dir.js';
+import { cachedSourceRun } from '../runs/source-cache.js';
 
 /** JSON has no NaN: a missing statistic (the CI of one seed) is written as null and read back as NaN. */
 const statistic = z.number().nullable().transform((value) => value ?? Number.NaN);
@@ -102,10 +103,9 @@ export function sourcesOf(dir: RunDirectory): SourceInfo[] {
 /** The run directory that wrote a column file: its own folder, or (for the source cache) the run its source.json names. */
 function trainingRunOf(columnFile: string): string | undefined {
   const folder = path.dirname(columnFile);
-  const cached = path.join(folder, 'source.json');
-  if (existsSync(cached)) {
-    const run = (JSON.parse(readFileSync(cached, 'utf8')) as { run?: unknown }).run;
-    return typeof run === 'string' && existsSync(path.join(run, 'config.json')) ? run : undefined;
+  if (existsSync(path.join(folder, 'source.json'))) {
+    const run = cachedSourceRun(columnFile);
+    return run !== undefined && existsSync(path.join(run, 'config.json')) ? run : undefined;
   }
   return existsSync(path.join(folder, 'config.json')) ? folder : undefined;
 }

@@ -10,6 +10,7 @@ import { seedsTable, summaryTable } from '../figures/tables.js';
 import { apsTable } from '../figures/aps-figure.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
+import { variantOf, type Variant } from '../runs/runner.js';
 import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { fewLabelClaims, judgeClaims, otherColumnClaims, type Claim } from './claims.js';
@@ -35,24 +36,27 @@ const DATASET_TITLES: Record<string, string> = { svhn: 'SVHN', 'mnist-m': 'MNIST
 /** The convolutional and AlexNet figures, after Figures 5-7. */
 const OTHER_FIGURES = ['figure-conv-gamma', 'figure-conv', 'figure-alexnet'];
 
+/** The figures in `dir` that are variants of `id` (figures/<id><variant suffix>.json), by name without .json. */
+function figureVariants(dir: string, id: string): { name: string; variant: Variant }[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((file) => {
+    const name = file.slice(0, -'.json'.length);
+    const variant = file.endsWith('.json') ? variantOf(name, id) : undefined;
+    return variant && !variant.quick ? [{ name, variant }] : [];
+  });
+}
+
 /** The figure's own JSON in `dir`, else its longest shortened variant (`<id>-epochsN.json`), by name without .json. */
 function longestVariant(dir: string, id: string): string | undefined {
   if (existsSync(path.join(dir, `${id}.json`))) return id;
-  const variants = existsSync(dir) ? readdirSync(dir).flatMap((file) => {
-    const match = new RegExp(`^${id}-epochs(\\d+)\\.json$`).exec(file);
-    return match ? [{ name: file.slice(0, -'.json'.length), epochs: Number(match[1]) }] : [];
-  }) : [];
-  return variants.sort((a, b) => b.epochs - a.epochs)[0]?.name;
+  const shortened = figureVariants(dir, id).flatMap(({ name, variant }) => (variant.epochs !== undefined && variant.labels === undefined ? [{ name, epochs: variant.epochs }] : []));
+  return shortened.sort((a, b) => b.epochs - a.epochs)[0]?.name;
 }
 
 /** Figure 5 with fewer target labels (`bin/pladder figure experiments/figure5.yaml --labels N`), by label budget. */
 function labelVariants(dir: string): { id: string; labels: number }[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .flatMap((file) => {
-      const match = /^figure5-labels(\d+)\.json$/.exec(file);
-      return match ? [{ id: file.slice(0, -'.json'.length), labels: Number(match[1]) }] : [];
-    })
+  return figureVariants(dir, 'figure5')
+    .flatMap(({ name, variant }) => (typeof variant.labels === 'number' && variant.epochs === undefined ? [{ id: name, labels: variant.labels }] : []))
     .sort((a, b) => a.labels - b.labels);
 }
 

@@ -232,8 +232,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const pending = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
   const cores = os.availableParallelism();
   const devices = options.devices ?? (options.device === 'auto' && pending ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
-  // By default one run per GPU, or one per core on the CPU (each with a core's share of threads).
-  const asked = options.parallel ?? (devices.every((d) => d === 'cpu') ? cores : 1);
+  const asked = options.parallel ?? defaultParallel(devices);
   const perDevice = Math.max(1, Math.min(asked, Math.ceil(pending / devices.length)));
   // One run at a time on the job's own device keeps to the shared kernel (and its threads).
   const alone = devices.length === 1 && perDevice === 1 && options.threads === undefined && (!options.devices || devices[0] === options.device);
@@ -246,6 +245,12 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
     outcomes.push(await aggregate(effective, own, path.dirname(seeds[0]!.dir.dir)));
   }
   return outcomes;
+}
+
+/** Runs side by side on each device when --parallel is not given: one per core on the CPU (each with a core's share
+ * of threads), one per GPU. */
+export function defaultParallel(devices: string[]): number {
+  return devices.every((d) => d === 'cpu') ? os.availableParallelism() : 1;
 }
 
 /** A plan's jobs, as indices into its seeds: one seed each, except that with --batch-seeds the unfinished seeds of a

@@ -1,13 +1,11 @@
 /** The runs a job of experiment files consists of, found without training anything: every seed of every file (as the
  * variant runs it) and the source runs those seeds need. Slurm's plan and the time plan both start here. */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../spec/experiment.js';
 import type { ExperimentOptions } from './experiment.js';
 import { RunDirectory } from './run-dir.js';
 import { applyQuick, applyVariant, runDirFor } from './runner.js';
-import { cachedSource } from './source-cache.js';
+import { cachedSource, cachedSourceRun } from './source-cache.js';
 import { sourceSeed } from './sources.js';
 
 export interface JobRun {
@@ -49,7 +47,7 @@ export function jobRuns(files: string[], options: ExperimentOptions, dataDir: st
         }
         const source = options.quick ? applyQuick(need.experiment) : need.experiment;
         const column = cachedSource({ experiment: source, seed: need.seed, quick: options.quick, device: options.device, data_dir: dataDir });
-        const trainedIn = column ? trainedBy(column) : undefined;
+        const trainedIn = column ? cachedSourceRun(column) : undefined;
         const complete = column !== undefined || new RunDirectory(dir).isComplete();
         sources.set(dir, {
           role: 'source',
@@ -79,14 +77,3 @@ function sourcesOf(experiment: Experiment, seed: number): { file: string; experi
   );
 }
 
-/** The run directory a cached column was trained in, as its source.json says (undefined when it cannot be read). */
-function trainedBy(column: string): string | undefined {
-  const file = path.join(path.dirname(column), 'source.json');
-  if (!existsSync(file)) return undefined;
-  try {
-    const run: unknown = (JSON.parse(readFileSync(file, 'utf8')) as { run?: unknown }).run;
-    return typeof run === 'string' ? run : undefined;
-  } catch {
-    return undefined;
-  }
-}

@@ -52,6 +52,19 @@ export function variantSuffix(variant: Variant): string {
   return `${variant.epochs ? `-epochs${variant.epochs}` : ''}${labels}${variant.quick ? '-quick' : ''}`;
 }
 
+/** variantSuffix read back: the variant that `name` (a run folder or figure name) is of `base`, or undefined when it
+ * is another name (e.g. transfer-mnistm-ladder-sup-no-bn is no variant of transfer-mnistm-ladder-sup). */
+export function variantOf(name: string, base: string): Variant | undefined {
+  const match = name.startsWith(base) ? /^(?:-epochs(\d+))?(?:-labels(\d+|all))?(-quick)?$/.exec(name.slice(base.length)) : null;
+  if (!match) return undefined;
+  const [, epochs, labels, quick] = match;
+  return {
+    quick: quick !== undefined,
+    ...(epochs ? { epochs: Number(epochs) } : {}),
+    ...(labels ? { labels: labels === 'all' ? null : Number(labels) } : {}),
+  };
+}
+
 /** runs/<name><variant suffix>/seed-S. */
 export function runDirFor(runsDir: string, experiment: Experiment, seed: number, variant: Variant): string {
   return path.join(runsDir, `${experiment.name}${variantSuffix(variant)}`, `seed-${seed}`);

@@ -1,6 +1,6 @@
 /** Trained source columns, cached by the hash of what determines them, so later experiments reuse them. */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -47,4 +47,17 @@ export function storeSource(config: RunConfig, columnFile: string, runDir: strin
   renameSync(temporary, path.join(target, 'column.pt'));
   writeJsonAtomic(path.join(target, 'source.json'), { experiment: config.experiment.name, seed: config.seed, quick: config.quick, run: runDir });
   return path.join(target, 'column.pt');
+}
+
+/** The run directory a cached column was trained in, as the source.json beside it says (undefined when there is none
+ * or it cannot be read). */
+export function cachedSourceRun(columnFile: string): string | undefined {
+  const file = path.join(path.dirname(columnFile), 'source.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const run: unknown = (JSON.parse(readFileSync(file, 'utf8')) as { run?: unknown }).run;
+    return typeof run === 'string' ? run : undefined;
+  } catch {
+    return undefined;
+  }
 }

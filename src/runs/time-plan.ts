@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { JobRun } from './job.js';
 import { RunDirectory, type EpochRecord } from './run-dir.js';
+import { variantOf } from './runner.js';
 
 const measurementSchema = z.strictObject({
   /** Mean wall-clock seconds of one epoch (training, evaluation and the bridge), as measured. */
@@ -47,8 +48,7 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.le
 
 /** A variant's folder of `name`: the experiment itself, or it with a length and/or label budget (not --quick, whose
  * short epochs and test subset time nothing of a full run). */
-const isVariantOf = (folder: string, name: string) =>
-  folder.startsWith(name) && /^(-epochs\d+)?(-labels(\d+|all))?$/.test(folder.slice(name.length));
+const isVariantOf = (folder: string, name: string) => variantOf(folder, name)?.quick === false;
 
 /** The measured epochs of every seed of `name`'s full-length runs and their variants in `runsDir`. */
 function siblingEpochs(runsDir: string, name: string, except: string): { dir: string; records: EpochRecord[]; complete: boolean }[] {
@@ -57,7 +57,8 @@ function siblingEpochs(runsDir: string, name: string, except: string): { dir: st
     .filter((folder) => isVariantOf(folder, name))
     .flatMap((folder) => readdirSync(path.join(runsDir, folder)).filter((seed) => /^seed-\d+$/.test(seed)).map((seed) => path.join(runsDir, folder, seed)))
     .filter((dir) => path.resolve(dir) !== path.resolve(except))
-    .map((dir) => ({ dir, records: new RunDirectory(dir).readMetrics(), complete: new RunDirectory(dir).isComplete() }))
+    .map((dir) => new RunDirectory(dir))
+    .map((run) => ({ dir: run.dir, records: run.readMetrics(), complete: run.isComplete() }))
     .filter(({ records }) => records.length > 0);
 }
 
