@@ -8,6 +8,7 @@ import time
 
 import torch
 
+from . import native
 from .errors import KernelInputError
 
 
@@ -62,6 +63,14 @@ def blas_library() -> str:
         return "unknown"
 
 
+def fused_ops(device: torch.device) -> str:
+    """Which version of the step's element-wise work runs (native/__init__.py): the C kernels or torch's ops."""
+    if device.type != "cpu":
+        return f"torch ops ({device.type})"
+    status = native.status()
+    return f"C kernels ({status['path']})" if status["available"] else f"torch ops: {status['reason']}"
+
+
 def describe(device: torch.device, threads: int) -> dict:
     info: dict = {
         "python": sys.executable,
@@ -71,6 +80,7 @@ def describe(device: torch.device, threads: int) -> dict:
         "device": str(device),
         "threads": threads,
         "blas": blas_library(),
+        "fused_ops": fused_ops(device),
         "cuda_available": torch.cuda.is_available(),
         "cuda_device_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "cuda_name": None,

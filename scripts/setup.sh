@@ -3,8 +3,8 @@
 #   1. npm packages (npm ci), rebuilt only when package-lock.json changed;
 #   2. a Python that imports torch, torchvision, numpy, scipy and jsonschema (PLADDER_PYTHON wins); where none exists:
 #      Debian as root -> Debian's PyTorch for /usr/bin/python3 (no PyPI needed), elsewhere -> pip install -r requirements.txt;
-#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), a font for figures, pytest, and
-#      Chromium (headless) for the report's test;
+#   3. OpenBLAS for Debian's torch (without it matrix products run ~18x slower), a C compiler for the CPU step's fused
+#      kernels (py_kernels/native), a font for figures, pytest, and Chromium (headless) for the report's test;
 #   4. the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,11 +59,12 @@ else
   fi
 fi
 
-# --- 3. OpenBLAS for Debian's torch, and a font for the figures' PNG text -----------------------------------------
+# --- 3. OpenBLAS for Debian's torch, a C compiler, and a font for the figures' PNG text --------------------------
 if is_debian_root; then
   missing=""
   [ "$python" = /usr/bin/python3 ] && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1 && missing="$missing libopenblas0-pthread"
   ! dpkg -s fonts-dejavu-core >/dev/null 2>&1 && missing="$missing fonts-dejavu-core"
+  ! command -v cc >/dev/null && missing="$missing gcc libc6-dev"
   [ -n "$missing" ] && apt_install $missing
 fi
 say "python: $python ($("$python" -c 'import torch; print("torch", torch.__version__)'))"

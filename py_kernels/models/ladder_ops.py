@@ -6,6 +6,9 @@ alone cost 2.5 ms on a (3, 100, 1000) block), and each op allocates and walks th
 closed-form backward they take a few passes over the data. The numbers are the same as the op-by-op versions up to
 float rounding (tests/test_ladder_ops.py holds them to a float64 reference and to gradcheck).
 
+On float32 CPU tensors both run as C (native/fused_ops.c, one or two passes each) when it is built; the torch versions
+below are the fallback and the CUDA path.
+
 Both work on a leading "block" dimension B: one seed's network has B = 1, a batch of K seeds trained as one module
 (batched_ladder.py) has B = K; the blocks never mix (no reduction runs across them), so one seed's NaN stays in its
 block.
@@ -15,6 +18,8 @@ from __future__ import annotations
 from typing import Optional, Sequence, Tuple
 
 import torch
+
+from .. import native
 
 
 class _NormaliseGroups(torch.autograd.Function):
@@ -27,6 +32,9 @@ class _NormaliseGroups(torch.autograd.Function):
     @staticmethod
     def forward(ctx, z: torch.Tensor, eps: float, std: float, noisy: int,
                 generators: Sequence[Optional[torch.Generator]]):
+        lib = native.usable(z)
+        if lib is not None:
+            return _NormaliseGroups._native_forward(ctx, lib, z.contiguous(), eps, std, noisy, generators)
         mean = z.mean(2, keepdim=True)                                  # (B, S, 1, C)
         xhat = z - mean                                                 # (B, S, n, C)
         var = torch.mean(xhat * xhat, 2, keepdim=True)                  # (B, S, 1, C)
@@ -46,8 +54,28 @@ class _NormaliseGroups(torch.autograd.Function):
         return out, mean.squeeze(2), inv.squeeze(2), var
 
     @staticmethod
+    def _native_forward(ctx, lib, z, eps, std, noisy, generators):
+        B, S, n, C = z.shape
+        xhat, out = torch.empty_like(z), torch.empty_like(z)
+        mean, inv, var = (z.new_empty((B, S, C)) for _ in range(3))
+        noisy = noisy if std > 0 else 0
+        for b in range(B if noisy > 0 else 0):  # drawn into out, as the torch version draws them
+            out[b, :noisy].normal_(0.0, std, generator=generators[b])
+        _check(lib.normalise_forward(B * S, S, noisy, n, C, eps, *map(native.ptr, (z, xhat, out, mean, inv, var))))
+        ctx.save_for_backward(xhat, inv.unsqueeze(2))
+        ctx.mark_non_differentiable(var)
+        return out, mean, inv, var
+
+    @staticmethod
     def backward(ctx, g_out, g_mean, g_inv, _g_var):
         xhat, inv = ctx.saved_tensors                                   # (B, S, n, C), (B, S, 1, C)
+        lib = native.usable(xhat)
+        if lib is not None:
+            B, S, n, C = xhat.shape
+            g_out, g_mean, g_inv = (None if t is None else t.contiguous() for t in (g_out, g_mean, g_inv))
+            g_z = torch.empty_like(xhat)
+            _check(lib.normalise_backward(B * S, n, C, *map(native.ptr, (g_out, xhat, inv, g_mean, g_inv, g_z))))
+            return g_z, None, None, None, None
         if g_out is None:
             g_out = torch.zeros_like(xhat)
         n = xhat.shape[2]
@@ -84,8 +112,16 @@ class _Combinator(torch.autograd.Function):
     def forward(ctx, z: torch.Tensor, u: torch.Tensor, a: torch.Tensor):
         a1, a2, a3, a4, a5, a6, a7, a8, a9, a10 = a.unsqueeze(-2).unbind(-3)   # each (..., 1, C)
         s1 = torch.addcmul(a3, a2, u).sigmoid_()
-        mu = torch.addcmul(a5, a4, u).addcmul_(a1, s1)
         s2 = torch.addcmul(a8, a7, u).sigmoid_()
+        lib = native.usable(z, u, a)
+        ctx.lib = lib if z.shape == u.shape and a.shape[:-2] == z.shape[:-2] else None
+        if ctx.lib is not None:  # the sigmoids stay torch's (vectorised); the rest is one pass
+            z, u, a = z.contiguous(), u.contiguous(), a.contiguous()
+            out = torch.empty_like(z)
+            lib.combinator_forward(*_blocks(z), *map(native.ptr, (z, u, a, s1, s2, out)))
+            ctx.save_for_backward(z, u, a, s1, s2)
+            return out
+        mu = torch.addcmul(a5, a4, u).addcmul_(a1, s1)
         v = torch.addcmul(a10, a9, u).addcmul_(a6, s2)
         d = z - mu
         ctx.save_for_backward(u, a, s1, s2, v, d)
@@ -93,6 +129,12 @@ class _Combinator(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, g: torch.Tensor):
+        if ctx.lib is not None:
+            z, u, a, s1, s2 = ctx.saved_tensors
+            g = g.contiguous()
+            g_z, g_u, g_a = torch.empty_like(z), torch.empty_like(z), torch.empty_like(a)
+            ctx.lib.combinator_backward(*_blocks(z), *map(native.ptr, (g, z, u, a, s1, s2, g_z, g_u, g_a)))
+            return g_z, g_u, g_a
         u, a, s1, s2, v, d = ctx.saved_tensors
         a1, a2, _, a4, _, a6, a7, _, a9, _ = a.unsqueeze(-2).unbind(-3)
         # terms[i] (..., n, C): the gradient of a(i+1) is its sum over the n rows
@@ -111,6 +153,16 @@ class _Combinator(torch.autograd.Function):
         g_a = terms.sum(-2).movedim(0, -2)                                      # (..., 10, C)
         g_u = (q1 * a2).addcmul_(g_mu, a4).addcmul_(q2, a7).addcmul_(g_v, a9)
         return g_z, g_u, g_a
+
+
+def _blocks(x: torch.Tensor) -> Tuple[int, int, int]:
+    """x (..., n, C) -> (blocks, n, C) for the C kernels."""
+    return x[..., 0, 0].numel(), x.shape[-2], x.shape[-1]
+
+
+def _check(code: int) -> None:
+    if code != 0:
+        raise MemoryError("the native batch-norm kernel could not allocate its scratch buffers")
 
 
 def combinator(z_tilde: torch.Tensor, u: torch.Tensor, a: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,8 @@ const deviceInfoSchema = z.object({
   device: z.string(),
   threads: z.number().int().positive(),
   blas: z.string(),
+  /** Which version of the CPU step's element-wise work runs: "C kernels (path)" or "torch ops: why". */
+  fused_ops: z.string(),
   cuda_available: z.boolean(),
   /** The CUDA devices this process can see (CUDA_VISIBLE_DEVICES applied): what `--devices` defaults to. */
   cuda_device_count: z.number().int().nonnegative(),

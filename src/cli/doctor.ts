@@ -10,6 +10,7 @@ export interface DoctorReport {
   device: string;
   deviceDetail: string;
   blas: string;
+  fusedOps: string;
   matmulGflops: number | null;
   slowBlas: boolean;
   dataDir: string;
@@ -36,6 +37,7 @@ export async function doctor(device: string, dataDir?: string): Promise<DoctorRe
     device: env.device,
     deviceDetail: env.cuda_name ? `${env.cuda_name}, ${gib(env.cuda_memory_bytes ?? 0)}` : `CPU, ${env.threads} threads`,
     blas: env.blas,
+    fusedOps: env.fused_ops,
     matmulGflops: env.matmul_gflops,
     slowBlas: isSlowBlas(env),
     dataDir: `${where.dataDir} (from ${where.source})`,
@@ -49,6 +51,7 @@ export function formatDoctor(report: DoctorReport): string {
     ['torch', `${report.torch}, torchvision ${report.torchvision ?? 'MISSING'}`],
     ['device', `${report.device}: ${report.deviceDetail}`],
     ['BLAS', report.blas],
+    ['fused ops', report.fusedOps],
     [
       'matmul',
       report.matmulGflops === null

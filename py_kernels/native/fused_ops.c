@@ -1,0 +1,180 @@
+/* The CPU training step's element-wise work, each as one or two passes over the data (see __init__.py for why and
+ * for how it is built and called). Every array is float32, contiguous, row-major; `groups`/`blocks` index
+ * independent slices (a seed of a batched model, a row group of the split batch norm) that never mix, so a NaN in
+ * one stays in it. Loops run the channel index innermost, so that the compiler vectorises them.
+ *
+ * The formulas are those of ladder_ops.py's torch versions and of optim.CpuAdam; only the summation order differs
+ * (the batch norm's sums over rows are accumulated in double here). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int64_t idx;
+
+/* The combinator's arrays are slices of one allocation each (a's and g_a's ten rows); the compiler cannot prove that
+ * they do not overlap, and would not vectorise. */
+#if defined(__clang__)
+#define NO_OVERLAP _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define NO_OVERLAP _Pragma("GCC ivdep")
+#else
+#define NO_OVERLAP
+#endif
+
+/* Batch normalisation of `groups` row groups of n rows x C channels: mean, biased var and inv = 1/sqrt(var + eps) per
+ * (group, channel); xhat = (z - mean) * inv; out = xhat, plus what out already holds (the noise) in the first
+ * `noisy` groups of every `per_block` groups. Returns 0, or -1 when out of memory. */
+int normalise_forward(idx groups, idx per_block, idx noisy, idx n, idx C, float eps, const float *restrict z,
+                      float *restrict xhat, float *restrict out, float *restrict mean, float *restrict inv,
+                      float *restrict var) {
+    double *acc = malloc(sizeof(double) * (size_t)C);
+    if (!acc) return -1;
+    for (idx g = 0; g < groups; g++) {
+        const float *zg = z + g * n * C;
+        float *mg = mean + g * C, *ig = inv + g * C, *vg = var + g * C;
+        memset(acc, 0, sizeof(double) * (size_t)C);
+        for (idx r = 0; r < n; r++)
+            for (idx c = 0; c < C; c++) acc[c] += zg[r * C + c];
+        for (idx c = 0; c < C; c++) mg[c] = (float)(acc[c] / (double)n);
+        memset(acc, 0, sizeof(double) * (size_t)C);
+        for (idx r = 0; r < n; r++)
+            for (idx c = 0; c < C; c++) {
+                float d = zg[r * C + c] - mg[c];
+                acc[c] += (double)(d * d);
+            }
+        for (idx c = 0; c < C; c++) {
+            vg[c] = (float)(acc[c] / (double)n);
+            ig[c] = 1.0f / sqrtf(vg[c] + eps);
+        }
+        float *xg = xhat + g * n * C, *og = out + g * n * C;
+        int add_noise = (g % per_block) < noisy;
+        for (idx r = 0; r < n; r++)
+            for (idx c = 0; c < C; c++) {
+                float x = (zg[r * C + c] - mg[c]) * ig[c];
+                xg[r * C + c] = x;
+                og[r * C + c] = add_noise ? og[r * C + c] + x : x;
+            }
+    }
+    free(acc);
+    return 0;
+}
+
+/* The gradient of normalise_forward's out (g_out, may be NULL: zero), mean (g_mean, may be NULL) and inv (g_inv, may
+ * be NULL) with respect to z: inv * (g - mean_r(g) - xhat * mean_r(g xhat)) + g_mean / n - g_inv inv^2 xhat / n. */
+int normalise_backward(idx groups, idx n, idx C, const float *restrict g_out, const float *restrict xhat,
+                       const float *restrict inv, const float *restrict g_mean, const float *restrict g_inv,
+                       float *restrict g_z) {
+    double *sums = malloc(sizeof(double) * 2 * (size_t)C);
+    float *coef = malloc(sizeof(float) * 2 * (size_t)C);
+    if (!sums || !coef) {
+        free(sums), free(coef);
+        return -1;
+    }
+    double *sum_g = sums, *sum_gx = sums + C;
+    float *shift = coef, *slope = coef + C;
+    for (idx g = 0; g < groups; g++) {
+        const float *xg = xhat + g * n * C, *ig = inv + g * C;
+        const float *gg = g_out ? g_out + g * n * C : NULL;
+        memset(sums, 0, sizeof(double) * 2 * (size_t)C);
+        if (gg)
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    sum_g[c] += gg[r * C + c];
+                    sum_gx[c] += (double)(gg[r * C + c] * xg[r * C + c]);
+                }
+        for (idx c = 0; c < C; c++) {
+            shift[c] = -(float)(sum_g[c] / (double)n) * ig[c];
+            slope[c] = -(float)(sum_gx[c] / (double)n) * ig[c];
+            if (g_mean) shift[c] += g_mean[g * C + c] / (float)n;
+            if (g_inv) slope[c] -= g_inv[g * C + c] * ig[c] * ig[c] / (float)n;
+        }
+        float *zg = g_z + g * n * C;
+        for (idx r = 0; r < n; r++)
+            for (idx c = 0; c < C; c++) {
+                float v = shift[c] + xg[r * C + c] * slope[c];
+                zg[r * C + c] = gg ? v + gg[r * C + c] * ig[c] : v;
+            }
+    }
+    free(sums), free(coef);
+    return 0;
+}
+
+/* The vanilla combinator out = mu + (z - mu) v, mu = a1 s1 + a4 u + a5, v = a6 s2 + a9 u + a10, given the
+ * sigmoids s1 = sigmoid(a2 u + a3), s2 = sigmoid(a7 u + a8) (torch's vectorised sigmoid computes them).
+ * z, u, s1, s2, out: blocks x n x C; a: blocks x 10 x C (rows a1..a10). */
+void combinator_forward(idx blocks, idx n, idx C, const float *restrict z, const float *restrict u,
+                        const float *restrict a, const float *restrict s1, const float *restrict s2,
+                        float *restrict out) {
+    for (idx b = 0; b < blocks; b++) {
+        const float *ab = a + b * 10 * C;
+        const float *a1 = ab, *a4 = ab + 3 * C, *a5 = ab + 4 * C, *a6 = ab + 5 * C, *a9 = ab + 8 * C,
+                    *a10 = ab + 9 * C;
+        for (idx r = 0; r < n; r++) {
+            idx o = (b * n + r) * C;
+            NO_OVERLAP
+            for (idx c = 0; c < C; c++) {
+                float uu = u[o + c];
+                float mu = a5[c] + a4[c] * uu + a1[c] * s1[o + c];
+                float v = a10[c] + a9[c] * uu + a6[c] * s2[o + c];
+                out[o + c] = mu + (z[o + c] - mu) * v;
+            }
+        }
+    }
+}
+
+/* The combinator's backward pass: from g = d cost / d out, g_z and g_u (blocks x n x C) and g_a (blocks x 10 x C,
+ * each row summed over the n rows, in float as torch sums them). */
+void combinator_backward(idx blocks, idx n, idx C, const float *restrict g, const float *restrict z,
+                         const float *restrict u, const float *restrict a, const float *restrict s1,
+                         const float *restrict s2, float *restrict g_z, float *restrict g_u, float *restrict g_a) {
+    for (idx b = 0; b < blocks; b++) {
+        const float *ab = a + b * 10 * C;
+        const float *a1 = ab, *a2 = ab + C, *a4 = ab + 3 * C, *a5 = ab + 4 * C, *a6 = ab + 5 * C, *a7 = ab + 6 * C,
+                    *a9 = ab + 8 * C, *a10 = ab + 9 * C;
+        float *gab = g_a + b * 10 * C;
+        float *ga1 = gab, *ga2 = gab + C, *ga3 = gab + 2 * C, *ga4 = gab + 3 * C, *ga5 = gab + 4 * C,
+              *ga6 = gab + 5 * C, *ga7 = gab + 6 * C, *ga8 = gab + 7 * C, *ga9 = gab + 8 * C, *ga10 = gab + 9 * C;
+        memset(gab, 0, sizeof(float) * 10 * (size_t)C);
+        for (idx r = 0; r < n; r++) {
+            idx o = (b * n + r) * C;
+            NO_OVERLAP
+            for (idx c = 0; c < C; c++) {
+                float uu = u[o + c], t1s = s1[o + c], t2s = s2[o + c], gg = g[o + c];
+                float mu = a5[c] + a4[c] * uu + a1[c] * t1s;
+                float v = a10[c] + a9[c] * uu + a6[c] * t2s;
+                float gz = gg * v;
+                float g_mu = gg - gz;                          /* d/dmu: g (1 - v) */
+                float g_v = gg * (z[o + c] - mu);              /* d/dv: g (z - mu) */
+                float q1 = g_mu * t1s * (1.0f - t1s) * a1[c];  /* d/da3 */
+                float q2 = g_v * t2s * (1.0f - t2s) * a6[c];   /* d/da8 */
+                g_z[o + c] = gz;
+                g_u[o + c] = q1 * a2[c] + g_mu * a4[c] + q2 * a7[c] + g_v * a9[c];
+                ga1[c] += g_mu * t1s;
+                ga2[c] += q1 * uu;
+                ga3[c] += q1;
+                ga4[c] += g_mu * uu;
+                ga5[c] += g_mu;
+                ga6[c] += g_v * t2s;
+                ga7[c] += q2 * uu;
+                ga8[c] += q2;
+                ga9[c] += g_v * uu;
+                ga10[c] += g_v;
+            }
+        }
+    }
+}
+
+/* One Adam step of n parameters, in one pass: m = b1 m + (1 - b1) g, v = b2 v + (1 - b2) g^2,
+ * p -= step_size m / (sqrt(v) + eps), where the caller has folded the bias corrections into step_size and eps. */
+void adam_step(idx n, float *restrict p, const float *restrict grad, float *restrict m, float *restrict v, float beta1,
+               float beta2, float step_size, float eps) {
+    for (idx i = 0; i < n; i++) {
+        float gi = grad[i];
+        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
+        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * mi / (sqrtf(vi) + eps);
+    }
+}
