@@ -102,18 +102,27 @@ class MatmulReplay:
 def step_against_matmuls(train: Callable[[int], float], iterations: int, rounds: int,
                          device: torch.device) -> dict:
     """`train(k)` runs k training steps and returns their seconds. Records one step's products, then alternates
-    `rounds` times: k = `iterations` steps, the same steps' products alone (so both see the same machine load).
-    -> {"iterations", "rounds", "step_seconds", "matmul_seconds" (per step, means over the rounds), "ratio",
-    "gflop_per_step", "matmul_gflops" (the rate the products ran at), "products_per_step"}."""
+    `rounds` times: k = `iterations` steps, the same steps' products alone (so both see the same machine load), and,
+    where the C kernels run (native/), k steps with the torch ops instead, for what the kernels gain.
+    -> {"iterations", "rounds", "step_seconds", "matmul_seconds", "torch_ops_seconds" (per step, means over the
+    rounds; the last None without C kernels), "ratio", "gflop_per_step", "matmul_gflops" (the rate the products ran
+    at), "products_per_step"}."""
+    from .. import native
+
     calls = record(lambda: train(1))
     replay = MatmulReplay(calls, device)
     replay.run(2)  # warm-up: first touch of the operands, the BLAS threads awake
-    step = matmul = 0.0
+    with_native = device.type == "cpu" and native.library() is not None
+    step = matmul = torch_ops = 0.0
     for _ in range(rounds):
         step += train(iterations)
         matmul += replay.run(iterations)
+        if with_native:
+            with native.disabled():
+                torch_ops += train(iterations)
     n = rounds * iterations
     flops = replay.flops_per_step
     return {"iterations": iterations, "rounds": rounds, "step_seconds": step / n, "matmul_seconds": matmul / n,
+            "torch_ops_seconds": torch_ops / n if with_native else None,
             "ratio": step / matmul, "gflop_per_step": flops / 1e9, "matmul_gflops": flops * n / matmul / 1e9,
             "products_per_step": sum(1 + c.input_grad + c.weight_grad for c in calls)}

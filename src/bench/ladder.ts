@@ -17,7 +17,7 @@ export interface LadderBench {
   plainIterations: number;
   plainEpochSeconds: number;
   /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), alternated in one kernel. */
-  matmuls: { iterations: number; rounds: number; stepSeconds: number; matmulSeconds: number; ratio: number; gflopPerStep: number; matmulGflops: number };
+  matmuls: { iterations: number; rounds: number; stepSeconds: number; matmulSeconds: number; torchOpsSeconds: number | null; ratio: number; gflopPerStep: number; matmulGflops: number };
   /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
   sideBySide?: { workers: number; threadsEach: number; iterationsEach: number; examplesPerSecond: number };
 }
@@ -83,6 +83,7 @@ export async function measureLadder(
         rounds: step.rounds,
         stepSeconds: step.step_seconds,
         matmulSeconds: step.matmul_seconds,
+        torchOpsSeconds: step.torch_ops_seconds,
         ratio: step.ratio,
         gflopPerStep: step.gflop_per_step,
         matmulGflops: step.matmul_gflops,

@@ -121,6 +121,15 @@ export async function benchLadder(device: string, log: (line: string) => void): 
             `${(1e3 * b.matmuls.stepSeconds).toFixed(1)} ms / ${(1e3 * b.matmuls.matmulSeconds).toFixed(1)} ms = ${b.matmuls.ratio.toFixed(2)}x (${b.matmuls.gflopPerStep.toFixed(2)} GFLOP per step at ${b.matmuls.matmulGflops.toFixed(0)} GFLOP/s)`,
             '<= 1.15x',
           ],
+          ...(b.matmuls.torchOpsSeconds !== null
+            ? [
+                [
+                  "the same step with torch's ops instead of the C kernels (`PLADDER_NATIVE=0`, alternated)",
+                  `${(1e3 * b.matmuls.torchOpsSeconds).toFixed(1)} ms = ${(b.matmuls.torchOpsSeconds / b.matmuls.stepSeconds).toFixed(2)}x the step with the C kernels`,
+                  '',
+                ],
+              ]
+            : []),
           ...(b.sideBySide
             ? [
                 [

@@ -289,6 +289,8 @@ export const calls = {
       rounds: z.number().int(),
       step_seconds: z.number(),
       matmul_seconds: z.number(),
+      /** The same steps with the torch ops instead of the C kernels (null where those do not run). */
+      torch_ops_seconds: z.number().nullable(),
       ratio: z.number(),
       gflop_per_step: z.number(),
       matmul_gflops: z.number(),
