@@ -104,9 +104,9 @@ def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float, std: flo
     """z (sum(sizes), C, *positions) -> (normalised z, means (G, C), inverse stds (G, C), biased vars (G, C)),
     each row group normalised with its own batch statistics, per channel (over its examples and positions); the rows
     of the first `noisy` groups then get noise N(0, std^2), drawn from `generator` as one (their rows, C, ...) draw."""
-    if all(s == sizes[0] for s in sizes) and z.dim() == 2:  # the fc ladder: one fused node (ladder_ops.py)
-        out, mean, inv, var = normalise_groups(z.view(1, len(sizes), sizes[0], z.shape[1]), eps, std, noisy,
-                                               (generator,))
+    if all(s == sizes[0] for s in sizes):  # one fused node (ladder_ops.py), for vectors and feature maps
+        groups = z.reshape(1, len(sizes), sizes[0], z.shape[1], z[0, 0].numel())    # (1, G, B, C, positions)
+        out, mean, inv, var = normalise_groups(groups, eps, std, noisy, (generator,))
         return out.view(z.shape), mean[0], inv[0], var[0]
     out, mean, inv, var = _split_statistics(z, sizes, eps)
     rows = sum(sizes[:noisy])
@@ -116,13 +116,7 @@ def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float, std: flo
 
 
 def _split_statistics(z: torch.Tensor, sizes: Sequence[int], eps: float):
-    """`_split_normalise` without noise, op by op: for maps and unequal groups."""
-    if all(s == sizes[0] for s in sizes):
-        zg = z.view(len(sizes), sizes[0], *z.shape[1:])                   # (G, B, C, *positions)
-        dims = (1, *range(3, zg.dim()))
-        var, mean = torch.var_mean(zg, dim=dims, correction=0, keepdim=True)  # (G, 1, C, *1)
-        inv = torch.rsqrt(var + eps)
-        return ((zg - mean) * inv).view(z.shape), mean.flatten(1), inv.flatten(1), var.flatten(1)
+    """`_split_normalise` without noise, op by op: for groups of unequal sizes."""
     parts, means, invs, vars_ = [], [], [], []
     dims = (0, *range(2, z.dim()))
     for zp in torch.split(z, list(sizes)):

@@ -23,11 +23,12 @@ from .. import native
 
 
 class _NormaliseGroups(torch.autograd.Function):
-    """z (B, S, n, C) -> out (B, S, n, C), mean (B, S, C), inv (B, S, C), var (B, S, C): each (block, group) normalised
-    over its n rows with its own statistics, out = (z - mean) * inv, inv = 1 / sqrt(var + eps), var biased; then
-    noise N(0, std^2) added to the first `noisy` groups of every block, block b's drawn from generators[b] as one
-    (noisy * n, C) draw. Gradients flow to z through out, mean and inv (a ladder's denoising cost uses the clean
-    group's mean and inv); var is for the running averages only."""
+    """z (B, S, n, C, P) -> out (B, S, n, C, P), mean (B, S, C), inv (B, S, C), var (B, S, C): each (block, group)
+    normalised per channel over its n rows and P positions (P = 1 for vectors, H * W for feature maps) with its own
+    statistics, out = (z - mean) * inv, inv = 1 / sqrt(var + eps), var biased; then noise N(0, std^2) added to the
+    first `noisy` groups of every block, block b's drawn from generators[b] as one (noisy * n, C, P) draw. Gradients
+    flow to z through out, mean and inv (a ladder's denoising cost uses the clean group's mean and inv); var is for
+    the running averages only."""
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, eps: float, std: float, noisy: int,
@@ -35,58 +36,58 @@ class _NormaliseGroups(torch.autograd.Function):
         lib = native.usable(z)
         if lib is not None:
             return _NormaliseGroups._native_forward(ctx, lib, z.contiguous(), eps, std, noisy, generators)
-        mean = z.mean(2, keepdim=True)                                  # (B, S, 1, C)
-        xhat = z - mean                                                 # (B, S, n, C)
-        var = torch.mean(xhat * xhat, 2, keepdim=True)                  # (B, S, 1, C)
+        mean = z.mean((2, 4), keepdim=True)                             # (B, S, 1, C, 1)
+        xhat = z - mean                                                 # (B, S, n, C, P)
+        var = torch.mean(xhat * xhat, (2, 4), keepdim=True)             # (B, S, 1, C, 1)
         inv = (var + eps).rsqrt_()
         xhat.mul_(inv)
         ctx.save_for_backward(xhat, inv)
         if std > 0 and noisy > 0:
             out = torch.empty_like(xhat)
             for b in range(z.shape[0]):
-                # the same numbers as randn((noisy * n, C), generator) * std: normal_ draws in that order
+                # the same numbers as randn((noisy * n, C, P), generator) * std: normal_ draws in that order
                 out[b, :noisy].normal_(0.0, std, generator=generators[b]).add_(xhat[b, :noisy])
             out[:, noisy:] = xhat[:, noisy:]
         else:
             out = xhat.clone()  # xhat is saved for backward; the caller may write into out
-        var = var.squeeze(2)
+        var = var.flatten(2)
         ctx.mark_non_differentiable(var)
-        return out, mean.squeeze(2), inv.squeeze(2), var
+        return out, mean.flatten(2), inv.flatten(2), var
 
     @staticmethod
     def _native_forward(ctx, lib, z, eps, std, noisy, generators):
-        B, S, n, C = z.shape
+        B, S, n, C, P = z.shape
         xhat, out = torch.empty_like(z), torch.empty_like(z)
         mean, inv, var = (z.new_empty((B, S, C)) for _ in range(3))
         noisy = noisy if std > 0 else 0
         for b in range(B if noisy > 0 else 0):  # drawn into out, as the torch version draws them
             out[b, :noisy].normal_(0.0, std, generator=generators[b])
-        _check(lib.normalise_forward(B * S, S, noisy, n, C, eps, *map(native.ptr, (z, xhat, out, mean, inv, var))))
-        ctx.save_for_backward(xhat, inv.unsqueeze(2))
+        _check(lib.normalise_forward(B * S, S, noisy, n, C, P, eps, *map(native.ptr, (z, xhat, out, mean, inv, var))))
+        ctx.save_for_backward(xhat, inv.view(B, S, 1, C, 1))
         ctx.mark_non_differentiable(var)
         return out, mean, inv, var
 
     @staticmethod
     def backward(ctx, g_out, g_mean, g_inv, _g_var):
-        xhat, inv = ctx.saved_tensors                                   # (B, S, n, C), (B, S, 1, C)
+        xhat, inv = ctx.saved_tensors                                   # (B, S, n, C, P), (B, S, 1, C, 1)
+        B, S, n, C, P = xhat.shape
         lib = native.usable(xhat)
         if lib is not None:
-            B, S, n, C = xhat.shape
             g_out, g_mean, g_inv = (None if t is None else t.contiguous() for t in (g_out, g_mean, g_inv))
             g_z = torch.empty_like(xhat)
-            _check(lib.normalise_backward(B * S, n, C, *map(native.ptr, (g_out, xhat, inv, g_mean, g_inv, g_z))))
+            _check(lib.normalise_backward(B * S, n, C, P, *map(native.ptr, (g_out, xhat, inv, g_mean, g_inv, g_z))))
             return g_z, None, None, None, None
         if g_out is None:
             g_out = torch.zeros_like(xhat)
-        n = xhat.shape[2]
-        # d/dz of out: inv * (g - mean(g) - xhat * mean(g * xhat)); of mean: g_mean / n; of inv (= (var+eps)^-1/2,
-        # dvar/dz = 2 xhat / (n inv)): -g_inv * inv^2 * xhat / n.
-        shift = g_out.mean(2, keepdim=True).mul_(inv).neg_()            # (B, S, 1, C)
-        slope = (g_out * xhat).mean(2, keepdim=True).mul_(inv).neg_()   # (B, S, 1, C)
+        m = n * P  # values per (block, group, channel)
+        # d/dz of out: inv * (g - mean(g) - xhat * mean(g * xhat)); of mean: g_mean / m; of inv (= (var+eps)^-1/2,
+        # dvar/dz = 2 xhat / (m inv)): -g_inv * inv^2 * xhat / m.
+        shift = g_out.mean((2, 4), keepdim=True).mul_(inv).neg_()            # (B, S, 1, C, 1)
+        slope = (g_out * xhat).mean((2, 4), keepdim=True).mul_(inv).neg_()   # (B, S, 1, C, 1)
         if g_mean is not None:
-            shift.add_(g_mean.unsqueeze(2), alpha=1.0 / n)
+            shift.add_(g_mean.view(B, S, 1, C, 1), alpha=1.0 / m)
         if g_inv is not None:
-            slope.sub_(g_inv.unsqueeze(2) * inv * inv, alpha=1.0 / n)
+            slope.sub_(g_inv.view(B, S, 1, C, 1) * inv * inv, alpha=1.0 / m)
         g_z = torch.addcmul(shift, g_out, inv)
         g_z.addcmul_(xhat, slope)
         return g_z, None, None, None, None
@@ -95,13 +96,17 @@ class _NormaliseGroups(torch.autograd.Function):
 def normalise_groups(z: torch.Tensor, eps: float, std: float = 0.0, noisy: int = 0,
                      generators: Sequence[Optional[torch.Generator]] = ()
                      ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """z (B, S, n, C) -> (out (B, S, n, C), mean (B, S, C), inv (B, S, C), var (B, S, C)); see `_NormaliseGroups`.
-    With noise, `generators` has one entry per block (None: the global generator)."""
-    if z.dim() != 4:
-        raise ValueError(f"normalise_groups takes z (blocks, groups, rows, channels), got shape {tuple(z.shape)}")
+    """z (B, S, n, C) of vectors or (B, S, n, C, P) of feature maps with P positions -> (out shaped like z, mean
+    (B, S, C), inv (B, S, C), var (B, S, C)); see `_NormaliseGroups`. With noise, `generators` has one entry per block
+    (None: the global generator)."""
+    if z.dim() not in (4, 5):
+        raise ValueError(f"normalise_groups takes z (blocks, groups, rows, channels[, positions]), got shape "
+                         f"{tuple(z.shape)}")
     if std > 0 and noisy > 0 and len(generators) != z.shape[0]:
         raise ValueError(f"normalise_groups needs one generator per block ({z.shape[0]}), got {len(generators)}")
-    return _NormaliseGroups.apply(z, float(eps), float(std), int(noisy), tuple(generators))
+    out, mean, inv, var = _NormaliseGroups.apply(z if z.dim() == 5 else z.unsqueeze(-1), float(eps), float(std),
+                                                 int(noisy), tuple(generators))
+    return out.view(z.shape), mean, inv, var
 
 
 class _Combinator(torch.autograd.Function):

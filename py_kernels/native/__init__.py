@@ -32,8 +32,8 @@ _NATIVE_FLAGS = ["-march=native"]  # dropped when the compiler does not know it
 
 _c_idx, _c_float, _ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
 _SIGNATURES = {  # name: (restype, argtypes)
-    "normalise_forward": (ctypes.c_int, [_c_idx] * 5 + [_c_float] + [_ptr] * 6),
-    "normalise_backward": (ctypes.c_int, [_c_idx] * 3 + [_ptr] * 6),
+    "normalise_forward": (ctypes.c_int, [_c_idx] * 6 + [_c_float] + [_ptr] * 6),
+    "normalise_backward": (ctypes.c_int, [_c_idx] * 4 + [_ptr] * 6),
     "combinator_forward": (None, [_c_idx] * 3 + [_ptr] * 6),
     "combinator_backward": (None, [_c_idx] * 3 + [_ptr] * 9),
     "adam_step": (None, [_c_idx] + [_ptr] * 4 + [_c_float] * 4),

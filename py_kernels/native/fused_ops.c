@@ -1,7 +1,8 @@
 /* The CPU training step's element-wise work, each as one or two passes over the data (see __init__.py for why and
  * for how it is built and called). Every array is float32, contiguous, row-major; `groups`/`blocks` index
  * independent slices (a seed of a batched model, a row group of the split batch norm) that never mix, so a NaN in
- * one stays in it. Loops run the channel index innermost, so that the compiler vectorises them.
+ * one stays in it. Loops run the channel index (vectors) or the position (feature maps) innermost, so that the
+ * compiler vectorises them.
  *
  * The formulas are those of ladder_ops.py's torch versions and of optim.CpuAdam; only the summation order differs
  * (the batch norm's sums over rows are accumulated in double here). */
@@ -22,47 +23,112 @@ typedef int64_t idx;
 #define NO_OVERLAP
 #endif
 
-/* Batch normalisation of `groups` row groups of n rows x C channels: mean, biased var and inv = 1/sqrt(var + eps) per
- * (group, channel); xhat = (z - mean) * inv; out = xhat, plus what out already holds (the noise) in the first
- * `noisy` groups of every `per_block` groups. Returns 0, or -1 when out of memory. */
-int normalise_forward(idx groups, idx per_block, idx noisy, idx n, idx C, float eps, const float *restrict z,
+/* Sums over one channel's run of P positions (a feature map's H x W), in eight lanes so that the compiler
+ * vectorises them without reordering what it may not (no -ffast-math). */
+static inline double run_sum(const float *restrict x, idx P) {
+    double lane[8] = {0};
+    idx p = 0;
+    for (; p + 8 <= P; p += 8)
+        for (int k = 0; k < 8; k++) lane[k] += x[p + k];
+    double s = 0;
+    for (; p < P; p++) s += x[p];
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+static inline double run_squared_deviation(const float *restrict x, idx P, float m) {
+    double lane[8] = {0};
+    idx p = 0;
+    for (; p + 8 <= P; p += 8)
+        for (int k = 0; k < 8; k++) {
+            float d = x[p + k] - m;
+            lane[k] += (double)(d * d);
+        }
+    double s = 0;
+    for (; p < P; p++) {
+        float d = x[p] - m;
+        s += (double)(d * d);
+    }
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+static inline double run_dot(const float *restrict a, const float *restrict b, idx P) {
+    double lane[8] = {0};
+    idx p = 0;
+    for (; p + 8 <= P; p += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)(a[p + k] * b[p + k]);
+    double s = 0;
+    for (; p < P; p++) s += (double)(a[p] * b[p]);
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+/* Batch normalisation of `groups` row groups of n rows x C channels x P positions (P = 1 for vectors): mean, biased
+ * var and inv = 1/sqrt(var + eps) per (group, channel) over the rows and positions; xhat = (z - mean) * inv;
+ * out = xhat, plus what out already holds (the noise) in the first `noisy` groups of every `per_block` groups.
+ * Returns 0, or -1 when out of memory. */
+int normalise_forward(idx groups, idx per_block, idx noisy, idx n, idx C, idx P, float eps, const float *restrict z,
                       float *restrict xhat, float *restrict out, float *restrict mean, float *restrict inv,
                       float *restrict var) {
     double *acc = malloc(sizeof(double) * (size_t)C);
     if (!acc) return -1;
+    const double count = (double)n * (double)P;
+    const idx size = n * C * P;
     for (idx g = 0; g < groups; g++) {
-        const float *zg = z + g * n * C;
+        const float *zg = z + g * size;
         float *mg = mean + g * C, *ig = inv + g * C, *vg = var + g * C;
         memset(acc, 0, sizeof(double) * (size_t)C);
-        for (idx r = 0; r < n; r++)
-            for (idx c = 0; c < C; c++) acc[c] += zg[r * C + c];
-        for (idx c = 0; c < C; c++) mg[c] = (float)(acc[c] / (double)n);
+        if (P == 1)  /* vectors: the channel index innermost */
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) acc[c] += zg[r * C + c];
+        else
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) acc[c] += run_sum(zg + (r * C + c) * P, P);
+        for (idx c = 0; c < C; c++) mg[c] = (float)(acc[c] / count);
         memset(acc, 0, sizeof(double) * (size_t)C);
-        for (idx r = 0; r < n; r++)
-            for (idx c = 0; c < C; c++) {
-                float d = zg[r * C + c] - mg[c];
-                acc[c] += (double)(d * d);
-            }
+        if (P == 1)
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    float d = zg[r * C + c] - mg[c];
+                    acc[c] += (double)(d * d);
+                }
+        else
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) acc[c] += run_squared_deviation(zg + (r * C + c) * P, P, mg[c]);
         for (idx c = 0; c < C; c++) {
-            vg[c] = (float)(acc[c] / (double)n);
+            vg[c] = (float)(acc[c] / count);
             ig[c] = 1.0f / sqrtf(vg[c] + eps);
         }
-        float *xg = xhat + g * n * C, *og = out + g * n * C;
-        int add_noise = (g % per_block) < noisy;
-        for (idx r = 0; r < n; r++)
-            for (idx c = 0; c < C; c++) {
-                float x = (zg[r * C + c] - mg[c]) * ig[c];
-                xg[r * C + c] = x;
-                og[r * C + c] = add_noise ? og[r * C + c] + x : x;
-            }
+        float *xg = xhat + g * size, *og = out + g * size;
+        const int add_noise = (g % per_block) < noisy;
+        if (P == 1)
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    float x = (zg[r * C + c] - mg[c]) * ig[c];
+                    xg[r * C + c] = x;
+                    og[r * C + c] = add_noise ? og[r * C + c] + x : x;
+                }
+        else
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    const idx o = (r * C + c) * P;
+                    const float m = mg[c], i = ig[c];
+                    for (idx p = 0; p < P; p++) {
+                        float x = (zg[o + p] - m) * i;
+                        xg[o + p] = x;
+                        og[o + p] = add_noise ? og[o + p] + x : x;
+                    }
+                }
     }
     free(acc);
     return 0;
 }
 
 /* The gradient of normalise_forward's out (g_out, may be NULL: zero), mean (g_mean, may be NULL) and inv (g_inv, may
- * be NULL) with respect to z: inv * (g - mean_r(g) - xhat * mean_r(g xhat)) + g_mean / n - g_inv inv^2 xhat / n. */
-int normalise_backward(idx groups, idx n, idx C, const float *restrict g_out, const float *restrict xhat,
+ * be NULL) with respect to z, m = n P values per (group, channel):
+ * inv * (g - mean(g) - xhat * mean(g xhat)) + g_mean / m - g_inv inv^2 xhat / m. */
+int normalise_backward(idx groups, idx n, idx C, idx P, const float *restrict g_out, const float *restrict xhat,
                        const float *restrict inv, const float *restrict g_mean, const float *restrict g_inv,
                        float *restrict g_z) {
     double *sums = malloc(sizeof(double) * 2 * (size_t)C);
@@ -73,28 +139,48 @@ int normalise_backward(idx groups, idx n, idx C, const float *restrict g_out, co
     }
     double *sum_g = sums, *sum_gx = sums + C;
     float *shift = coef, *slope = coef + C;
+    const double count = (double)n * (double)P;
+    const idx size = n * C * P;
     for (idx g = 0; g < groups; g++) {
-        const float *xg = xhat + g * n * C, *ig = inv + g * C;
-        const float *gg = g_out ? g_out + g * n * C : NULL;
+        const float *xg = xhat + g * size, *ig = inv + g * C;
+        const float *gg = g_out ? g_out + g * size : NULL;
         memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-        if (gg)
+        if (gg && P == 1)
             for (idx r = 0; r < n; r++)
                 for (idx c = 0; c < C; c++) {
                     sum_g[c] += gg[r * C + c];
                     sum_gx[c] += (double)(gg[r * C + c] * xg[r * C + c]);
                 }
+        else if (gg)
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    const idx o = (r * C + c) * P;
+                    sum_g[c] += run_sum(gg + o, P);
+                    sum_gx[c] += run_dot(gg + o, xg + o, P);
+                }
         for (idx c = 0; c < C; c++) {
-            shift[c] = -(float)(sum_g[c] / (double)n) * ig[c];
-            slope[c] = -(float)(sum_gx[c] / (double)n) * ig[c];
-            if (g_mean) shift[c] += g_mean[g * C + c] / (float)n;
-            if (g_inv) slope[c] -= g_inv[g * C + c] * ig[c] * ig[c] / (float)n;
+            shift[c] = -(float)(sum_g[c] / count) * ig[c];
+            slope[c] = -(float)(sum_gx[c] / count) * ig[c];
+            if (g_mean) shift[c] += (float)(g_mean[g * C + c] / count);
+            if (g_inv) slope[c] -= (float)(g_inv[g * C + c] * ig[c] * ig[c] / count);
         }
-        float *zg = g_z + g * n * C;
-        for (idx r = 0; r < n; r++)
-            for (idx c = 0; c < C; c++) {
-                float v = shift[c] + xg[r * C + c] * slope[c];
-                zg[r * C + c] = gg ? v + gg[r * C + c] * ig[c] : v;
-            }
+        float *zg = g_z + g * size;
+        if (P == 1)
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    float v = shift[c] + xg[r * C + c] * slope[c];
+                    zg[r * C + c] = gg ? v + gg[r * C + c] * ig[c] : v;
+                }
+        else
+            for (idx r = 0; r < n; r++)
+                for (idx c = 0; c < C; c++) {
+                    const idx o = (r * C + c) * P;
+                    const float sh = shift[c], sl = slope[c], i = ig[c];
+                    for (idx p = 0; p < P; p++) {
+                        float v = sh + xg[o + p] * sl;
+                        zg[o + p] = gg ? v + gg[o + p] * i : v;
+                    }
+                }
     }
     free(sums), free(coef);
     return 0;

@@ -3,6 +3,7 @@ gradcheck, and against the plain formulas in float32), draw the corrupted path's
 block's NaN out of the others."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from py_kernels.models.ladder_ops import combinator, normalise_groups
@@ -22,9 +23,10 @@ def _plain_combinator(z: torch.Tensor, u: torch.Tensor, a: torch.Tensor) -> torc
     return (z - mu) * v + mu
 
 
-def test_normalise_groups_passes_gradcheck_through_out_mean_and_inv():
+@pytest.mark.parametrize("positions", [(), (3,)])  # vectors, feature maps
+def test_normalise_groups_passes_gradcheck_through_out_mean_and_inv(positions):
     g = torch.Generator().manual_seed(0)
-    z = torch.randn(2, 3, 5, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    z = torch.randn(2, 3, 5, 4, *positions, generator=g, dtype=torch.float64, requires_grad=True)
 
     def f(z):
         out, mean, inv, _ = normalise_groups(z, 1e-10)

@@ -48,9 +48,10 @@ def _normalise_with_grads(z, noisy, seeds, drop):
     return out.detach(), mean.detach(), inv.detach(), var, z.grad
 
 
+@pytest.mark.parametrize("positions", [(), (49,), (5,)])  # vectors; feature maps, with and without a ragged tail
 @pytest.mark.parametrize("noisy,drop", [(0, ()), (2, ()), (2, ("mean", "inv")), (0, ("out",))])
-def test_normalise_groups_in_c_matches_the_torch_version(noisy, drop):
-    z = torch.randn(2, 3, 100, 37, generator=torch.Generator().manual_seed(1)) * 4 + 2
+def test_normalise_groups_in_c_matches_the_torch_version(noisy, drop, positions):
+    z = torch.randn(2, 3, 100, 37, *positions, generator=torch.Generator().manual_seed(1)) * 4 + 2
     ours, theirs = _both(lambda: _normalise_with_grads(z, noisy, (5, 6), drop))
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
@@ -63,22 +64,21 @@ def _combinator_with_grads(z, u, a):
     return out.detach(), z.grad, u.grad, a.grad
 
 
-@pytest.mark.parametrize("lead", [(), (3,)])
-def test_the_combinator_in_c_matches_the_torch_version(lead):
+def _strided(shape, g):
+    """A (3, 50, 16)-shaped view that is not contiguous: every other slice of a wider tensor."""
+    wide = torch.randn(shape[0], 2, *shape[1:], generator=g)
+    view = wide[:, 0]
+    assert not view.is_contiguous()
+    return view
+
+
+@pytest.mark.parametrize("lead,strided", [((), False), ((3,), False), ((3,), True)])
+def test_the_combinator_in_c_matches_the_torch_version(lead, strided):
+    """Unbatched and batched; a strided input is copied, not misread."""
     g = torch.Generator().manual_seed(2)
-    z, u = torch.randn(*lead, 100, 29, generator=g), torch.randn(*lead, 100, 29, generator=g)
+    make = (lambda *shape: _strided(shape, g)) if strided else (lambda *shape: torch.randn(*shape, generator=g))
+    z, u = make(*lead, 100, 29), make(*lead, 100, 29)
     a = torch.randn(*lead, 10, 29, generator=g)
-    ours, theirs = _both(lambda: _combinator_with_grads(z, u, a))
-    for x, y in zip(ours, theirs):
-        torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-4)
-
-
-def test_a_strided_input_is_copied_not_misread():
-    g = torch.Generator().manual_seed(4)
-    wide = torch.randn(3, 2, 50, 16, generator=g)
-    z, u = wide[:, 0], wide[:, 1]            # (3, 50, 16), not contiguous
-    a = torch.randn(3, 10, 16, generator=g)
-    assert not z.is_contiguous()
     ours, theirs = _both(lambda: _combinator_with_grads(z, u, a))
     for x, y in zip(ours, theirs):
         torch.testing.assert_close(x, y, rtol=1e-4, atol=1e-4)

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { Kernel } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
@@ -9,18 +10,29 @@ import { PROJECT_ROOT } from '../paths.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { dataTensorName, trainRun } from '../runs/runner.js';
 
-export interface LadderBench {
-  iterations: number;
-  epochSeconds: number;
-  examplesPerSecond: number;
-  bridgeShare: number;
-  plainIterations: number;
-  plainEpochSeconds: number;
-  /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), alternated in one kernel. */
-  matmuls: { iterations: number; rounds: number; stepSeconds: number; matmulSeconds: number; torchOpsSeconds: number | null; ratio: number; gflopPerStep: number; matmulGflops: number };
+export const ladderBenchSchema = z.object({
+  iterations: z.number().int(),
+  epochSeconds: z.number(),
+  examplesPerSecond: z.number(),
+  bridgeShare: z.number(),
+  plainIterations: z.number().int(),
+  plainEpochSeconds: z.number(),
+  /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), alternated in one kernel;
+   * torchOpsSeconds: the same steps with the torch ops instead of the C kernels (null where those do not run). */
+  matmuls: z.object({
+    iterations: z.number().int(),
+    rounds: z.number().int(),
+    stepSeconds: z.number(),
+    matmulSeconds: z.number(),
+    torchOpsSeconds: z.number().nullable(),
+    ratio: z.number(),
+    gflopPerStep: z.number(),
+    matmulGflops: z.number(),
+  }),
   /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
-  sideBySide?: { workers: number; threadsEach: number; iterationsEach: number; examplesPerSecond: number };
-}
+  sideBySide: z.object({ workers: z.number().int(), threadsEach: z.number().int(), iterationsEach: z.number().int(), examplesPerSecond: z.number() }).optional(),
+});
+export type LadderBench = z.infer<typeof ladderBenchSchema>;
 
 type Recipe = ReturnType<typeof loadExperiment>;
 

@@ -1,14 +1,26 @@
 /** `make bench`: measures, prints, and records each figure in docs/results.md with command, machine, date and commit. */
 import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
 import { kernelFor, stopAllKernels } from '../bridge/index.js';
 import { measureLatency, measurePull, type PullResult } from './bridge.js';
 import { measureDataLoads } from './data.js';
-import { measureLadder } from './ladder.js';
-import { measureSeeds } from './seeds.js';
+import { ladderStepSpec, seedsSpec } from './figures.js';
+import { ladderBenchSchema, measureLadder } from './ladder.js';
+import { recordBench } from './record.js';
+import { measureSeeds, seedsBenchSchema } from './seeds.js';
+import { renderFigure, type RenderedFigure } from '../figures/render.js';
+import { PROJECT_ROOT } from '../paths.js';
 import { machineStamp, type MachineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 
 const rate = (bytesPerSecond: number) => (bytesPerSecond >= 1e8 ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s` : `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`);
+
+/** The section's links to its numbers and its picture (docs/results.md sits one folder below the root). */
+function figureLines(json: string, figure: RenderedFigure): string {
+  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
+  return `- numbers: ${json}; figure: ${link(figure.svg)} (${link(figure.png)})`;
+}
 
 function stampLines(stamp: MachineStamp, command: string): string {
   return [`- command: \`${command}\``, `- machine: ${stamp.machine}`, `- date: ${stamp.date}`, `- commit: ${stamp.commit}`].join('\n');
@@ -97,16 +109,18 @@ export async function benchData(device: string, log: (line: string) => void): Pr
 
 export async function benchLadder(device: string, log: (line: string) => void): Promise<void> {
   log('ladder: one full epoch of experiments/ladder-mnist100.yaml through the runner, then the plain PyTorch loop');
-  const loadAverage = os.loadavg()[0] ?? Number.NaN; // other processes on the machine take cores too
-  const b = await measureLadder(device, log);
-  const stamp = await machineStamp(device);
+  const loadAverage = os.loadavg()[0] ?? 0; // other processes on the machine take cores too
+  const recorded = await recordBench('ladder', ladderBenchSchema.extend({ loadAverage: z.number() }), { ...(await measureLadder(device, log)), loadAverage }, device);
+  const { stamp, measured: b } = recorded;
+  const figure = await renderFigure(ladderStepSpec(b, `${stamp.date}, commit ${stamp.commit}`), path.join(PROJECT_ROOT, 'figures', 'bench-ladder'));
   writeSection(
     'ladder',
     [
       '## Ladder training throughput',
       '',
       stampLines(stamp, 'make bench   (pladder bench --only ladder)'),
-      `- load average ${loadAverage.toFixed(1)} as it began (other processes share the cores)`,
+      `- load average ${b.loadAverage.toFixed(1)} as it began (other processes share the cores)`,
+      figureLines(recorded.file, figure),
       '',
       table(
         ['figure', 'value', 'target'],
@@ -150,14 +164,19 @@ export async function benchLadder(device: string, log: (line: string) => void): 
       'grad-of-weight GEMMs replayed at the same shapes on random operands (py_kernels/reference/step_matmuls.py),',
       'alternated with slices of real steps in one kernel so that both see the same machine load: what the step would',
       'cost if everything but its matrix products took no time.',
+      "On the CPU the step's element-wise work (split batch norm with its noise, combinator, Adam) runs as the C kernels",
+      'of py_kernels/native where they are built (`pladder doctor`: fused ops); the row after the ratio times the same',
+      "steps with torch's ops in their place, alternated with the others. What is left between the step and its",
+      'products: Adam (memory bound), the noise drawn from torch\'s generator, and the dispatch of the remaining small ops.',
     ].join('\n'),
   );
 }
 
 export async function benchSeeds(device: string, log: (line: string) => void): Promise<void> {
   log('seeds: K ladders of experiments/ladder-mnist100.yaml batched in one kernel, against K kernels side by side');
-  const b = await measureSeeds(device, log);
-  const stamp = await machineStamp(device);
+  const recorded = await recordBench('seeds', seedsBenchSchema, await measureSeeds(device, log), device);
+  const { stamp, measured: b } = recorded;
+  const figure = await renderFigure(seedsSpec(b, `${stamp.date}, commit ${stamp.commit}`), path.join(PROJECT_ROOT, 'figures', 'bench-seeds'));
   const per = (eps: number) => `${Math.round(eps)} examples/s (${(eps / b.single.examplesPerSecond).toFixed(2)}x one seed alone)`;
   const rounds = (values: number[]) => `rounds: ${values.map((v) => Math.round(v)).join(', ')}`;
   writeSection(
@@ -166,6 +185,7 @@ export async function benchSeeds(device: string, log: (line: string) => void): P
       '## Seeds as one model: batched against side by side',
       '',
       stampLines(stamp, 'make bench   (pladder bench --only seeds)'),
+      figureLines(recorded.file, figure),
       `- cores: ${b.cores}, load average ${b.loadAverage.toFixed(1)} as it began (other processes share the cores); one seed alone (the single-seed trainer, ${b.single.iterations} iterations): ${Math.round(b.single.examplesPerSecond)} examples/s`,
       '',
       table(

@@ -1,6 +1,7 @@
 /** Seeds as one model: K ladders trained batched in one kernel against K single-seed kernels side by side. */
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { Kernel } from '../bridge/index.js';
 import { loadView, resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
@@ -10,25 +11,29 @@ import { PROJECT_ROOT } from '../paths.js';
  * at 0.5-0.6 GB: fewer kernels are started where the free memory would not hold them. */
 const KERNEL_BYTES = 0.8e9;
 
-export interface SeedsRow {
-  seeds: number;
-  iterations: number;
-  /** Examples per second of all K seeds together: the mean over the rounds, and each round's. */
-  batched: { examplesPerSecond: number; rounds: number[] };
-  /** `seeds` single-seed kernels at once, each with `threadsEach` threads; absent where memory would not hold them. */
-  sideBySide?: { examplesPerSecond: number; rounds: number[]; threadsEach: number };
-  skipped?: string;
-}
+const throughputSchema = z.object({ examplesPerSecond: z.number(), rounds: z.array(z.number()) });
 
-export interface SeedsBench {
-  device: string;
-  cores: number;
+export const seedsRowSchema = z.object({
+  seeds: z.number().int(),
+  iterations: z.number().int(),
+  /** Examples per second of all K seeds together: the mean over the rounds, and each round's. */
+  batched: throughputSchema,
+  /** `seeds` single-seed kernels at once, each with `threadsEach` threads; absent where memory would not hold them. */
+  sideBySide: throughputSchema.extend({ threadsEach: z.number().int() }).optional(),
+  skipped: z.string().optional(),
+});
+export type SeedsRow = z.infer<typeof seedsRowSchema>;
+
+export const seedsBenchSchema = z.object({
+  device: z.string(),
+  cores: z.number().int(),
   /** The 1-minute load average as the measurement began: other processes on the machine take cores too. */
-  loadAverage: number;
+  loadAverage: z.number(),
   /** One single-seed kernel alone (the `--parallel 1` run), for scale. */
-  single: { examplesPerSecond: number; iterations: number };
-  rows: SeedsRow[];
-}
+  single: z.object({ examplesPerSecond: z.number(), iterations: z.number().int() }),
+  rows: z.array(seedsRowSchema),
+});
+export type SeedsBench = z.infer<typeof seedsBenchSchema>;
 
 type Call = { x: string; y: string; model: ReturnType<typeof recipe>['model']; training: ReturnType<typeof recipe>['training'] };
 
@@ -64,7 +69,7 @@ async function sideBySideRound(kernels: { kernel: Kernel; x: string; y: string }
 export async function measureSeeds(device: string, log: (line: string) => void, counts = [1, 3, 15], budget = 45, rounds = 2): Promise<SeedsBench> {
   const { model, training } = recipe();
   const cores = os.availableParallelism();
-  const loadAverage = os.loadavg()[0] ?? Number.NaN;
+  const loadAverage = os.loadavg()[0] ?? 0;
   const rows: SeedsRow[] = [];
   const main = await kernelWithPool(device);
   try {

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..column_api import Column
+from ..ladder_ops import normalise_groups
 
 # Constants of the columns, not settings: CuriousAI's batch-norm epsilon and the running averages' momentum.
 BN_EPS = 1e-10
@@ -78,11 +79,13 @@ class NormalisedLayer(nn.Module):
         running averages in eval mode; the identity without batch norm."""
         if not self.batch_norm:
             return z_pre
-        if self.training:
-            var, mean = torch.var_mean(z_pre, dim=(0, *range(2, z_pre.dim())), correction=0)  # (C,), (C,)
-            self.update_running(mean, var, z_pre.numel() // z_pre.shape[1])
-        else:
-            mean, var = self.running_mean, self.running_var
+        if self.training:  # one fused node (ladder_ops.py; C kernels on the CPU)
+            positions = z_pre[0, 0].numel()                              # 1 for a vector, H * W for a map
+            z, mean, _, var = normalise_groups(z_pre.reshape(1, 1, z_pre.shape[0], z_pre.shape[1], positions),
+                                               self.eps)
+            self.update_running(mean.view(-1), var.view(-1), z_pre.shape[0] * positions)
+            return z.view(z_pre.shape)
+        mean, var = self.running_mean, self.running_var
         return (z_pre - per_channel(mean, z_pre)) * per_channel(torch.rsqrt(var + self.eps), z_pre)
 
     def update_running(self, mean: torch.Tensor, var_biased: torch.Tensor, n: int) -> None:

@@ -1,0 +1,54 @@
+/** The benchmarks' pictures (Vega-Lite, rendered next to their JSON by figures/render.ts). */
+import type { TopLevelSpec } from 'vega-lite';
+import type { LadderBench } from './ladder.js';
+import type { SeedsBench } from './seeds.js';
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+/** One ladder step against its matrix products alone, and with torch's ops where the C kernels ran. */
+export function ladderStepSpec(b: LadderBench, subtitle: string): TopLevelSpec {
+  const m = b.matmuls;
+  const values = [
+    { what: 'matrix products alone', ms: 1e3 * m.matmulSeconds },
+    { what: 'step (C kernels)', ms: 1e3 * m.stepSeconds },
+    ...(m.torchOpsSeconds !== null ? [{ what: "step (torch's ops)", ms: 1e3 * m.torchOpsSeconds }] : []),
+  ];
+  return {
+    $schema: SCHEMA,
+    title: { text: 'One ladder training step on the CPU', subtitle: [subtitle, `alternated, ${m.rounds} x ${m.iterations} iterations each; target: step <= 1.15x its products`] },
+    data: { values },
+    width: 420,
+    height: 24 * values.length,
+    layer: [
+      { mark: { type: 'bar' }, encoding: { y: { field: 'what', type: 'nominal', sort: null, title: null }, x: { field: 'ms', type: 'quantitative', title: 'ms per step' } } },
+      { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y: { field: 'what', type: 'nominal', sort: null }, x: { field: 'ms', type: 'quantitative' }, text: { field: 'ms', type: 'quantitative', format: '.1f' } } },
+    ],
+  };
+}
+
+/** Examples per second of K seeds, batched in one kernel and as K kernels side by side (K = 1: the single-seed
+ * kernel alone). */
+export function seedsSpec(b: SeedsBench, subtitle: string): TopLevelSpec {
+  const apart = (r: SeedsBench['rows'][number]) => (r.seeds === 1 ? b.single.examplesPerSecond : r.sideBySide?.examplesPerSecond);
+  const values = b.rows.flatMap((r) => {
+    const separate = apart(r);
+    return [
+      { seeds: r.seeds, how: 'K seeds batched in one kernel', examplesPerSecond: r.batched.examplesPerSecond },
+      ...(separate !== undefined ? [{ seeds: r.seeds, how: 'K single-seed kernels side by side', examplesPerSecond: separate }] : []),
+    ];
+  });
+  return {
+    $schema: SCHEMA,
+    title: { text: 'K ladder seeds: batched against side by side', subtitle: [subtitle, `${b.cores} cores; one seed alone: ${Math.round(b.single.examplesPerSecond)} examples/s`] },
+    data: { values },
+    width: 360,
+    height: 200,
+    mark: { type: 'bar' },
+    encoding: {
+      x: { field: 'seeds', type: 'ordinal', title: 'seeds K', axis: { labelAngle: 0 } },
+      xOffset: { field: 'how', type: 'nominal' },
+      y: { field: 'examplesPerSecond', type: 'quantitative', title: 'examples per second, all seeds' },
+      color: { field: 'how', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 0 } },
+    },
+  };
+}
