@@ -410,24 +410,40 @@ def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int, model: dic
     return {"seconds_per_iteration": seconds}
 
 
-@call
-def bench_ladder_step(x: str, y: str, labeled: str, model: dict, training: dict, iterations: int, rounds: int) -> dict:
-    """The project's ladder step against its matrix products alone, alternated in this kernel (reference/
-    step_matmuls.py): a LadderTrainer of `model` on x[labeled] (labeled) and x (the unlabeled pool), the batches of
-    `training`. -> step_matmuls.step_against_matmuls's figures."""
+def _bench_trainer(x: str, y: str, labeled: str, model: dict, training: dict):
+    """A LadderTrainer of `model` (a ladder or conv ladder, seed 1) on x[labeled] (labeled) and x (the unlabeled
+    pool), warmed up (allocations, Adam's state), and a function running k of its steps -> their seconds."""
     from py_kernels.models import build_model
-    from py_kernels.reference.step_matmuls import step_against_matmuls
     from py_kernels.training import LadderTrainer
 
     store, device = session().store, session().device
     xs, ys, rows = store.get(x), store.get(y), store.get(labeled)
     options = {k: v for k, v in model.items() if k != "architecture"}
-    trainer = LadderTrainer(build_model("ladder", seed=1, **options).to(device), xs[rows], ys[rows], xs,
+    trainer = LadderTrainer(build_model(model["architecture"], seed=1, **options).to(device), xs[rows], ys[rows], xs,
                             epochs_planned=training["epochs"], lr=training["learning_rate"],
                             decay_fraction=training["decay_fraction"], seed=1)
     batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
-    trainer.train_epoch(3, **batches)  # warm-up: allocations, Adam's state
-    return step_against_matmuls(lambda k: trainer.train_epoch(k, **batches)["seconds"], iterations, rounds, device)
+    trainer.train_epoch(3, **batches)
+    return lambda k: trainer.train_epoch(k, **batches)["seconds"]
+
+
+@call
+def bench_ladder_step(x: str, y: str, labeled: str, model: dict, training: dict, iterations: int, rounds: int) -> dict:
+    """The project's ladder step against its matrix products alone, alternated in this kernel (reference/
+    step_matmuls.py), on the batches of `training`. -> step_matmuls.step_against_matmuls's figures."""
+    from py_kernels.reference.step_matmuls import step_against_matmuls
+
+    train = _bench_trainer(x, y, labeled, model, training)
+    return step_against_matmuls(train, iterations, rounds, session().device)
+
+
+@call
+def bench_native_step(x: str, y: str, labeled: str, model: dict, training: dict, iterations: int, rounds: int) -> dict:
+    """A ladder or conv ladder step with the C kernels and with torch's ops, alternated in this kernel (reference/
+    step_matmuls.py). -> step_matmuls.native_against_torch_ops's figures."""
+    from py_kernels.reference.step_matmuls import native_against_torch_ops
+
+    return native_against_torch_ops(_bench_trainer(x, y, labeled, model, training), iterations, rounds)
 
 
 @call

@@ -132,12 +132,13 @@ def library() -> Optional[ctypes.CDLL]:
 
 
 def usable(*tensors: torch.Tensor) -> Optional[ctypes.CDLL]:
-    """The library when every tensor is a contiguous float32 CPU tensor it can work on, else None."""
+    """The library when every tensor is a float32 CPU tensor, else None. The kernels read memory as contiguous
+    arrays: the caller passes `t.contiguous()`."""
     lib = library()
     if lib is None:
         return None
     for t in tensors:
-        if t.device.type != "cpu" or t.dtype != torch.float32 or not t.is_contiguous():
+        if t.device.type != "cpu" or t.dtype != torch.float32:
             return None
     return lib
 

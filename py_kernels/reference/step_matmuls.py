@@ -13,9 +13,10 @@ step would cost if everything but its matrix products took no time.
 """
 from __future__ import annotations
 
+import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -99,30 +100,57 @@ class MatmulReplay:
             torch.cuda.synchronize(self.device)
 
 
+def _alternate(contenders: Dict[str, Callable[[int], float]], iterations: int, rounds: int) -> Dict[str, float]:
+    """Each contender (k -> seconds of k steps) runs `iterations` steps in turn, `rounds` times, so that all see the
+    same changes in the machine's load. -> each one's seconds per step, the median over the rounds (one round slowed
+    by another process on the machine does not move it)."""
+    seconds: Dict[str, List[float]] = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, run in contenders.items():
+            seconds[name].append(run(iterations) / iterations)
+    return {name: statistics.median(values) for name, values in seconds.items()}
+
+
+def _with_torch_ops(train: Callable[[int], float]) -> Optional[Callable[[int], float]]:
+    """`train` with the torch ops in place of the C kernels (native/), or None where those do not run."""
+    from .. import native
+
+    if native.library() is None:
+        return None
+
+    def run(k: int) -> float:
+        with native.disabled():
+            return train(k)
+    return run
+
+
 def step_against_matmuls(train: Callable[[int], float], iterations: int, rounds: int,
                          device: torch.device) -> dict:
     """`train(k)` runs k training steps and returns their seconds. Records one step's products, then alternates
-    `rounds` times: k = `iterations` steps, the same steps' products alone (so both see the same machine load), and,
-    where the C kernels run (native/), k steps with the torch ops instead, for what the kernels gain.
-    -> {"iterations", "rounds", "step_seconds", "matmul_seconds", "torch_ops_seconds" (per step, means over the
+    `rounds` times: k = `iterations` steps, the same steps' products alone, and, where the C kernels run on the CPU,
+    k steps with the torch ops instead, for what the kernels gain.
+    -> {"iterations", "rounds", "step_seconds", "matmul_seconds", "torch_ops_seconds" (per step, medians over the
     rounds; the last None without C kernels), "ratio", "gflop_per_step", "matmul_gflops" (the rate the products ran
     at), "products_per_step"}."""
-    from .. import native
-
     calls = record(lambda: train(1))
     replay = MatmulReplay(calls, device)
     replay.run(2)  # warm-up: first touch of the operands, the BLAS threads awake
-    with_native = device.type == "cpu" and native.library() is not None
-    step = matmul = torch_ops = 0.0
-    for _ in range(rounds):
-        step += train(iterations)
-        matmul += replay.run(iterations)
-        if with_native:
-            with native.disabled():
-                torch_ops += train(iterations)
-    n = rounds * iterations
+    torch_ops = _with_torch_ops(train) if device.type == "cpu" else None
+    timed = _alternate({"step": train, "matmul": replay.run, **({"torch_ops": torch_ops} if torch_ops else {})},
+                       iterations, rounds)
     flops = replay.flops_per_step
-    return {"iterations": iterations, "rounds": rounds, "step_seconds": step / n, "matmul_seconds": matmul / n,
-            "torch_ops_seconds": torch_ops / n if with_native else None,
-            "ratio": step / matmul, "gflop_per_step": flops / 1e9, "matmul_gflops": flops * n / matmul / 1e9,
+    return {"iterations": iterations, "rounds": rounds, "step_seconds": timed["step"],
+            "matmul_seconds": timed["matmul"], "torch_ops_seconds": timed.get("torch_ops"),
+            "ratio": timed["step"] / timed["matmul"], "gflop_per_step": flops / 1e9,
+            "matmul_gflops": flops / timed["matmul"] / 1e9,
             "products_per_step": sum(1 + c.input_grad + c.weight_grad for c in calls)}
+
+
+def native_against_torch_ops(train: Callable[[int], float], iterations: int, rounds: int) -> dict:
+    """`train(k)` runs k training steps and returns their seconds: k steps with the C kernels (native/) and k with
+    the torch ops in their place, alternated `rounds` times. -> {"iterations", "rounds", "step_seconds",
+    "torch_ops_seconds" (per step, medians over the rounds; None without C kernels)}."""
+    torch_ops = _with_torch_ops(train)
+    timed = _alternate({"step": train, **({"torch_ops": torch_ops} if torch_ops else {})}, iterations, rounds)
+    return {"iterations": iterations, "rounds": rounds, "step_seconds": timed["step"],
+            "torch_ops_seconds": timed.get("torch_ops")}

@@ -15,7 +15,7 @@ export function ladderStepSpec(b: LadderBench, subtitle: string): TopLevelSpec {
   ];
   return {
     $schema: SCHEMA,
-    title: { text: 'One ladder training step on the CPU', subtitle: [subtitle, `alternated, ${m.rounds} x ${m.iterations} iterations each; target: step <= 1.15x its products`] },
+    title: { text: 'One ladder training step on the CPU', subtitle: [subtitle, `median of ${m.rounds} alternated rounds of ${m.iterations} iterations; target: step <= 1.15x its products`] },
     data: { values },
     width: 420,
     height: 24 * values.length,

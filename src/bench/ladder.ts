@@ -29,6 +29,9 @@ export const ladderBenchSchema = z.object({
     gflopPerStep: z.number(),
     matmulGflops: z.number(),
   }),
+  /** The convolutional Gamma-model's step (experiments/conv-gamma-mnist100.yaml) with the C kernels and with torch's
+   * ops, alternated (torchOpsSeconds null where the C kernels do not run). */
+  conv: z.object({ iterations: z.number().int(), rounds: z.number().int(), stepSeconds: z.number(), torchOpsSeconds: z.number().nullable() }),
   /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
   sideBySide: z.object({ workers: z.number().int(), threadsEach: z.number().int(), iterationsEach: z.number().int(), examplesPerSecond: z.number() }).optional(),
 });
@@ -49,7 +52,8 @@ export async function measureLadder(
   log: (line: string) => void,
   plainIterations = 60,
   sideBySideIterations = 150,
-  matmulSlice = { iterations: 20, rounds: 4 },
+  matmulSlice = { iterations: 10, rounds: 8 },
+  convSlice = { iterations: 2, rounds: 4 },
 ): Promise<LadderBench> {
   const base = loadExperiment(path.join(PROJECT_ROOT, 'experiments', 'ladder-mnist100.yaml'));
   const experiment = { ...base, training: { ...base.training, epochs: 1 } };
@@ -82,6 +86,17 @@ export async function measureLadder(
       training: experiment.training,
       ...matmulSlice,
     });
+    const convExperiment = loadExperiment(path.join(PROJECT_ROOT, 'experiments', 'conv-gamma-mnist100.yaml'));
+    if (convExperiment.model.architecture !== 'conv_ladder') throw new Error(`${convExperiment.name} is not a conv ladder`);
+    log(`  the conv Gamma-model's step with the C kernels and with torch's ops: ${convSlice.rounds} rounds of ${convSlice.iterations} iterations each`);
+    const conv = await kernel.call('bench_native_step', {
+      x: `${mnistTrain}.x`,
+      y: `${mnistTrain}.y`,
+      labeled: `${experiment.name}/seed-1.split.labeled`,
+      model: convExperiment.model,
+      training: convExperiment.training,
+      ...convSlice,
+    });
     await kernel.stop({ final: true }); // its cores go to the runs side by side
     return {
       iterations: experiment.training.iterations_per_epoch,
@@ -100,6 +115,7 @@ export async function measureLadder(
         gflopPerStep: step.gflop_per_step,
         matmulGflops: step.matmul_gflops,
       },
+      conv: { iterations: conv.iterations, rounds: conv.rounds, stepSeconds: conv.step_seconds, torchOpsSeconds: conv.torch_ops_seconds },
       ...(os.availableParallelism() > 1 ? { sideBySide: await measureSideBySide(experiment, runsDir, device, sideBySideIterations, log) } : {}),
     };
   } finally {

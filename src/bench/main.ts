@@ -131,19 +131,26 @@ export async function benchLadder(device: string, log: (line: string) => void): 
           [`plain PyTorch loop of the same recipe (${b.plainIterations} iterations, scaled to ${b.iterations})`, `${b.plainEpochSeconds.toFixed(1)} s`, ''],
           ['speed-up over the plain loop', `${(b.plainEpochSeconds / b.epochSeconds).toFixed(2)}x`, '>= 1x'],
           [
-            `one step / its matrix products alone (${b.matmuls.rounds} x ${b.matmuls.iterations} iterations each, alternated)`,
+            `one step / its matrix products alone (median of ${b.matmuls.rounds} alternated rounds of ${b.matmuls.iterations} iterations)`,
             `${(1e3 * b.matmuls.stepSeconds).toFixed(1)} ms / ${(1e3 * b.matmuls.matmulSeconds).toFixed(1)} ms = ${b.matmuls.ratio.toFixed(2)}x (${b.matmuls.gflopPerStep.toFixed(2)} GFLOP per step at ${b.matmuls.matmulGflops.toFixed(0)} GFLOP/s)`,
             '<= 1.15x',
           ],
           ...(b.matmuls.torchOpsSeconds !== null
             ? [
                 [
-                  "the same step with torch's ops instead of the C kernels (`PLADDER_NATIVE=0`, alternated)",
+                  "the same step with torch's ops instead of the C kernels (`PLADDER_NATIVE=0`, in the same rounds)",
                   `${(1e3 * b.matmuls.torchOpsSeconds).toFixed(1)} ms = ${(b.matmuls.torchOpsSeconds / b.matmuls.stepSeconds).toFixed(2)}x the step with the C kernels`,
                   '',
                 ],
               ]
             : []),
+          [
+            `conv Gamma-model step (experiments/conv-gamma-mnist100.yaml; median of ${b.conv.rounds} alternated rounds of ${b.conv.iterations} iterations)`,
+            b.conv.torchOpsSeconds === null
+              ? `${(1e3 * b.conv.stepSeconds).toFixed(0)} ms (torch's ops: no C kernels here)`
+              : `${(1e3 * b.conv.stepSeconds).toFixed(0)} ms with the C kernels, ${(1e3 * b.conv.torchOpsSeconds).toFixed(0)} ms with torch's ops (${(b.conv.torchOpsSeconds / b.conv.stepSeconds).toFixed(2)}x)`,
+            '',
+          ],
           ...(b.sideBySide
             ? [
                 [
@@ -163,11 +170,14 @@ export async function benchLadder(device: string, log: (line: string) => void): 
       "The matrix products alone: every F.linear of one real step, recorded, and its forward, grad-of-input and",
       'grad-of-weight GEMMs replayed at the same shapes on random operands (py_kernels/reference/step_matmuls.py),',
       'alternated with slices of real steps in one kernel so that both see the same machine load: what the step would',
-      'cost if everything but its matrix products took no time.',
-      "On the CPU the step's element-wise work (split batch norm with its noise, combinator, Adam) runs as the C kernels",
-      'of py_kernels/native where they are built (`pladder doctor`: fused ops); the row after the ratio times the same',
-      "steps with torch's ops in their place, alternated with the others. What is left between the step and its",
-      'products: Adam (memory bound), the noise drawn from torch\'s generator, and the dispatch of the remaining small ops.',
+      'cost if everything but its matrix products took no time. Each figure is the median over the rounds, so that a',
+      'round slowed by another process on the machine does not move it.',
+      "On the CPU the step's element-wise work (every batch norm with the ladder's noise, the combinator, Adam) runs as",
+      'the C kernels of py_kernels/native where they are built (`pladder doctor`: fused ops); the next row times the',
+      "same steps with torch's ops in their place, in the same rounds, and the conv row does the same for the conv",
+      "Gamma-model (there torch's ops are the same fused autograd nodes, built from torch ops). What is left between",
+      "the fc step and its products: Adam (memory bound), the noise drawn from torch's generator, and the dispatch of",
+      'the remaining small ops.',
     ].join('\n'),
   );
 }

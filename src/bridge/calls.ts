@@ -1,7 +1,7 @@
 /** Every call across the bridge, declared once: its keyword arguments and the schema of its value.
  * The names and argument keys are py_kernels/api.py's; the result types are what TypeScript sees. */
 import { z } from 'zod';
-import { ladderModelSchema } from '../spec/experiment.js';
+import { convLadderModelSchema, ladderModelSchema } from '../spec/experiment.js';
 import { kernelModelSchema, kernelTrainingSchema } from '../spec/kernel.js';
 import { datasetNameSchema, splitSchema, viewOptionsSchema, viewSchema } from '../spec/names.js';
 import { realSchema } from './wire.js';
@@ -296,6 +296,18 @@ export const calls = {
       matmul_gflops: z.number(),
       products_per_step: z.number().int(),
     }),
+  ),
+  bench_native_step: declare(
+    z.object({
+      x: z.string(),
+      y: z.string(),
+      labeled: z.string(),
+      model: z.discriminatedUnion('architecture', [ladderModelSchema, convLadderModelSchema]),
+      training: kernelTrainingSchema,
+      iterations: z.number().int().positive(),
+      rounds: z.number().int().positive(),
+    }),
+    z.object({ iterations: z.number().int(), rounds: z.number().int(), step_seconds: z.number(), torch_ops_seconds: z.number().nullable() }),
   ),
   bench_seeds_ladder: declare(
     z.object({
