@@ -1,9 +1,11 @@
-"""The CPU step's element-wise work in C (fused_ops.c): the split batch norm, the vanilla combinator and Adam, each
-one or two passes over the data, called through ctypes on float32 CPU tensors.
+"""The CPU step's element-wise work in C (fused_ops.c): batch normalisation in training (vectors and feature maps,
+with the ladder's noise), the vanilla combinator and Adam, forward and backward, each one or two passes over the data,
+called through ctypes on float32 CPU tensors.
 
 Why: with torch 1.13 on the CPU each of these is a dozen ops, each a pass over the data with its own allocation and
-dispatch; together they took about 16 of a 45 ms ladder step whose matrix products take 22 ms (docs/results.md,
-section ladder). Debian's torch has no LLVM, so TorchScript cannot fuse them, and torch.compile is 2.x only.
+dispatch; the profiler put about 16 ms of a 45 ms fc ladder step in them, whose matrix products take about 22 ms
+(docs/results.md, section ladder, measures what the kernels gain). Debian's torch has no LLVM, so TorchScript cannot
+fuse them, and torch.compile is 2.x only.
 
 Built at first use with the system's C compiler (`CC`, else `cc`) for this CPU, into `.cache/native/` (else the
 temp directory), one file per source, compiler and CPU, written atomically so that processes side by side can race.

@@ -1,4 +1,5 @@
-/** Ladder training benchmark: one full epoch of the recipe through the real runner, and the plain PyTorch loop. */
+/** Ladder training benchmark: one full epoch of the recipe through the real runner, the plain PyTorch loop, the step
+ * against its matrix products, the conv Gamma-model's step, and runs side by side. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,8 +18,9 @@ export const ladderBenchSchema = z.object({
   bridgeShare: z.number(),
   plainIterations: z.number().int(),
   plainEpochSeconds: z.number(),
-  /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), alternated in one kernel;
-   * torchOpsSeconds: the same steps with the torch ops instead of the C kernels (null where those do not run). */
+  /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), medians over rounds
+   * alternated in one kernel; torchOpsSeconds: the same steps with the torch ops instead of the C kernels, in the same
+   * rounds (null where those do not run). */
   matmuls: z.object({
     iterations: z.number().int(),
     rounds: z.number().int(),
@@ -30,7 +32,7 @@ export const ladderBenchSchema = z.object({
     matmulGflops: z.number(),
   }),
   /** The convolutional Gamma-model's step (experiments/conv-gamma-mnist100.yaml) with the C kernels and with torch's
-   * ops, alternated (torchOpsSeconds null where the C kernels do not run). */
+   * ops, medians over alternated rounds (torchOpsSeconds null where the C kernels do not run). */
   conv: z.object({ iterations: z.number().int(), rounds: z.number().int(), stepSeconds: z.number(), torchOpsSeconds: z.number().nullable() }),
   /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
   sideBySide: z.object({ workers: z.number().int(), threadsEach: z.number().int(), iterationsEach: z.number().int(), examplesPerSecond: z.number() }).optional(),
