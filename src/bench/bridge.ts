@@ -1,22 +1,27 @@
 /** Bridge benchmarks: call latency, and tensor pull throughput by the binary path against pythonia's JSON path. */
+import { z } from 'zod';
 import { pullTensor, type Kernel } from '../bridge/index.js';
 
-export interface LatencyResult {
-  calls: number;
-  meanMs: number;
-  medianMs: number;
-  p99Ms: number;
-}
+export const latencyResultSchema = z.object({ calls: z.number().int(), meanMs: z.number(), medianMs: z.number(), p99Ms: z.number() });
+export type LatencyResult = z.infer<typeof latencyResultSchema>;
 
-export interface PullResult {
-  path: 'binary' | 'json';
-  values: number;
-  repeats: number;
+export const pullResultSchema = z.object({
+  path: z.enum(['binary', 'json']),
+  values: z.number(),
+  repeats: z.number().int(),
   /** The best of the repeats (steady state), and their median. */
-  seconds: number;
-  medianSeconds: number;
-  bytesPerSecond: number;
-}
+  seconds: z.number(),
+  medianSeconds: z.number(),
+  bytesPerSecond: z.number(),
+});
+export type PullResult = z.infer<typeof pullResultSchema>;
+
+/** What figures/bench-bridge.json holds: the kernel measured, its call latency and its pulls. */
+export const bridgeBenchSchema = z.object({
+  kernel: z.object({ device: z.string(), python_version: z.string(), torch: z.string(), blas: z.string() }),
+  latency: latencyResultSchema,
+  pulls: z.array(pullResultSchema),
+});
 
 export async function measureLatency(kernel: Kernel, calls = 3000): Promise<LatencyResult> {
   for (let i = 0; i < 200; i++) await kernel.call('ping', {}); // warm-up

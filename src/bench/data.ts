@@ -2,16 +2,21 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { z } from 'zod';
 import { Kernel } from '../bridge/index.js';
-import { DATASET_NAMES, describeDataset, loadView, resolveDataLocation, type DatasetName } from '../data/index.js';
+import { DATASET_NAMES, describeDataset, loadView, resolveDataLocation } from '../data/index.js';
 
-export interface DataLoadTiming {
-  dataset: DatasetName;
-  split: 'train' | 'test';
-  examples: number;
-  firstSeconds: number;
-  cachedSeconds: number;
-}
+export const dataLoadTimingSchema = z.object({
+  dataset: z.enum(DATASET_NAMES),
+  split: z.enum(['train', 'test']),
+  examples: z.number().int(),
+  firstSeconds: z.number(),
+  cachedSeconds: z.number(),
+});
+export type DataLoadTiming = z.infer<typeof dataLoadTimingSchema>;
+
+/** What figures/bench-data.json holds. */
+export const dataBenchSchema = z.object({ dataDir: z.string(), timings: z.array(dataLoadTimingSchema) });
 
 /** Each cached load runs in a fresh kernel, so nothing from the first load is still in memory. */
 export async function measureDataLoads(device: string, log: (line: string) => void): Promise<{ dataDir: string; timings: DataLoadTiming[] }> {

@@ -1,5 +1,6 @@
 /** The benchmarks' pictures (Vega-Lite, rendered next to their JSON by figures/render.ts). */
 import type { TopLevelSpec } from 'vega-lite';
+import type { PullResult } from './bridge.js';
 import type { LadderBench } from './ladder.js';
 import type { SeedsBench } from './seeds.js';
 
@@ -50,5 +51,25 @@ export function seedsSpec(b: SeedsBench, subtitle: string): TopLevelSpec {
       y: { field: 'examplesPerSecond', type: 'quantitative', title: 'examples per second, all seeds' },
       color: { field: 'how', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 0 } },
     },
+  };
+}
+
+/** Tensor pulls across the bridge: the rate by tensor size, binary path against pythonia's JSON path. */
+export function pullsSpec(pulls: PullResult[], subtitle: string): TopLevelSpec {
+  const values = pulls.map((p) => ({ path: `${p.path} path`, values: p.values, best: p.bytesPerSecond / 1e6, median: (p.values * 4) / p.medianSeconds / 1e6 }));
+  return {
+    $schema: SCHEMA,
+    title: { text: 'Pulling a float32 tensor from Python into Node', subtitle: [subtitle, 'points: best of the repeats; ticks: their median'] },
+    data: { values },
+    width: 360,
+    height: 220,
+    encoding: {
+      x: { field: 'values', type: 'quantitative', scale: { type: 'log' }, title: 'float32 values' },
+      color: { field: 'path', type: 'nominal', title: null, legend: { orient: 'bottom' } },
+    },
+    layer: [
+      { mark: { type: 'line', point: true }, encoding: { y: { field: 'best', type: 'quantitative', scale: { type: 'log' }, title: 'MB per second' } } },
+      { mark: { type: 'tick', orient: 'horizontal' }, encoding: { y: { field: 'median', type: 'quantitative' } } },
+    ],
   };
 }

@@ -3,15 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { kernelFor, stopAllKernels } from '../bridge/index.js';
-import { measureLatency, measurePull, type PullResult } from './bridge.js';
-import { measureDataLoads } from './data.js';
-import { ladderStepSpec, seedsSpec } from './figures.js';
+import { bridgeBenchSchema, measureLatency, measurePull, type PullResult } from './bridge.js';
+import { dataBenchSchema, measureDataLoads } from './data.js';
+import { ladderStepSpec, pullsSpec, seedsSpec } from './figures.js';
 import { ladderBenchSchema, measureLadder } from './ladder.js';
 import { recordBench } from './record.js';
 import { measureSeeds, seedsBenchSchema } from './seeds.js';
 import { renderFigure, type RenderedFigure } from '../figures/render.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { machineStamp, type MachineStamp } from '../provenance/machine.js';
+import type { MachineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 
 const rate = (bytesPerSecond: number) => (bytesPerSecond >= 1e8 ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s` : `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`);
@@ -45,12 +45,20 @@ export async function benchBridge(device: string, log: (line: string) => void): 
     log(`    best ${result.seconds.toFixed(3)} s (${rate(result.bytesPerSecond)}), median ${result.medianSeconds.toFixed(3)} s of ${result.repeats}`);
     pulls.push(result);
   }
+  const kernelInfo = { device: info.device, python_version: info.python_version, torch: info.torch, blas: info.blas };
+  const recorded = await recordBench('bridge', bridgeBenchSchema, { kernel: kernelInfo, latency, pulls }, info.device);
+  const { stamp } = recorded;
+  const figure = await renderFigure(pullsSpec(recorded.measured.pulls, `${stamp.date}, commit ${stamp.commit}`), path.join(PROJECT_ROOT, 'figures', 'bench-bridge'));
+  writeBridgeSection(stamp, figureLines(recorded.file, figure), recorded.measured);
+}
+
+function writeBridgeSection(stamp: MachineStamp, numbers: string, b: z.output<typeof bridgeBenchSchema>): void {
+  const { latency, pulls, kernel: info } = b;
   const json = pulls.filter((p) => p.path === 'json').at(-1);
   const binary = pulls.filter((p) => p.path === 'binary');
   const largest = binary.at(-1);
   const sameSize = binary.find((p) => p.values === json?.values);
   const ratio = (p: PullResult | undefined) => (p && json ? (p.bytesPerSecond / json.bytesPerSecond).toFixed(0) : 'n/a');
-  const stamp = await machineStamp(info.device);
   writeSection(
     'bridge',
     [
@@ -58,6 +66,7 @@ export async function benchBridge(device: string, log: (line: string) => void): 
       '',
       stampLines(stamp, 'make bench   (pladder bench --only bridge)'),
       `- kernel: Python ${info.python_version}, torch ${info.torch}, BLAS ${info.blas}`,
+      numbers,
       '',
       table(
         ['figure', 'value', 'target'],
@@ -85,8 +94,8 @@ export async function benchBridge(device: string, log: (line: string) => void): 
 
 export async function benchData(device: string, log: (line: string) => void): Promise<void> {
   log('data: flat784 views, first (uncached) and cached load, each in a fresh kernel');
-  const { dataDir, timings } = await measureDataLoads(device, log);
-  const stamp = await machineStamp(device);
+  const recorded = await recordBench('data', dataBenchSchema, await measureDataLoads(device, log), device);
+  const { stamp, measured: { dataDir, timings } } = recorded;
   writeSection(
     'data',
     [
@@ -94,6 +103,7 @@ export async function benchData(device: string, log: (line: string) => void): Pr
       '',
       stampLines(stamp, 'make bench   (pladder bench --only data)'),
       `- data directory: ${dataDir}`,
+      `- numbers: ${recorded.file}`,
       '',
       table(
         ['dataset', 'split', 'examples', 'first load (s)', 'cached load (s)'],
@@ -101,8 +111,8 @@ export async function benchData(device: string, log: (line: string) => void): Pr
       ),
       '',
       'First load: read and check the source files (md5), convert (luma and 32->28 resize for the RGB sets), write the',
-      'cache. Cached load: md5 (memoised by size and mtime) and the cached array. SVHN here is the 67-crop fixture',
-      'when the full files are absent.',
+      'cache. Cached load: md5 (memoised by size and mtime) and the cached array. A dataset whose files the data',
+      'directory lacks has no row (`pladder data` says how to get it).',
     ].join('\n'),
   );
 }
