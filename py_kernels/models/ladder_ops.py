@@ -109,6 +109,17 @@ def normalise_groups(z: torch.Tensor, eps: float, std: float = 0.0, noisy: int =
     return out.view(z.shape), mean, inv, var
 
 
+def normalise_rows(z: torch.Tensor, groups: int, eps: float, std: float = 0.0, noisy: int = 0,
+                   generator: Optional[torch.Generator] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """z (groups * n, C, *positions), one network's rows as `groups` equal groups -> (out shaped like z, mean
+    (groups, C), inv (groups, C), var (groups, C)): `normalise_groups` with one block, each group normalised per
+    channel over its rows and positions, noise from `generator` in the first `noisy` groups."""
+    grouped = z.reshape(1, groups, z.shape[0] // groups, z.shape[1], z[0, 0].numel())
+    out, mean, inv, var = normalise_groups(grouped, eps, std, noisy, (generator,))
+    return out.view(z.shape), mean[0], inv[0], var[0]
+
+
 class _Combinator(torch.autograd.Function):
     """The vanilla combinator z_hat = (z - mu) * v + mu, mu = a1 s1 + a4 u + a5, s1 = sigmoid(a2 u + a3),
     v = a6 s2 + a9 u + a10, s2 = sigmoid(a7 u + a8): z, u (..., n, C), a (..., 10, C) -> z_hat (..., n, C)."""

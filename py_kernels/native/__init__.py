@@ -28,6 +28,8 @@ from typing import Iterator, Optional
 
 import torch
 
+from ..paths import REPO_ROOT
+
 SOURCE = Path(__file__).with_name("fused_ops.c")
 _FLAGS = ["-O3", "-std=c11", "-fno-math-errno", "-fPIC", "-shared"]
 _NATIVE_FLAGS = ["-march=native"]  # dropped when the compiler does not know it
@@ -57,7 +59,7 @@ def _cpu_identity() -> str:
 
 
 def _cache_dirs() -> Iterator[Path]:
-    yield Path(__file__).resolve().parents[2] / ".cache" / "native"
+    yield REPO_ROOT / ".cache" / "native"
     yield Path(tempfile.gettempdir()) / f"progressive-ladder-native-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -16,9 +15,9 @@ import torch
 from py_kernels import native
 from py_kernels.models.ladder_ops import combinator, normalise_groups
 from py_kernels.optim import CpuAdam
+from py_kernels.paths import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None and not os.environ.get("CC"), reason="no C compiler")
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_kernels_build_here():
@@ -121,7 +120,7 @@ def test_adam_in_c_follows_torch_adam():
 def _status_in_a_fresh_process(env: dict) -> dict:
     code = "import json; from py_kernels import native, device; import torch; " \
            "print(json.dumps([native.status(), device.fused_ops(torch.device('cpu'))]))"
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**os.environ, **env}, capture_output=True,
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env={**os.environ, **env}, capture_output=True,
                           text=True, timeout=120, check=True)
     return json.loads(done.stdout)
 

@@ -22,6 +22,7 @@ export const bridgeBenchSchema = z.object({
   latency: latencyResultSchema,
   pulls: z.array(pullResultSchema),
 });
+export type BridgeBench = z.infer<typeof bridgeBenchSchema>;
 
 export async function measureLatency(kernel: Kernel, calls = 3000): Promise<LatencyResult> {
   for (let i = 0; i < 200; i++) await kernel.call('ping', {}); // warm-up

@@ -1,21 +1,20 @@
 /** The benchmarks' pictures (Vega-Lite, rendered next to their JSON by figures/render.ts). */
 import type { TopLevelSpec } from 'vega-lite';
-import type { PullResult } from './bridge.js';
+import { VEGA_LITE_SCHEMA } from '../figures/render.js';
+import type { BridgeBench } from './bridge.js';
 import type { LadderBench } from './ladder.js';
 import type { SeedsBench } from './seeds.js';
-
-const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
 
 /** One ladder step against its matrix products alone, and with torch's ops where the C kernels ran. */
 export function ladderStepSpec(b: LadderBench, subtitle: string): TopLevelSpec {
   const m = b.matmuls;
   const values = [
-    { what: 'matrix products alone', ms: 1e3 * m.matmulSeconds },
-    { what: 'step (C kernels)', ms: 1e3 * m.stepSeconds },
-    ...(m.torchOpsSeconds !== null ? [{ what: "step (torch's ops)", ms: 1e3 * m.torchOpsSeconds }] : []),
+    { what: 'matrix products alone', ms: 1e3 * m.matmul_seconds },
+    { what: 'step (C kernels)', ms: 1e3 * m.step_seconds },
+    ...(m.torch_ops_seconds !== null ? [{ what: "step (torch's ops)", ms: 1e3 * m.torch_ops_seconds }] : []),
   ];
   return {
-    $schema: SCHEMA,
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: 'One ladder training step on the CPU', subtitle: [subtitle, `median of ${m.rounds} alternated rounds of ${m.iterations} iterations; target: step <= 1.15x its products`] },
     data: { values },
     width: 420,
@@ -39,7 +38,7 @@ export function seedsSpec(b: SeedsBench, subtitle: string): TopLevelSpec {
     ];
   });
   return {
-    $schema: SCHEMA,
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: 'K ladder seeds: batched against side by side', subtitle: [subtitle, `${b.cores} cores; one seed alone: ${Math.round(b.single.examplesPerSecond)} examples/s`] },
     data: { values },
     width: 360,
@@ -55,10 +54,10 @@ export function seedsSpec(b: SeedsBench, subtitle: string): TopLevelSpec {
 }
 
 /** Tensor pulls across the bridge: the rate by tensor size, binary path against pythonia's JSON path. */
-export function pullsSpec(pulls: PullResult[], subtitle: string): TopLevelSpec {
-  const values = pulls.map((p) => ({ path: `${p.path} path`, values: p.values, best: p.bytesPerSecond / 1e6, median: (p.values * 4) / p.medianSeconds / 1e6 }));
+export function pullsSpec(b: BridgeBench, subtitle: string): TopLevelSpec {
+  const values = b.pulls.map((p) => ({ path: `${p.path} path`, values: p.values, best: p.bytesPerSecond / 1e6, median: (p.values * 4) / p.medianSeconds / 1e6 }));
   return {
-    $schema: SCHEMA,
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: 'Pulling a float32 tensor from Python into Node', subtitle: [subtitle, 'points: best of the repeats; ticks: their median'] },
     data: { values },
     width: 360,

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
-import { Kernel } from '../bridge/index.js';
+import { calls, Kernel } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
@@ -18,22 +18,14 @@ export const ladderBenchSchema = z.object({
   bridgeShare: z.number(),
   plainIterations: z.number().int(),
   plainEpochSeconds: z.number(),
-  /** One step against its matrix products alone (py_kernels/reference/step_matmuls.py), medians over rounds
-   * alternated in one kernel; torchOpsSeconds: the same steps with the torch ops instead of the C kernels, in the same
-   * rounds (null where those do not run). */
-  matmuls: z.object({
-    iterations: z.number().int(),
-    rounds: z.number().int(),
-    stepSeconds: z.number(),
-    matmulSeconds: z.number(),
-    torchOpsSeconds: z.number().nullable(),
-    ratio: z.number(),
-    gflopPerStep: z.number(),
-    matmulGflops: z.number(),
-  }),
+  /** One step against its matrix products alone, and with the torch ops instead of the C kernels
+   * (py_kernels/reference/step_matmuls.py): the kernel's figures as it returned them. */
+  matmuls: calls.bench_ladder_step.result,
   /** The convolutional Gamma-model's step (experiments/conv-gamma-mnist100.yaml) with the C kernels and with torch's
-   * ops, medians over alternated rounds (torchOpsSeconds null where the C kernels do not run). */
-  conv: z.object({ iterations: z.number().int(), rounds: z.number().int(), stepSeconds: z.number(), torchOpsSeconds: z.number().nullable() }),
+   * ops: the kernel's figures as it returned them. */
+  conv: calls.bench_native_step.result,
+  /** The 1-minute load average as the measurement began: other processes on the machine take cores too. */
+  loadAverage: z.number(),
   /** Runs side by side, one kernel each with an equal share of the cores (absent on a 1-core machine). */
   sideBySide: z.object({ workers: z.number().int(), threadsEach: z.number().int(), iterationsEach: z.number().int(), examplesPerSecond: z.number() }).optional(),
 });
@@ -57,6 +49,7 @@ export async function measureLadder(
   matmulSlice = { iterations: 10, rounds: 8 },
   convSlice = { iterations: 2, rounds: 4 },
 ): Promise<LadderBench> {
+  const loadAverage = os.loadavg()[0] ?? 0; // other processes on the machine take cores too
   const base = loadExperiment(path.join(PROJECT_ROOT, 'experiments', 'ladder-mnist100.yaml'));
   const experiment = { ...base, training: { ...base.training, epochs: 1 } };
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'pladder-bench-run-'));
@@ -107,17 +100,9 @@ export async function measureLadder(
       bridgeShare: result.bridge_share,
       plainIterations,
       plainEpochSeconds: plain.seconds_per_iteration * experiment.training.iterations_per_epoch,
-      matmuls: {
-        iterations: step.iterations,
-        rounds: step.rounds,
-        stepSeconds: step.step_seconds,
-        matmulSeconds: step.matmul_seconds,
-        torchOpsSeconds: step.torch_ops_seconds,
-        ratio: step.ratio,
-        gflopPerStep: step.gflop_per_step,
-        matmulGflops: step.matmul_gflops,
-      },
-      conv: { iterations: conv.iterations, rounds: conv.rounds, stepSeconds: conv.step_seconds, torchOpsSeconds: conv.torch_ops_seconds },
+      matmuls: step,
+      conv,
+      loadAverage,
       ...(os.availableParallelism() > 1 ? { sideBySide: await measureSideBySide(experiment, runsDir, device, sideBySideIterations, log) } : {}),
     };
   } finally {

@@ -1,26 +1,15 @@
 /** `make bench`: measures, prints, and records each figure in docs/results.md with command, machine, date and commit. */
-import os from 'node:os';
-import path from 'node:path';
-import { z } from 'zod';
 import { kernelFor, stopAllKernels } from '../bridge/index.js';
-import { bridgeBenchSchema, measureLatency, measurePull, type PullResult } from './bridge.js';
+import { bridgeBenchSchema, measureLatency, measurePull, type BridgeBench, type PullResult } from './bridge.js';
 import { dataBenchSchema, measureDataLoads } from './data.js';
 import { ladderStepSpec, pullsSpec, seedsSpec } from './figures.js';
 import { ladderBenchSchema, measureLadder } from './ladder.js';
-import { recordBench } from './record.js';
+import { recordBench, type RecordedBench } from './record.js';
 import { measureSeeds, seedsBenchSchema } from './seeds.js';
-import { renderFigure, type RenderedFigure } from '../figures/render.js';
-import { PROJECT_ROOT } from '../paths.js';
 import type { MachineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 
 const rate = (bytesPerSecond: number) => (bytesPerSecond >= 1e8 ? `${(bytesPerSecond / 1e9).toFixed(2)} GB/s` : `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`);
-
-/** The section's links to its numbers and its picture (docs/results.md sits one folder below the root). */
-function figureLines(json: string, figure: RenderedFigure): string {
-  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
-  return `- numbers: ${json}; figure: ${link(figure.svg)} (${link(figure.png)})`;
-}
 
 function stampLines(stamp: MachineStamp, command: string): string {
   return [`- command: \`${command}\``, `- machine: ${stamp.machine}`, `- date: ${stamp.date}`, `- commit: ${stamp.commit}`].join('\n');
@@ -46,14 +35,11 @@ export async function benchBridge(device: string, log: (line: string) => void): 
     pulls.push(result);
   }
   const kernelInfo = { device: info.device, python_version: info.python_version, torch: info.torch, blas: info.blas };
-  const recorded = await recordBench('bridge', bridgeBenchSchema, { kernel: kernelInfo, latency, pulls }, info.device);
-  const { stamp } = recorded;
-  const figure = await renderFigure(pullsSpec(recorded.measured.pulls, `${stamp.date}, commit ${stamp.commit}`), path.join(PROJECT_ROOT, 'figures', 'bench-bridge'));
-  writeBridgeSection(stamp, figureLines(recorded.file, figure), recorded.measured);
+  writeBridgeSection(await recordBench('bridge', bridgeBenchSchema, { kernel: kernelInfo, latency, pulls }, info.device, pullsSpec));
 }
 
-function writeBridgeSection(stamp: MachineStamp, numbers: string, b: z.output<typeof bridgeBenchSchema>): void {
-  const { latency, pulls, kernel: info } = b;
+function writeBridgeSection({ stamp, measured, links }: RecordedBench<BridgeBench>): void {
+  const { latency, pulls, kernel: info } = measured;
   const json = pulls.filter((p) => p.path === 'json').at(-1);
   const binary = pulls.filter((p) => p.path === 'binary');
   const largest = binary.at(-1);
@@ -66,7 +52,7 @@ function writeBridgeSection(stamp: MachineStamp, numbers: string, b: z.output<ty
       '',
       stampLines(stamp, 'make bench   (pladder bench --only bridge)'),
       `- kernel: Python ${info.python_version}, torch ${info.torch}, BLAS ${info.blas}`,
-      numbers,
+      links,
       '',
       table(
         ['figure', 'value', 'target'],
@@ -95,7 +81,7 @@ function writeBridgeSection(stamp: MachineStamp, numbers: string, b: z.output<ty
 export async function benchData(device: string, log: (line: string) => void): Promise<void> {
   log('data: flat784 views, first (uncached) and cached load, each in a fresh kernel');
   const recorded = await recordBench('data', dataBenchSchema, await measureDataLoads(device, log), device);
-  const { stamp, measured: { dataDir, timings } } = recorded;
+  const { stamp, links, measured: { dataDir, timings } } = recorded;
   writeSection(
     'data',
     [
@@ -103,7 +89,7 @@ export async function benchData(device: string, log: (line: string) => void): Pr
       '',
       stampLines(stamp, 'make bench   (pladder bench --only data)'),
       `- data directory: ${dataDir}`,
-      `- numbers: ${recorded.file}`,
+      links,
       '',
       table(
         ['dataset', 'split', 'examples', 'first load (s)', 'cached load (s)'],
@@ -119,10 +105,8 @@ export async function benchData(device: string, log: (line: string) => void): Pr
 
 export async function benchLadder(device: string, log: (line: string) => void): Promise<void> {
   log('ladder: one full epoch of experiments/ladder-mnist100.yaml through the runner, then the plain PyTorch loop');
-  const loadAverage = os.loadavg()[0] ?? 0; // other processes on the machine take cores too
-  const recorded = await recordBench('ladder', ladderBenchSchema.extend({ loadAverage: z.number() }), { ...(await measureLadder(device, log)), loadAverage }, device);
-  const { stamp, measured: b } = recorded;
-  const figure = await renderFigure(ladderStepSpec(b, `${stamp.date}, commit ${stamp.commit}`), path.join(PROJECT_ROOT, 'figures', 'bench-ladder'));
+  const { stamp, measured: b, links } = await recordBench('ladder', ladderBenchSchema, await measureLadder(device, log), device, ladderStepSpec);
+  const m = b.matmuls;
   writeSection(
     'ladder',
     [
@@ -130,7 +114,7 @@ export async function benchLadder(device: string, log: (line: string) => void): 
       '',
       stampLines(stamp, 'make bench   (pladder bench --only ladder)'),
       `- load average ${b.loadAverage.toFixed(1)} as it began (other processes share the cores)`,
-      figureLines(recorded.file, figure),
+      links,
       '',
       table(
         ['figure', 'value', 'target'],
@@ -141,24 +125,24 @@ export async function benchLadder(device: string, log: (line: string) => void): 
           [`plain PyTorch loop of the same recipe (${b.plainIterations} iterations, scaled to ${b.iterations})`, `${b.plainEpochSeconds.toFixed(1)} s`, ''],
           ['speed-up over the plain loop', `${(b.plainEpochSeconds / b.epochSeconds).toFixed(2)}x`, '>= 1x'],
           [
-            `one step / its matrix products alone (median of ${b.matmuls.rounds} alternated rounds of ${b.matmuls.iterations} iterations)`,
-            `${(1e3 * b.matmuls.stepSeconds).toFixed(1)} ms / ${(1e3 * b.matmuls.matmulSeconds).toFixed(1)} ms = ${b.matmuls.ratio.toFixed(2)}x (${b.matmuls.gflopPerStep.toFixed(2)} GFLOP per step at ${b.matmuls.matmulGflops.toFixed(0)} GFLOP/s)`,
+            `one step / its matrix products alone (median of ${m.rounds} alternated rounds of ${m.iterations} iterations)`,
+            `${(1e3 * m.step_seconds).toFixed(1)} ms / ${(1e3 * m.matmul_seconds).toFixed(1)} ms = ${m.ratio.toFixed(2)}x (${m.gflop_per_step.toFixed(2)} GFLOP per step at ${m.matmul_gflops.toFixed(0)} GFLOP/s)`,
             '<= 1.15x',
           ],
-          ...(b.matmuls.torchOpsSeconds !== null
+          ...(m.torch_ops_seconds !== null
             ? [
                 [
                   "the same step with torch's ops instead of the C kernels (`PLADDER_NATIVE=0`, in the same rounds)",
-                  `${(1e3 * b.matmuls.torchOpsSeconds).toFixed(1)} ms = ${(b.matmuls.torchOpsSeconds / b.matmuls.stepSeconds).toFixed(2)}x the step with the C kernels`,
+                  `${(1e3 * m.torch_ops_seconds).toFixed(1)} ms = ${(m.torch_ops_seconds / m.step_seconds).toFixed(2)}x the step with the C kernels`,
                   '',
                 ],
               ]
             : []),
           [
             `conv Gamma-model step (experiments/conv-gamma-mnist100.yaml; median of ${b.conv.rounds} alternated rounds of ${b.conv.iterations} iterations)`,
-            b.conv.torchOpsSeconds === null
-              ? `${(1e3 * b.conv.stepSeconds).toFixed(0)} ms (torch's ops: no C kernels here)`
-              : `${(1e3 * b.conv.stepSeconds).toFixed(0)} ms with the C kernels, ${(1e3 * b.conv.torchOpsSeconds).toFixed(0)} ms with torch's ops (${(b.conv.torchOpsSeconds / b.conv.stepSeconds).toFixed(2)}x)`,
+            b.conv.torch_ops_seconds === null
+              ? `${(1e3 * b.conv.step_seconds).toFixed(0)} ms (torch's ops: no C kernels here)`
+              : `${(1e3 * b.conv.step_seconds).toFixed(0)} ms with the C kernels, ${(1e3 * b.conv.torch_ops_seconds).toFixed(0)} ms with torch's ops (${(b.conv.torch_ops_seconds / b.conv.step_seconds).toFixed(2)}x)`,
             '',
           ],
           ...(b.sideBySide
@@ -194,9 +178,7 @@ export async function benchLadder(device: string, log: (line: string) => void): 
 
 export async function benchSeeds(device: string, log: (line: string) => void): Promise<void> {
   log('seeds: K ladders of experiments/ladder-mnist100.yaml batched in one kernel, against K kernels side by side');
-  const recorded = await recordBench('seeds', seedsBenchSchema, await measureSeeds(device, log), device);
-  const { stamp, measured: b } = recorded;
-  const figure = await renderFigure(seedsSpec(b, `${stamp.date}, commit ${stamp.commit}`), path.join(PROJECT_ROOT, 'figures', 'bench-seeds'));
+  const { stamp, measured: b, links } = await recordBench('seeds', seedsBenchSchema, await measureSeeds(device, log), device, seedsSpec);
   const per = (eps: number) => `${Math.round(eps)} examples/s (${(eps / b.single.examplesPerSecond).toFixed(2)}x one seed alone)`;
   const rounds = (values: number[]) => `rounds: ${values.map((v) => Math.round(v)).join(', ')}`;
   writeSection(
@@ -205,7 +187,7 @@ export async function benchSeeds(device: string, log: (line: string) => void): P
       '## Seeds as one model: batched against side by side',
       '',
       stampLines(stamp, 'make bench   (pladder bench --only seeds)'),
-      figureLines(recorded.file, figure),
+      links,
       `- cores: ${b.cores}, load average ${b.loadAverage.toFixed(1)} as it began (other processes share the cores); one seed alone (the single-seed trainer, ${b.single.iterations} iterations): ${Math.round(b.single.examplesPerSecond)} examples/s`,
       '',
       table(

@@ -1,22 +1,36 @@
 /** A benchmark's numbers as a committed artifact: `figures/bench-<name>.json` (who measured, and what), written
- * atomically and read back through its schema, so that its section of docs/results.md and its figure are made from
- * the file, not from the values in memory. */
+ * atomically and read back through its schema, so that its section of docs/results.md and its figure
+ * (`figures/bench-<name>.svg`/`.png`, where it has one) are made from the file, not from the values in memory. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
 import { z } from 'zod';
+import { renderFigure } from '../figures/render.js';
 import { PROJECT_ROOT } from '../paths.js';
-import { machineStamp } from '../provenance/machine.js';
+import { machineStamp, machineStampSchema, type MachineStamp } from '../provenance/machine.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 
-const stampSchema = z.object({ date: z.string(), commit: z.string(), machine: z.string() });
+export interface RecordedBench<T> {
+  stamp: MachineStamp;
+  measured: T;
+  /** The section's line linking its numbers and its picture (docs/results.md sits one folder below the root). */
+  links: string;
+}
 
-export const benchFile = (name: string) => path.join(PROJECT_ROOT, 'figures', `bench-${name}.json`);
-
-export async function recordBench<S extends z.ZodTypeAny>(name: string, schema: S, measured: z.input<S>, device: string) {
-  const file = benchFile(name);
-  const envelope = z.object({ stamp: stampSchema, measured: z.unknown() });
-  writeJsonAtomic(file, { stamp: stampSchema.parse(await machineStamp(device)), measured: schema.parse(measured) });
-  const back = envelope.parse(JSON.parse(readFileSync(file, 'utf8')));
+export async function recordBench<S extends z.ZodTypeAny>(
+  name: string,
+  schema: S,
+  measured: z.input<S>,
+  device: string,
+  draw?: (measured: z.output<S>, subtitle: string) => TopLevelSpec,
+): Promise<RecordedBench<z.output<S>>> {
+  const base = path.join(PROJECT_ROOT, 'figures', `bench-${name}`);
+  writeJsonAtomic(`${base}.json`, { stamp: machineStampSchema.parse(await machineStamp(device)), measured: schema.parse(measured) });
+  const back = z.object({ stamp: machineStampSchema, measured: z.unknown() }).parse(JSON.parse(readFileSync(`${base}.json`, 'utf8')));
   const stored: z.output<S> = schema.parse(back.measured);
-  return { file: path.relative(PROJECT_ROOT, file), stamp: back.stamp, measured: stored };
+  const numbers = `- numbers: ${path.relative(PROJECT_ROOT, `${base}.json`)}`;
+  if (!draw) return { stamp: back.stamp, measured: stored, links: numbers };
+  const figure = await renderFigure(draw(stored, `${back.stamp.date}, commit ${back.stamp.commit}`), base);
+  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
+  return { stamp: back.stamp, measured: stored, links: `${numbers}; figure: ${link(figure.svg)} (${link(figure.png)})` };
 }

@@ -2,6 +2,7 @@
  * approach compared (the progressive ladder network, supervised -> supervised) and each noise scale, as the mean over
  * seeds with the range of the seeds. Measured on the finished runs (runs/perturbation.ts, kept in each aps.json). */
 import type { TopLevelSpec } from 'vega-lite';
+import { VEGA_LITE_SCHEMA } from './render.js';
 import { summarize } from '../analysis/stats.js';
 import type { Kernel } from '../bridge/index.js';
 import type { DataLocation } from '../data/index.js';
@@ -69,7 +70,7 @@ export async function apsFigureData(kernel: Kernel, approaches: ApsApproach[], w
 export function apsSpec(title: string, bars: ApsBar[], note?: string): TopLevelSpec {
   const values = bars.filter((b) => b.mean !== null).map((b) => ({ ...b, scaleLabel: b.scale === 'raw' ? 'raw noise' : 'relative noise' }));
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: {
       text: title,
       subtitle: [

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import type { ExperimentOutcome } from '../runs/experiment.js';
 import { RunDirectory, type EpochRecord } from '../runs/run-dir.js';
-import { renderFigure, type RenderedFigure } from './render.js';
+import { renderFigure, VEGA_LITE_SCHEMA, type RenderedFigure } from './render.js';
 
 /** The learning curves of an experiment's runs (diverged ones left out), next to its summary.json. */
 export function drawLearningCurve(outcome: ExperimentOutcome): Promise<RenderedFigure> {
@@ -14,7 +14,7 @@ export function drawLearningCurve(outcome: ExperimentOutcome): Promise<RenderedF
 export function learningCurveSpec(title: string, seeds: { seed: number; records: EpochRecord[] }[]): TopLevelSpec {
   const values = seeds.flatMap(({ seed, records }) => records.map((r) => ({ seed: `seed ${seed}`, epoch: r.epoch, error: 100 * r.test_error })));
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: title, subtitle: 'test error of the clean path after each epoch' },
     width: 520,
     height: 300,

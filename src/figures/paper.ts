@@ -1,6 +1,7 @@
 /** The paper's comparison figures: Figure 5 (test accuracy by epoch for the four transfer approaches) and Figure 7
  * (final test accuracy with and without the learnable scalar). */
 import type { TopLevelSpec } from 'vega-lite';
+import { VEGA_LITE_SCHEMA } from './render.js';
 import type { CurvePoint } from '../analysis/curves.js';
 
 export function curvesSpec(title: string, approaches: { label: string; curve: CurvePoint[] }[], note?: string): TopLevelSpec {
@@ -13,7 +14,7 @@ export function curvesSpec(title: string, approaches: { label: string; curve: Cu
   const domain = [Math.max(0, Math.floor(Math.min(...means) / 5) * 5 - 5), Math.min(100, Math.ceil(Math.max(...means) / 5) * 5 + 5)];
   const color = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), legend: { orient: 'bottom' as const, columns: 2, labelLimit: 360 } };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: title, subtitle: ['mean over seeds, band: 95% confidence interval', ...(note ? [note] : [])] },
     width: 560,
     height: 340,
@@ -37,7 +38,7 @@ export function finalSpec(title: string, approaches: { label: string; final: Cur
   // Labels break at their commas ("scalar," over "before BN"), so that six of them fit under their bars.
   const x = { field: 'approach', type: 'nominal' as const, title: null, sort: approaches.map((a) => a.label), axis: { labelAngle: 0, labelLimit: 240, labelExpr: "split(datum.label, ', ')" } };
   return {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    $schema: VEGA_LITE_SCHEMA,
     title: { text: title, subtitle: ['final test accuracy (last epoch), mean over seeds with 95% confidence interval', ...(note ? [note] : [])] },
     width: Math.max(420, 90 * values.length),
     height: 300,

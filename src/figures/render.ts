@@ -4,6 +4,9 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../util/atomic.js';
 
+/** The Vega-Lite version every figure's specification is written for. */
+export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
 export interface RenderedFigure {
   svg: string;
   png: string;

@@ -1,13 +1,11 @@
 /** Who measured: the machine, the date and the commit, written next to every benchmark figure. */
 import { execa } from 'execa';
 import os from 'node:os';
+import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths.js';
 
-export interface MachineStamp {
-  date: string;
-  commit: string;
-  machine: string;
-}
+export const machineStampSchema = z.object({ date: z.string(), commit: z.string(), machine: z.string() });
+export type MachineStamp = z.infer<typeof machineStampSchema>;
 
 export async function machineStamp(device: string): Promise<MachineStamp> {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';

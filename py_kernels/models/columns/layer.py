@@ -24,7 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..column_api import Column
-from ..ladder_ops import normalise_groups
+from ..ladder_ops import normalise_rows
 
 # Constants of the columns, not settings: CuriousAI's batch-norm epsilon and the running averages' momentum.
 BN_EPS = 1e-10
@@ -80,11 +80,9 @@ class NormalisedLayer(nn.Module):
         if not self.batch_norm:
             return z_pre
         if self.training:  # one fused node (ladder_ops.py; C kernels on the CPU)
-            positions = z_pre[0, 0].numel()                              # 1 for a vector, H * W for a map
-            z, mean, _, var = normalise_groups(z_pre.reshape(1, 1, z_pre.shape[0], z_pre.shape[1], positions),
-                                               self.eps)
-            self.update_running(mean.view(-1), var.view(-1), z_pre.shape[0] * positions)
-            return z.view(z_pre.shape)
+            z, mean, _, var = normalise_rows(z_pre, 1, self.eps)
+            self.update_running(mean[0], var[0], z_pre.numel() // z_pre.shape[1])
+            return z
         mean, var = self.running_mean, self.running_var
         return (z_pre - per_channel(mean, z_pre)) * per_channel(torch.rsqrt(var + self.eps), z_pre)
 
