@@ -259,7 +259,7 @@ def run_close(run_id: str) -> None:
 def run_group_create(group_id: str, models: list, training: dict, seeds: list, tensors: dict, splits: list,
                      test_limit: int | None) -> dict:
     return run_groups.create(group_id, models, training, seeds, tensors, splits, test_limit, session().store,
-                             session().device)
+                             session().device, session().threads)
 
 
 @call
@@ -447,39 +447,44 @@ def bench_native_step(x: str, y: str, labeled: str, model: dict, training: dict,
 
 
 @call
-def bench_seeds_ladder(x: str, y: str, model: dict, training: dict, seeds: int, batched: bool, iterations: int) -> dict:
-    """Throughput of `seeds` ladders of `model` (seeds 1..K) in this kernel: batched as one module
-    (batched_training.py), or with batched false and seeds 1 the single-seed LadderTrainer (what each process of
-    `--parallel` runs). Labeled: the first 100 rows of x; unlabeled pool: all of x; `training`'s batches.
-    -> {"seeds", "batched", "iterations", "seconds_per_iteration", "examples_per_second" (all seeds together),
+def bench_seeds_ladder(x: str, y: str, model: dict, training: dict, seeds: int, how: str, iterations: int) -> dict:
+    """Throughput of `seeds` ladders of `model` (seeds 1..K) in this kernel, trained `how`: "alone" (seeds 1: the
+    single-seed LadderTrainer, what each process of `--parallel` runs), "batched_network" (one module,
+    batched_training.py) or "seed_threads" (each seed's own trainer, stepped by this kernel's threads,
+    seed_threads.py). Labeled: the first 100 rows of x; unlabeled pool: all of x; `training`'s batches.
+    -> {"seeds", "how", "iterations", "seconds_per_iteration", "examples_per_second" (all seeds together),
     "examples", "started", "ended" (the timed iterations' wall clock, time.time(): kernels run side by side are
     counted over the span from the first start to the last end)}."""
     from py_kernels.batched_training import BatchedLadderTrainer
     from py_kernels.models import build_model
     from py_kernels.models.batched_ladder import stack_ladders
+    from py_kernels.seed_threads import SeedThreadsTrainer
     from py_kernels.training import LadderTrainer
 
-    if not batched and seeds != 1:
-        raise KernelInputError(f"an unbatched run trains one seed; got seeds={seeds} with batched=false")
+    if how == "alone" and seeds != 1:
+        raise KernelInputError(f"a run alone trains one seed; got seeds={seeds} with how='alone'")
     store, device = session().store, session().device
     xs, ys = store.get(x), store.get(y)
     options = {k: v for k, v in model.items() if k != "architecture"}
     schedule = {"epochs_planned": training["epochs"], "lr": training["learning_rate"],
                 "decay_fraction": training["decay_fraction"]}
     ladders = [build_model("ladder", seed=s, **options).to(device) for s in range(1, seeds + 1)]
-    if batched:
+    if how == "batched_network":
         trainer = BatchedLadderTrainer(stack_ladders(ladders), [(xs[:100], ys[:100], xs)] * seeds,
                                        list(range(1, seeds + 1)), **schedule)
     else:
-        trainer = LadderTrainer(ladders[0], xs[:100], ys[:100], xs, seed=1, **schedule)
-    batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
-    trainer.train_epoch(2, **batches)  # warm-up: allocations, Adam's state
+        singles = [LadderTrainer(ladder, xs[:100], ys[:100], xs, seed=k + 1, **schedule)
+                   for k, ladder in enumerate(ladders)]
+        trainer = singles[0] if how == "alone" else SeedThreadsTrainer(singles, session().threads)
+    batches = {"iterations": 2, "labeled_batch": training["labeled_batch"],
+               "unlabeled_batch": training["unlabeled_batch"]}
+    trainer.train_epoch(**batches)  # warm-up: allocations, Adam's state
     started = time.time()
-    result = trainer.train_epoch(iterations, **batches)
+    result = trainer.train_epoch(**{**batches, "iterations": iterations})
     ended = time.time()
-    seconds = (result[0] if batched else result)["seconds"]
+    seconds = (result if how == "alone" else result[0])["seconds"]
     examples = seeds * iterations * (batches["labeled_batch"] + batches["unlabeled_batch"])
-    return {"seeds": seeds, "batched": batched, "iterations": iterations, "seconds_per_iteration": seconds / iterations,
+    return {"seeds": seeds, "how": how, "iterations": iterations, "seconds_per_iteration": seconds / iterations,
             "examples_per_second": examples / seconds, "examples": examples, "started": started, "ended": ended}
 
 

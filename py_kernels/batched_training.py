@@ -108,6 +108,10 @@ class BatchedTrainer:
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
 
+    def seed_model_state(self, k: int) -> dict:
+        """Seed k's network as its single model's state_dict."""
+        return self.model.seed_state(k)
+
     def load_seed_state_dicts(self, states: Sequence[dict]) -> None:
         """Every seed's checkpoint at once (single-trainer or `seed_state_dict` format), in seed order. They must be of
         one epoch (the seeds share the clock and Adam's step count) and of this trainer's seeds and schedule."""

@@ -1,37 +1,52 @@
-"""Several seeds of one experiment trained as one batched module (`pladder run --batch-seeds`), held by the kernel
+"""Several seeds of one experiment trained together in one kernel (`pladder run --batch-seeds`), held by the kernel
 between calls like a run (runs.py) and driven epoch by epoch from TypeScript.
 
 A group is the runs of seeds s_1..s_K of one experiment: each keeps its own run directory, metrics, checkpoint (in
-the single trainer's format, so a seed resumes alone or batched) and exported model and column, exactly as a run of
-its own; only the training is shared (batched_training.py: each slice trains as that seed alone would, up to the
-summation order of the batched matrix products). Batched models exist for the fc ladder, the MLP and progressive
-networks of fc columns (each seed on its own source columns); any other model trains its seeds one run each.
+the single trainer's format, so a seed resumes alone or with others) and exported model and column, exactly as a run
+of its own; only the training is shared. How (`seed_threads_pay`): on a GPU, one batched network (batched_training.py:
+each slice trains as that seed alone would, up to the summation order of the batched matrix products); on a CPU
+kernel with several cores, each seed's own trainer, stepped by one thread per core (seed_threads.py: bit for bit the
+run alone). Groups exist for the fc ladder, the MLP and progressive networks of fc columns (each seed on its own
+source columns), the models with a batched twin; any other model trains its seeds one run each.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
 from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
 from .errors import KernelInputError
-from .models import build_model
+from .models import build_model, get_model
 from .models.batched_fc import BatchedMLP, stack_columns
 from .models.batched_ladder import stack_ladders
 from .models.batched_progressive import stack_progressive
 from .progress import ProgressSink
 from .runs import _indices, _save_atomic, export_model, model_input, read_checkpoint
+from .seed_threads import SeedThreadsTrainer
+from .training import trainer_for
 from .tensors import TensorStore
 
 # the models with a batched twin (models/batched_ladder.py, batched_fc.py, batched_progressive.py: fc columns only)
 BATCHABLE = ("ladder", "mlp", "progressive")
 
 
+def seed_threads_pay(device: torch.device, threads: int) -> bool:
+    """Seeds in threads (seed_threads.py) on a CPU kernel with two or more cores, where they measured faster than
+    the batched network (docs/results.md, section seeds); the batched network on a GPU, and on one core (one op for
+    all seeds instead of one each)."""
+    return device.type == "cpu" and threads >= 2
+
+
+# What a group trains with: the batched network, or each seed's own trainer in threads.
+GroupTrainer = Union[BatchedTrainer, SeedThreadsTrainer]
+
+
 @dataclass
 class Group:
-    trainer: BatchedTrainer
+    trainer: GroupTrainer
     architecture: str
     options: List[dict]               # each seed's model options (its dict without "architecture"), to rebuild it
     seeds: List[int]
@@ -53,12 +68,14 @@ def get(group_id: str) -> Group:
 
 
 def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequence[int], tensors: dict,
-           splits: Sequence[dict], test_limit: Optional[int], store: TensorStore, device: torch.device) -> dict:
-    """The networks of `seeds` (each initialised as its own run would be) stacked into one batched network, and its
-    trainer. models[k]: seed k's model, as runs.create takes it (one architecture; a progressive network's source
+           splits: Sequence[dict], test_limit: Optional[int], store: TensorStore, device: torch.device,
+           threads: int = 1) -> dict:
+    """The networks of `seeds` (each initialised as its own run would be) and the group's trainer: one batched network,
+    or on a CPU kernel of `threads` >= 2 threads each seed's own trainer in threads (`seed_threads_pay`). models[k]: seed k's model, as runs.create takes it (one architecture; a progressive network's source
     columns are seed k's own); training, test_limit: as runs.create takes them; tensors: {train_x, train_y, test_x,
     test_y}; splits[k]: seed k's {train, labeled, validation} index tensors (api.data_pool_split with seed k).
-    -> {"group_id", "seeds", "parameters" (one seed's), "labeled", "unlabeled", "validation"}"""
+    -> {"group_id", "seeds", "parameters" (one seed's), "labeled", "unlabeled", "validation", "trained_as"
+    ({"kind": "batched_network"} or {"kind": "seed_threads", "threads"})}"""
     architecture = models[0].get("architecture") if models else None
     if any(model.get("architecture") != architecture for model in models):
         raise KernelInputError(f"the seeds of a run group share one architecture, got "
@@ -84,18 +101,24 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
                                f"seeds are evaluated together")
     options = [{k: v for k, v in model.items() if k != "architecture"} for model in models]
     networks = [build_model(architecture, seed=int(s), **o).to(device) for s, o in zip(seeds, options)]
-    schedule = dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
-                    decay_fraction=training["decay_fraction"])
-    if architecture == "ladder":
-        data = [(x[s["labeled"]], y[s["labeled"]], x[s["train"]]) for s in per_seed]
-        trainer: BatchedTrainer = BatchedLadderTrainer(stack_ladders(networks), data, seeds, **schedule)
-        batches = {"iterations": training["iterations_per_epoch"], "labeled_batch": training["labeled_batch"],
-                   "unlabeled_batch": training["unlabeled_batch"]}
+    trainer_class = trainer_for(get_model(architecture).objective)
+    batches = trainer_class.epoch_options(training)
+    if seed_threads_pay(device, threads):
+        # each seed the trainer its own run would have (runs.create), on the same tensors
+        trainer: GroupTrainer = SeedThreadsTrainer(
+            [trainer_class.for_run(net, x, y, s["train"], s["labeled"], training, int(seed))
+             for net, s, seed in zip(networks, per_seed, seeds)], threads)
     else:
-        data = [(x[s["labeled"]], y[s["labeled"]]) for s in per_seed]
-        batched = stack_progressive(networks) if architecture == "progressive" else stack_columns(networks, BatchedMLP)
-        trainer = BatchedSupervisedTrainer(batched, data, seeds, **schedule)
-        batches = {"iterations": training["iterations_per_epoch"], "batch_size": training["labeled_batch"]}
+        schedule = dict(epochs_planned=training["epochs"], lr=training["learning_rate"],
+                        decay_fraction=training["decay_fraction"])
+        if architecture == "ladder":
+            data = [(x[s["labeled"]], y[s["labeled"]], x[s["train"]]) for s in per_seed]
+            trainer = BatchedLadderTrainer(stack_ladders(networks), data, seeds, **schedule)
+        else:
+            data = [(x[s["labeled"]], y[s["labeled"]]) for s in per_seed]
+            batched = (stack_progressive(networks) if architecture == "progressive"
+                       else stack_columns(networks, BatchedMLP))
+            trainer = BatchedSupervisedTrainer(batched, data, seeds, **schedule)
     validated = per_seed[0]["validation"] is not None
     test = slice(None) if test_limit is None else slice(0, int(test_limit))
     _groups[group_id] = Group(
@@ -106,7 +129,9 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
     return {"group_id": group_id, "seeds": [int(s) for s in seeds],
             "parameters": sum(p.numel() for p in networks[0].parameters() if p.requires_grad),
             "labeled": [int(s["labeled"].numel()) for s in per_seed],
-            "unlabeled": [int(s["train"].numel()) for s in per_seed], "validation": validation_sizes.pop()}
+            "unlabeled": [int(s["train"].numel()) for s in per_seed], "validation": validation_sizes.pop(),
+            "trained_as": ({"kind": "seed_threads", "threads": trainer.threads} if isinstance(trainer, SeedThreadsTrainer)
+                           else {"kind": "batched_network"})}
 
 
 def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Optional[ProgressSink]) -> List[dict]:
@@ -150,7 +175,7 @@ def export(group_id: str, index: int, model_path: str, column_path: str) -> dict
     if not 0 <= index < len(group.seeds):
         raise KernelInputError(f"seed index {index} is outside the group's {len(group.seeds)} seeds")
     single = build_model(group.architecture, seed=group.seeds[index], **group.options[index])
-    single.load_state_dict(group.trainer.model.seed_state(index))
+    single.load_state_dict(group.trainer.seed_model_state(index))
     return export_model(group.architecture, single, model_path, column_path)
 
 

@@ -18,10 +18,12 @@ Values returned to the caller are plain Python numbers; a non-finite loss is ret
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import math
 import time
-from typing import Dict, Optional, Tuple, Type, Union
+from typing import Dict, Generator, Iterator, Optional, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
@@ -37,6 +39,7 @@ from .progress import Progress, ProgressSink
 _CPU_RUNTIME: Optional[dict] = None
 
 
+@functools.lru_cache(maxsize=None)
 def _loaded_openblas():
     """The OpenBLAS already loaded into this process (Debian's torch calls it through libblas.so.3), or None.
     Only libraries already mapped are opened, so nothing new is loaded on e.g. an MKL build."""
@@ -54,6 +57,22 @@ def _loaded_openblas():
         except (OSError, AttributeError):
             continue
     return None
+
+
+@contextlib.contextmanager
+def blas_threads(n: int) -> Iterator[None]:
+    """OpenBLAS's own thread pool at n threads inside the block (seed_threads.py: one per worker thread, each GEMM
+    then runs in the thread that calls it), as it was after; nothing to set on other BLAS builds."""
+    blas = _loaded_openblas()
+    if blas is None:
+        yield
+        return
+    before = int(blas.openblas_get_num_threads())
+    blas.openblas_set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        blas.openblas_set_num_threads(before)
 
 
 def configure_cpu_runtime(threads: Optional[int] = None) -> dict:
@@ -306,6 +325,23 @@ class Trainer(Evaluator):
             torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
+# One epoch's steps as a generator: yields the steps done after each, returns the epoch's result (a trainer's
+# `epoch_steps`). The same steps whoever drives them: `run_steps` here, seed_threads.py's workers a step at a time.
+EpochSteps = Generator[int, None, dict]
+
+
+def run_steps(steps: EpochSteps, iterations: int, progress_sink: Optional[ProgressSink]) -> dict:
+    """Every step of `steps`, reported to `progress_sink` (rate-limited) -> the epoch's result."""
+    progress = Progress(progress_sink, "train_epoch", iterations)
+    while True:
+        try:
+            done = next(steps)
+        except StopIteration as end:
+            return end.value
+        if progress_sink is not None:
+            progress.update(done)
+
+
 def check_ladder_batches(iterations: int, labeled_batch: int, unlabeled_batch: int) -> None:
     """An epoch of the ladder's batches: at least one iteration, at least two examples a batch (batch norm)."""
     if iterations < 1 or labeled_batch < 2 or unlabeled_batch < 2:
@@ -348,12 +384,15 @@ class LadderTrainer(Trainer):
         """-> {"epoch": completed epochs, "lr", "iterations", "seconds", "examples_per_s",
         "loss_total", "loss_supervised", "loss_denoising": [C_d(0) .. C_d(L)] (unweighted, 0 without a cost)},
         losses averaged over the epoch's iterations."""
+        return run_steps(self.epoch_steps(iterations, labeled_batch, unlabeled_batch), iterations, progress_sink)
+
+    def epoch_steps(self, iterations: int, labeled_batch: int, unlabeled_batch: int) -> EpochSteps:
+        """`train_epoch` a step at a time: yields after each step, returns its result (`run_steps` drives it)."""
         check_ladder_batches(iterations, labeled_batch, unlabeled_batch)
         t0 = time.perf_counter()
         lr = self._begin_epoch()
         model, opt, gen = self.model, self.optimizer, self.generator
         xl, yl, xu = self.x_labeled, self.y_labeled, self.x_unlabeled
-        progress = Progress(progress_sink, "train_epoch", iterations)
         n_layers = len(model.layer_shapes)
         sums = torch.zeros(2 + n_layers, device=self.device)  # total, supervised, denoising per layer
         for i in range(iterations):
@@ -367,8 +406,7 @@ class LadderTrainer(Trainer):
                 sums[0] += out["total"].detach()
                 sums[1] += out["supervised"].detach()
                 sums[2:] += out["denoising"]
-            if progress_sink is not None:
-                progress.update(i + 1)
+            yield i + 1
         means = (sums / iterations).tolist()
         self._end_epoch(xu, unlabeled_batch)
         seconds = time.perf_counter() - t0
@@ -413,13 +451,16 @@ class SupervisedTrainer(Trainer):
 
     def train_epoch(self, iterations: int, batch_size: int, progress_sink: Optional[ProgressSink] = None) -> dict:
         """-> {"epoch", "lr", "iterations", "seconds", "examples_per_s", "loss_total", "loss_supervised"}."""
+        return run_steps(self.epoch_steps(iterations, batch_size), iterations, progress_sink)
+
+    def epoch_steps(self, iterations: int, batch_size: int) -> EpochSteps:
+        """`train_epoch` a step at a time: yields after each step, returns its result (`run_steps` drives it)."""
         if iterations < 1 or batch_size < 2:
             raise KernelInputError(
                 f"need iterations >= 1 and batch_size >= 2 (batch norm), got {iterations} and {batch_size}")
         t0 = time.perf_counter()
         lr = self._begin_epoch()
         model, opt = self.model, self.optimizer
-        progress = Progress(progress_sink, "train_epoch", iterations)
         total = torch.zeros((), device=self.device)
         for i in range(iterations):
             idx = self.sampler.take(batch_size)
@@ -429,8 +470,7 @@ class SupervisedTrainer(Trainer):
             opt.step()
             with torch.no_grad():
                 total += loss.detach()
-            if progress_sink is not None:
-                progress.update(i + 1)
+            yield i + 1
         mean = float(total) / iterations
         self._end_epoch(self.x, batch_size)
         seconds = time.perf_counter() - t0

@@ -26,20 +26,21 @@ export function ladderStepSpec(b: LadderBench, subtitle: string): TopLevelSpec {
   };
 }
 
-/** Examples per second of K seeds, batched in one kernel and as K kernels side by side (K = 1: the single-seed
- * kernel alone). */
+/** Examples per second of K seeds in one kernel (as one batched network, and in threads) and as K kernels side by
+ * side (K = 1: the single-seed kernel alone). */
 export function seedsSpec(b: SeedsBench, subtitle: string): TopLevelSpec {
   const apart = (r: SeedsBench['rows'][number]) => (r.seeds === 1 ? b.single.examplesPerSecond : r.sideBySide?.examplesPerSecond);
   const values = b.rows.flatMap((r) => {
     const separate = apart(r);
     return [
-      { seeds: r.seeds, how: 'K seeds batched in one kernel', examplesPerSecond: r.batched.examplesPerSecond },
+      { seeds: r.seeds, how: 'K seeds as one batched network', examplesPerSecond: r.batched.examplesPerSecond },
+      ...(r.seedThreads ? [{ seeds: r.seeds, how: `K seeds in ${r.seedThreads.threads} threads of one kernel`, examplesPerSecond: r.seedThreads.examplesPerSecond }] : []),
       ...(separate !== undefined ? [{ seeds: r.seeds, how: 'K single-seed kernels side by side', examplesPerSecond: separate }] : []),
     ];
   });
   return {
     $schema: VEGA_LITE_SCHEMA,
-    title: { text: 'K ladder seeds: batched against side by side', subtitle: [subtitle, `${b.cores} cores; one seed alone: ${Math.round(b.single.examplesPerSecond)} examples/s`] },
+    title: { text: 'K ladder seeds: in one kernel against side by side', subtitle: [subtitle, `${b.cores} cores; one seed alone: ${Math.round(b.single.examplesPerSecond)} examples/s`] },
     data: { values },
     width: 360,
     height: 200,

@@ -5,7 +5,7 @@ import { dataBenchSchema, measureDataLoads } from './data.js';
 import { ladderStepSpec, pullsSpec, seedsSpec } from './figures.js';
 import { ladderBenchSchema, measureLadder } from './ladder.js';
 import { recordBench, type RecordedBench } from './record.js';
-import { measureSeeds, seedsBenchSchema } from './seeds.js';
+import { measureSeeds, seedsBenchSchema, type SeedsRow } from './seeds.js';
 import type { MachineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 
@@ -177,40 +177,46 @@ export async function benchLadder(device: string, log: (line: string) => void): 
 }
 
 export async function benchSeeds(device: string, log: (line: string) => void): Promise<void> {
-  log('seeds: K ladders of experiments/ladder-mnist100.yaml batched in one kernel, against K kernels side by side');
+  log('seeds: K ladders of experiments/ladder-mnist100.yaml in one kernel (batched network, seed threads), against K kernels side by side');
   const { stamp, measured: b, links } = await recordBench('seeds', seedsBenchSchema, await measureSeeds(device, log), device, seedsSpec);
   const per = (eps: number) => `${Math.round(eps)} examples/s (${(eps / b.single.examplesPerSecond).toFixed(2)}x one seed alone)`;
   const rounds = (values: number[]) => `rounds: ${values.map((v) => Math.round(v)).join(', ')}`;
+  const against = (eps: number | undefined, r: SeedsRow) => (eps !== undefined && r.sideBySide ? `${(eps / r.sideBySide.examplesPerSecond).toFixed(2)}x` : '');
   writeSection(
     'seeds',
     [
-      '## Seeds as one model: batched against side by side',
+      '## Seeds as one job: batched network and seed threads against side by side',
       '',
       stampLines(stamp, 'make bench   (pladder bench --only seeds)'),
       links,
       `- cores: ${b.cores}, load average ${b.loadAverage.toFixed(1)} as it began (other processes share the cores); one seed alone (the single-seed trainer, ${b.single.iterations} iterations): ${Math.round(b.single.examplesPerSecond)} examples/s`,
       '',
       table(
-        ['seeds K', 'iterations', 'K batched in one kernel', 'K kernels side by side', 'batched / side by side'],
+        ['seeds K', 'iterations', 'K as one batched network', 'K in threads of one kernel', 'K kernels side by side', 'batched / side by side', 'threads / side by side'],
         b.rows.map((r) => [
           r.seeds,
           r.iterations,
           `${per(r.batched.examplesPerSecond)}; ${rounds(r.batched.rounds)}`,
+          r.seedThreads ? `${per(r.seedThreads.examplesPerSecond)}, ${r.seedThreads.threads} threads; ${rounds(r.seedThreads.rounds)}` : '',
           r.sideBySide
             ? `${per(r.sideBySide.examplesPerSecond)}, ${r.sideBySide.threadsEach} thread(s) each; ${rounds(r.sideBySide.rounds)}`
             : r.seeds === 1
               ? '(one seed alone, above)'
               : `skipped: ${r.skipped}`,
-          r.sideBySide ? `${(r.batched.examplesPerSecond / r.sideBySide.examplesPerSecond).toFixed(2)}x` : '',
+          against(r.batched.examplesPerSecond, r),
+          against(r.seedThreads?.examplesPerSecond, r),
         ]),
       ),
       '',
-      'Batched: the K seeds as one module whose parameters carry a leading K dimension (py_kernels/batched_training.py),',
-      'all cores to one kernel. Side by side: K single-seed kernels at once, the cores shared out (what `--parallel K`',
-      'runs), counted over the span from the first start to the last end. The two take turns, round by round, so that',
-      'both see the same changes in the machine\'s load; the table gives the mean over the rounds. Each kernel trains on',
-      'MNIST\'s 10000 test images as its pool (the step\'s speed does not depend on which images it reads), 100 + 100',
-      'per batch, after two warm-up iterations; the iterations shrink with K so each row does about the same work.',
+      'Batched network: the K seeds as one module whose parameters carry a leading K dimension',
+      '(py_kernels/batched_training.py), all cores to one kernel. Threads: each seed\'s own single-seed trainer in the',
+      'same kernel, its steps taken by one worker thread per core with one BLAS thread each (py_kernels/seed_threads.py;',
+      'what `--batch-seeds` runs on a CPU kernel of two or more threads). Side by side: K single-seed kernels at once,',
+      'the cores shared out (what `--parallel K` runs), counted over the span from the first start to the last end.',
+      'The three take turns, round by round, so that all see the same changes in the machine\'s load; the table gives',
+      'the mean over the rounds. Each kernel trains on MNIST\'s 10000 test images as its pool (the step\'s speed does',
+      'not depend on which images it reads), 100 + 100 per batch, after two warm-up iterations; the iterations shrink',
+      'with K so each row does about the same work.',
     ].join('\n'),
   );
 }

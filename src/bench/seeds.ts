@@ -1,4 +1,5 @@
-/** Seeds as one model: K ladders trained batched in one kernel against K single-seed kernels side by side. */
+/** Seeds as one job: K ladders trained in one kernel, as one batched network and as K single-seed trainers stepped by
+ * the kernel's threads, against K single-seed kernels side by side. */
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -18,6 +19,8 @@ export const seedsRowSchema = z.object({
   iterations: z.number().int(),
   /** Examples per second of all K seeds together: the mean over the rounds, and each round's. */
   batched: throughputSchema,
+  /** The K seeds' own trainers stepped by the kernel's threads (py_kernels/seed_threads.py); K > 1 only. */
+  seedThreads: throughputSchema.extend({ threads: z.number().int() }).optional(),
   /** `seeds` single-seed kernels at once, each with `threadsEach` threads; absent where memory would not hold them. */
   sideBySide: throughputSchema.extend({ threadsEach: z.number().int() }).optional(),
   skipped: z.string().optional(),
@@ -59,13 +62,14 @@ const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(
 /** K single-seed kernels at once: examples over the span from the first start to the last end (kernels that did not
  * overlap fully count for less than the sum of their own rates). */
 async function sideBySideRound(kernels: { kernel: Kernel; x: string; y: string }[], call: Omit<Call, 'x' | 'y'>, iterations: number): Promise<number> {
-  const results = await Promise.all(kernels.map((k) => k.kernel.call('bench_seeds_ladder', { ...call, x: k.x, y: k.y, seeds: 1, batched: false, iterations })));
+  const results = await Promise.all(kernels.map((k) => k.kernel.call('bench_seeds_ladder', { ...call, x: k.x, y: k.y, seeds: 1, how: 'alone', iterations })));
   const span = Math.max(...results.map((r) => r.ended)) - Math.min(...results.map((r) => r.started));
   return results.reduce((sum, r) => sum + r.examples, 0) / span;
 }
 
-/** For each K: the batched kernel and the K kernels side by side in turn, `rounds` times, so that both see the same
- * changes in the machine's load. The batched kernel keeps all the cores; it is idle while the others run. */
+/** For each K: the K seeds as one batched network, then as their own trainers in threads (both in the main kernel,
+ * which keeps all the cores and is idle while the others run), then K kernels side by side, in turn, `rounds` times,
+ * so that all see the same changes in the machine's load. */
 export async function measureSeeds(device: string, log: (line: string) => void, counts = [1, 3, 15], budget = 45, rounds = 2): Promise<SeedsBench> {
   const { model, training } = recipe();
   const cores = os.availableParallelism();
@@ -73,9 +77,10 @@ export async function measureSeeds(device: string, log: (line: string) => void, 
   const rows: SeedsRow[] = [];
   const main = await kernelWithPool(device);
   try {
+    const { threads } = await main.kernel.info();
     const base: Call = { x: main.x, y: main.y, model, training };
     const iterations = iterationsFor(1, budget);
-    const alone = await main.kernel.call('bench_seeds_ladder', { ...base, seeds: 1, batched: false, iterations });
+    const alone = await main.kernel.call('bench_seeds_ladder', { ...base, seeds: 1, how: 'alone', iterations });
     const single = { examplesPerSecond: alone.examples_per_second, iterations };
     log(`  one seed alone: ${Math.round(single.examplesPerSecond)} examples/s`);
     for (const seeds of counts) {
@@ -91,9 +96,14 @@ export async function measureSeeds(device: string, log: (line: string) => void, 
       const side = seeds > 1 && !row.skipped ? await Promise.all(Array.from({ length: seeds }, () => kernelWithPool(device, threadsEach))) : [];
       try {
         for (let round = 0; round < rounds; round++) {
-          const batched = await main.kernel.call('bench_seeds_ladder', { ...base, seeds, batched: true, iterations: its });
+          const batched = await main.kernel.call('bench_seeds_ladder', { ...base, seeds, how: 'batched_network', iterations: its });
           row.batched.rounds.push(batched.examples_per_second);
           log(`  ${seeds} seed(s) batched: ${Math.round(batched.examples_per_second)} examples/s (${its} iterations)`);
+          if (seeds > 1) {
+            const threaded = await main.kernel.call('bench_seeds_ladder', { ...base, seeds, how: 'seed_threads', iterations: its });
+            row.seedThreads = { examplesPerSecond: NaN, rounds: [...(row.seedThreads?.rounds ?? []), threaded.examples_per_second], threads };
+            log(`  ${seeds} seeds in ${threads} threads: ${Math.round(threaded.examples_per_second)} examples/s`);
+          }
           if (!side.length) continue;
           const together = await sideBySideRound(side, { model, training }, its);
           row.sideBySide = { examplesPerSecond: NaN, rounds: [...(row.sideBySide?.rounds ?? []), together], threadsEach };
@@ -103,6 +113,7 @@ export async function measureSeeds(device: string, log: (line: string) => void, 
         await Promise.all(side.map((k) => k.kernel.stop({ final: true })));
       }
       row.batched.examplesPerSecond = mean(row.batched.rounds);
+      if (row.seedThreads) row.seedThreads.examplesPerSecond = mean(row.seedThreads.rounds);
       if (row.sideBySide) row.sideBySide.examplesPerSecond = mean(row.sideBySide.rounds);
       rows.push(row);
     }

@@ -61,6 +61,10 @@ const dataLocation = { data_dir: z.string(), cache_dir: z.string().nullable() };
 /** A model's input in the kernel: one tensor's name, or {view: name} for a model whose columns read several views. */
 const inputTensorsSchema = z.union([z.string(), z.partialRecord(viewSchema, z.string())]);
 
+/** How a benchmark trains its seeds: one seed's own trainer alone, K seeds as one batched network, or K seeds' own
+ * trainers stepped by the kernel's threads. */
+const seedsTrainedSchema = z.enum(['alone', 'batched_network', 'seed_threads']);
+
 export const epochMetricsSchema = z.object({
   epoch: z.number().int().positive(),
   lr: z.number(),
@@ -82,8 +86,11 @@ export const epochMetricsSchema = z.object({
   eval_seconds: z.number(),
   /** Wall time inside the kernel call (training, evaluation, checkpoint). */
   kernel_seconds: z.number(),
-  /** Trained batched with this many seeds (--batch-seeds); the times are the batch's. Absent: a run of its own. */
+  /** Trained together with this many seeds (--batch-seeds); the times are the group's. Absent: a run of its own. */
   seeds_batched: z.number().int().optional(),
+  /** The group's seeds were each trained by their own single-seed trainer, stepped by this many threads of one CPU
+   * kernel (py_kernels/seed_threads.py). Absent: as one batched network, or a run of its own. */
+  seed_threads: z.number().int().optional(),
 });
 export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
 
@@ -205,6 +212,11 @@ export const calls = {
       labeled: z.array(z.number().int()),
       unlabeled: z.array(z.number().int()),
       validation: z.number().int(),
+      /** How the seeds train: as one batched network, or each its own trainer stepped by `threads` CPU threads. */
+      trained_as: z.discriminatedUnion('kind', [
+        z.object({ kind: z.literal('batched_network') }),
+        z.object({ kind: z.literal('seed_threads'), threads: z.number().int().positive() }),
+      ]),
     }),
   ),
   /** One epoch of every seed; checkpoint_paths[k] null: seed k's checkpoint is not written (its run has ended). */
@@ -316,12 +328,12 @@ export const calls = {
       model: ladderModelSchema,
       training: kernelTrainingSchema,
       seeds: z.number().int().positive(),
-      batched: z.boolean(),
+      how: seedsTrainedSchema,
       iterations: z.number().int().positive(),
     }),
     z.object({
       seeds: z.number().int(),
-      batched: z.boolean(),
+      how: seedsTrainedSchema,
       iterations: z.number().int(),
       seconds_per_iteration: z.number(),
       examples_per_second: z.number(),

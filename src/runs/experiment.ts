@@ -229,7 +229,9 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
     return { label: runs.map(({ seed }) => `${plan.effective.name}/seed-${seed}`).join(' + '), run };
   });
 
-  const pending = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
+  // No more workers than jobs with a run left to train: a group of seeds (--batch-seeds) is one job, and on the CPU the
+  // worker it gets has the cores that idle workers would have held (its seeds then train in threads, seed_threads.py).
+  const pending = order.filter(({ p, s }) => s.some((i) => !plans[p]!.seeds[i]!.dir.isComplete())).length;
   const cores = os.availableParallelism();
   const devices = options.devices ?? (options.device === 'auto' && pending ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
   const asked = options.parallel ?? defaultParallel(devices);

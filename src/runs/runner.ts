@@ -223,7 +223,7 @@ export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], whe
     if (typeof train.x !== 'string' || typeof test.x !== 'string') throw new Error(`${experiment.name}: batched seeds read one view of the data`);
     const splits = [];
     for (const seed of seeds) splits.push(await poolSplit(kernel, train.y, experiment, seed, `${experiment.name}/seed-${seed}`));
-    await kernel.call('run_group_create', {
+    const group = await kernel.call('run_group_create', {
       group_id: groupId,
       models,
       training,
@@ -232,7 +232,8 @@ export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], whe
       splits: splits.map(({ train, labeled, validation }) => ({ train, labeled, validation })),
       test_limit: quick ? experiment.quick.test_subset : null,
     });
-    events.log(`${groupId}: seeds ${seeds.join(', ')} trained as one batched network (--batch-seeds)`);
+    const how = group.trained_as.kind === 'seed_threads' ? `each by its own trainer, ${group.trained_as.threads} at a time in threads of one kernel` : 'as one batched network';
+    events.log(`${groupId}: seeds ${seeds.join(', ')} trained together (--batch-seeds), ${how}`);
     const checkpoints = dirs.map((dir) => dir.file('checkpoint.pt'));
     const resuming = checkpoints.filter((file) => existsSync(file)).length;
     if (resuming && resuming < dirs.length) throw new Error(`${groupId}: only ${resuming} of the ${dirs.length} seeds have a checkpoint; batched seeds share one clock: continue them without --batch-seeds`);

@@ -1,6 +1,7 @@
 /** Runs spread over worker processes: the same per-run numbers as one at a time, and a run whose process is killed
  * is retried once (from its last complete epoch) while the others go on. Seeds batched as one network
- * (--batch-seeds) give each seed the numbers of its own run, to float tolerance, and resume the same way. */
+ * (--batch-seeds) give each seed the numbers of its own run, to float tolerance, and resume the same way; on a CPU
+ * kernel of several threads the seeds train each by its own trainer in threads, bit for bit as their runs alone. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +23,7 @@ const records = (dir: string) =>
   readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
-    .map((line) => JSON.parse(line) as { test_error: number; loss_total: number; seeds_batched?: number });
+    .map((line) => JSON.parse(line) as { test_error: number; loss_total: number; seeds_batched?: number; seed_threads?: number });
 const errors = (dir: string) => records(dir).map((r) => r.test_error);
 
 /** Kills the Python process of the first of `dirs` caught part way (an epoch written, no result yet). */
@@ -71,7 +72,7 @@ describe('runs over worker processes', () => {
     await killOneCaughtPartWay(dirs);
     const result = await batched;
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout + result.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained as one batched network/);
+    expect(result.stdout + result.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained together \(--batch-seeds\), as one batched network/);
     expect(result.stdout + result.stderr).toMatch(/the second try succeeded/);
     for (const [i, dir] of dirs.entries()) {
       for (const file of ['result.json', 'model.pt', 'column.pt']) expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
@@ -83,6 +84,20 @@ describe('runs over worker processes', () => {
         expect(Math.abs(r.loss_total - own[epoch]!.loss_total) / own[epoch]!.loss_total, `${dir} epoch ${epoch + 1}`).toBeLessThan(1e-3);
         expect(Math.abs(r.test_error - own[epoch]!.test_error), `${dir} epoch ${epoch + 1}`).toBeLessThanOrEqual(0.005);
       });
+    }
+  }, 300_000);
+
+  it('--batch-seeds on a CPU kernel of 2 threads trains each seed by its own trainer in threads, bit for bit as alone', async () => {
+    const threaded = await pladder(['run', files[0]!, '--quick', '--threads', '2', '--batch-seeds', '--parallel', '1', '--runs-dir', path.join(base, 'threaded')]);
+    expect(threaded.exitCode, threaded.stderr).toBe(0);
+    expect(threaded.stdout + threaded.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained together \(--batch-seeds\), each by its own trainer, 2 at a time in threads/);
+    const dirs = runs(path.join(base, 'threaded')).slice(0, SEEDS.length);
+    for (const [i, dir] of dirs.entries()) {
+      for (const file of ['result.json', 'model.pt', 'column.pt']) expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
+      const ours = records(dir);
+      const own = records(runs(path.join(base, 'alone'))[i]!); // one BLAS thread, as each seed's thread has
+      expect(ours.map((r) => [r.seeds_batched, r.seed_threads])).toEqual(own.map(() => [SEEDS.length, 2]));
+      expect(ours.map((r) => [r.loss_total, r.test_error])).toEqual(own.map((r) => [r.loss_total, r.test_error]));
     }
   }, 300_000);
 });
