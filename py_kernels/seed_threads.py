@@ -23,9 +23,9 @@ from typing import Callable, List, Optional, Sequence
 import torch
 
 from .errors import KernelInputError
+from .models.view_inputs import Input
 from .progress import Progress, ProgressSink
 from .training import EpochSteps, Trainer, blas_threads
-from .models.view_inputs import Input
 
 
 class SeedThreadsTrainer:
@@ -50,8 +50,8 @@ class SeedThreadsTrainer:
         `train_epoch` returns, plus "seeds_batched" (K) and "seed_threads" (the workers)."""
         started = time.perf_counter()
         steps = [t.epoch_steps(**batches) for t in self.trainers]
-        results = _run_together(steps, self.threads, Progress(progress_sink, "train_epoch",
-                                                               len(steps) * batches["iterations"]))
+        # progress in one seed's steps, as a run of its own and the batched network report it
+        results = _run_together(steps, self.threads, Progress(progress_sink, "train_epoch", batches["iterations"]))
         seconds = time.perf_counter() - started
         for result in results:
             # the group's wall time, and one seed's share of the work per second of it, as the batched network says
@@ -93,7 +93,8 @@ class SeedThreadsTrainer:
 def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> List[dict]:
     """Runs every generator of `steps` to its end with `threads` workers, one BLAS thread each; a worker always takes
     the next step of the seed with the fewest done (none runs two steps of one seed at once) -> their results. The
-    calling thread reports progress (the sink may not be called from another thread) and re-raises the first error."""
+    calling thread reports progress, the mean of the steps done (the sink may not be called from another thread), and
+    re-raises the first error."""
     done, busy, results = [0] * len(steps), [False] * len(steps), [None] * len(steps)
     finished = [False] * len(steps)
     lock, errors = threading.Condition(), []
@@ -134,12 +135,17 @@ def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> 
         workers = [threading.Thread(target=work, name=f"seed-worker-{i}", daemon=True) for i in range(threads)]
         for worker in workers:
             worker.start()
+        reported = -1
         while True:
             alive = [w for w in workers if w.is_alive()]
+            if alive:
+                alive[0].join(0.2)
+            mean_done = sum(done) // len(steps)
+            if mean_done != reported:   # the last value once, however soon the workers ended
+                progress.update(mean_done)
+                reported = mean_done
             if not alive:
                 break
-            alive[0].join(0.2)
-            progress.update(sum(done))
     if errors:
         raise errors[0]
     return results  # type: ignore[return-value]

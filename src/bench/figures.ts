@@ -49,7 +49,7 @@ export function seedsSpec(b: SeedsBench, subtitle: string): TopLevelSpec {
       x: { field: 'seeds', type: 'ordinal', title: 'seeds K', axis: { labelAngle: 0 } },
       xOffset: { field: 'how', type: 'nominal' },
       y: { field: 'examplesPerSecond', type: 'quantitative', title: 'examples per second, all seeds' },
-      color: { field: 'how', type: 'nominal', title: null, legend: { orient: 'bottom', labelLimit: 0 } },
+      color: { field: 'how', type: 'nominal', title: null, legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 } },
     },
   };
 }

@@ -70,7 +70,7 @@ async function sideBySideRound(kernels: { kernel: Kernel; x: string; y: string }
 /** For each K: the K seeds as one batched network, then as their own trainers in threads (both in the main kernel,
  * which keeps all the cores and is idle while the others run), then K kernels side by side, in turn, `rounds` times,
  * so that all see the same changes in the machine's load. */
-export async function measureSeeds(device: string, log: (line: string) => void, counts = [1, 3, 15], budget = 45, rounds = 2): Promise<SeedsBench> {
+export async function measureSeeds(device: string, log: (line: string) => void, counts = [1, 3, 15], budget = 90, rounds = 3): Promise<SeedsBench> {
   const { model, training } = recipe();
   const cores = os.availableParallelism();
   const loadAverage = os.loadavg()[0] ?? 0;

@@ -37,8 +37,8 @@ export interface ExperimentOptions {
   threads?: number;
   /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
   allowDivergence?: boolean;
-  /** Train the unfinished seeds of an experiment that has a batched network (fc ladder, MLP, fc progressive) as one,
-   * when they stand at one epoch (runner.ts `trainRunsBatched`); other experiments train one run per seed. */
+  /** Train the unfinished seeds of an experiment that has a batched network (fc ladder, MLP, fc progressive) together
+   * as one job, when they stand at one epoch (runner.ts `trainRunsBatched`); other experiments train one run per seed. */
   batchSeeds?: boolean;
 }
 

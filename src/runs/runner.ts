@@ -198,14 +198,15 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
 }
 
 /** The experiment file's models that have a batched twin in the kernel (py_kernels/run_groups.py): K seeds of them
- * train as one network with `--batch-seeds`: the fc ladder, the MLP and progressive networks of fc columns. */
+ * train together with `--batch-seeds` (as one network, or on a CPU kernel in threads): the fc ladder, the MLP and
+ * progressive networks of fc columns. */
 export function batchable(experiment: Experiment): boolean {
   const { model, training } = experiment;
   const fc = model.architecture === 'ladder' || model.architecture === 'mlp' || (model.architecture === 'progressive' && model.columns.every((c) => c.architecture === 'fc'));
   return fc && training.population_statistics === null;
 }
 
-/** Trains (or continues) the runs of several seeds of one experiment as one batched network (`--batch-seeds`): each
+/** Trains (or continues) the runs of several seeds of one experiment together in one kernel (`--batch-seeds`): each
  * keeps its own directory, metrics, checkpoint, stopping and result, as `trainRun` gives it. The runs must stand at
  * one epoch (the seeds share a clock); `seedGroups` in experiment.ts groups only such runs. */
 export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], where: DataLocation, events: RunEvents, options: TrainOptions = {}): Promise<RunResult[]> {
