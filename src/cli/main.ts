@@ -20,7 +20,7 @@ commands:
   doctor [--device D] [--json] [--data-dir DIR]
                                    the interpreter, torch, the device and its speed, the datasets found
   run FILE... [--seeds 1,2,3] [--epochs N] [--labels N|all] [--quick] [--fresh|--continue] [--runs-dir runs]
-           [--devices LIST] [--parallel N] [--threads N] [--batch-seeds] [--allow-divergence] [--slurm ...]
+           [--devices LIST] [--parallel N] [--threads N] [--[no-]batch-seeds] [--allow-divergence] [--slurm ...]
                                    train experiments, one run directory per seed, then each one's aggregate;
                                    --epochs/--labels: a variant with its own length / target label budget;
                                    --devices cuda:0,cuda:1: the devices the runs are spread over (default: every
@@ -30,6 +30,7 @@ commands:
                                    once while the others go on (exit 6 if it fails again); --batch-seeds: the
                                    unfinished seeds of an fc experiment (ladder, MLP, progressive) as one job (one
                                    batched network; on a CPU kernel of several threads, the seeds in threads);
+                                   default: on the CPU where more runs than cores would wait (README, "Seeds together");
                                    unfinished runs are refused: --continue goes on from their last epoch, --fresh restarts;
                                    a run whose loss turns NaN/infinite ends as diverged (exit 5) unless --allow-divergence;
                                    --slurm: submit instead, one job array per stage (sources, targets, then this

@@ -26,7 +26,8 @@ const shared = {
   devices: { type: 'string' },
   threads: { type: 'string' },
   'allow-divergence': { type: 'boolean', default: false },
-  'batch-seeds': { type: 'boolean', default: false },
+  'batch-seeds': { type: 'boolean' },
+  'no-batch-seeds': { type: 'boolean' },
   // list the job's runs and the time they take here, from measured epochs; train nothing (src/cli/plan.ts)
   plan: { type: 'boolean', default: false },
   // Slurm: submit the job instead of running it here (src/cli/slurm.ts)
@@ -113,6 +114,8 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   if (workers > cores) {
     throw new UsageError(`--parallel ${parallel ?? 1}${devices ? ` on ${devices.length} devices` : ''}: ${workers} runs side by side, more than this machine's ${cores} CPU cores (each needs one); use at most ${Math.max(1, Math.floor(cores / (devices?.length ?? 1)))} per device`);
   }
+  if (values['batch-seeds'] && values['no-batch-seeds']) throw new UsageError('--batch-seeds and --no-batch-seeds: give one of them (neither: pladder decides, README "Seeds together")');
+  const batchSeeds = values['no-batch-seeds'] ? false : values['batch-seeds'];
   const experiment: ExperimentOptions = {
     runsDir: path.resolve(values['runs-dir']),
     device: values.device,
@@ -123,7 +126,7 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     ...(devices ? { devices } : {}),
     ...(threads ? { threads } : {}),
     allowDivergence: values['allow-divergence'],
-    batchSeeds: values['batch-seeds'],
+    ...(batchSeeds !== undefined ? { batchSeeds } : {}),
     ...(seeds ? { seeds } : {}),
     ...(epochs ? { epochs } : {}),
     ...(labels !== undefined ? { labels } : {}),

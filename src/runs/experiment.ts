@@ -38,7 +38,8 @@ export interface ExperimentOptions {
   /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
   allowDivergence?: boolean;
   /** Train the unfinished seeds of an experiment that has a batched network (fc ladder, MLP, fc progressive) together
-   * as one job, when they stand at one epoch (runner.ts `trainRunsBatched`); other experiments train one run per seed. */
+   * as one job, when they stand at one epoch (runner.ts `trainRunsBatched`); other experiments train one run per seed.
+   * Undefined: where it pays (`seedsTogetherPay`). */
   batchSeeds?: boolean;
 }
 
@@ -184,11 +185,22 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
     plan.resolved.set(seed, resolved);
     return resolved;
   };
+  const pendingRuns = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
+  const cores = os.availableParallelism();
+  const devices = options.devices ?? (options.device === 'auto' && pendingRuns ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
+  const unfinishedJobs = (together: boolean) =>
+    plans.flatMap((plan) => seedGroups(plan, together).filter((s) => s.some((i) => !plan.seeds[i]!.dir.isComplete())));
+  const jobsIfTogether = unfinishedJobs(true);
+  const groups = jobsIfTogether.filter((s) => s.length > 1).length;
+  const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
+  if (together && options.batchSeeds === undefined) {
+    events.log(`${pendingRuns} runs on ${cores} cores: the seeds of each fc experiment train together in one kernel (--no-batch-seeds: one run per core)`);
+  }
   // The jobs: one run each, or with --batch-seeds the unfinished seeds of a batchable experiment as one. Seed-major
   // order (every experiment's first seed, then every second seed...): a figure stopped part way has runs of every
   // approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
-    .flatMap((plan, p) => seedGroups(plan, options).map((s) => ({ p, s })))
+    .flatMap((plan, p) => seedGroups(plan, together).map((s) => ({ p, s })))
     .sort((a, b) => a.s[0]! - b.s[0]! || a.p - b.p);
   const jobEvents = poolProgress(
     events,
@@ -232,8 +244,6 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   // No more workers than jobs with a run left to train: a group of seeds (--batch-seeds) is one job, and on the CPU the
   // worker it gets has the cores that idle workers would have held (its seeds then train in threads, seed_threads.py).
   const pending = order.filter(({ p, s }) => s.some((i) => !plans[p]!.seeds[i]!.dir.isComplete())).length;
-  const cores = os.availableParallelism();
-  const devices = options.devices ?? (options.device === 'auto' && pending ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
   const asked = options.parallel ?? defaultParallel(devices);
   const perDevice = Math.max(1, Math.min(asked, Math.ceil(pending / devices.length)));
   // One run at a time on the job's own device keeps to the shared kernel (and its threads).
@@ -255,13 +265,25 @@ export function defaultParallel(devices: string[]): number {
   return devices.every((d) => d === 'cpu') ? os.availableParallelism() : 1;
 }
 
-/** A plan's jobs, as indices into its seeds: one seed each, except that with --batch-seeds the unfinished seeds of a
- * batchable experiment (runner.ts `batchable`) that stand at one epoch train as one batched job. */
-function seedGroups(plan: Plan, options: ExperimentOptions): number[][] {
+/** Without --batch-seeds or --no-batch-seeds: on the CPU the seeds of an experiment train together (in threads of one
+ * kernel, bit for bit their runs with one thread each, as runs side by side have) where that is faster: more runs to
+ * train than cores, so that some would wait for a core and the last run alone, and few enough jobs (a group of seeds
+ * is one) that each starts at once with two or more cores (README, "Seeds together"). Not on a GPU (not measured there), nor where --parallel
+ * or --threads set the workers. */
+export function seedsTogetherPay(job: { runs: number; jobs: number; groups: number; devices: string[]; cores: number; options: Pick<ExperimentOptions, 'parallel' | 'threads'> }): boolean {
+  const { runs, jobs, groups, devices, cores, options } = job;
+  if (options.parallel !== undefined || options.threads !== undefined || !devices.every((d) => d === 'cpu')) return false;
+  return groups > 0 && runs > cores && jobs * 2 <= cores;
+}
+
+/** A plan's jobs, as indices into its seeds: one seed each, except that `together` the unfinished seeds of a
+ * batchable experiment (runner.ts `batchable`) that stand at one epoch train as one job. (--fresh has removed the
+ * run directories it starts over before the jobs are made.) */
+function seedGroups(plan: Plan, together: boolean): number[][] {
   const singles = plan.seeds.map((_, i) => [i]);
-  if (!options.batchSeeds || !batchable(plan.effective)) return singles;
-  const unfinished = plan.seeds.flatMap(({ dir }, i) => (options.fresh || !dir.isComplete() ? [i] : []));
-  const epochs = new Set(unfinished.map((i) => (options.fresh ? 0 : plan.seeds[i]!.dir.readMetrics().length)));
+  if (!together || !batchable(plan.effective)) return singles;
+  const unfinished = plan.seeds.flatMap(({ dir }, i) => (!dir.isComplete() ? [i] : []));
+  const epochs = new Set(unfinished.map((i) => plan.seeds[i]!.dir.readMetrics().length));
   if (unfinished.length < 2 || epochs.size !== 1) return singles;
   return [unfinished, ...singles.filter(([i]) => !unfinished.includes(i!))];
 }

@@ -234,7 +234,7 @@ export async function trainRunsBatched(kernel: Kernel, dirs: RunDirectory[], whe
       test_limit: quick ? experiment.quick.test_subset : null,
     });
     const how = group.trained_as.kind === 'seed_threads' ? `each by its own trainer, ${group.trained_as.threads} at a time in threads of one kernel` : 'as one batched network';
-    events.log(`${groupId}: seeds ${seeds.join(', ')} trained together (--batch-seeds), ${how}`);
+    events.log(`${groupId}: seeds ${seeds.join(', ')} trained together, ${how}`);
     const checkpoints = dirs.map((dir) => dir.file('checkpoint.pt'));
     const resuming = checkpoints.filter((file) => existsSync(file)).length;
     if (resuming && resuming < dirs.length) throw new Error(`${groupId}: only ${resuming} of the ${dirs.length} seeds have a checkpoint; batched seeds share one clock: continue them without --batch-seeds`);

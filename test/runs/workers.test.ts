@@ -3,8 +3,10 @@
  * (--batch-seeds) give each seed the numbers of its own run, to float tolerance, and resume the same way; on a CPU
  * kernel of several threads the seeds train each by its own trainer in threads, bit for bit as their runs alone. */
 import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { seedsTogetherPay } from '../../src/runs/experiment.js';
 import { pladder } from '../helpers/cli.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
 import { waitUntil } from '../helpers/processes.js';
@@ -72,7 +74,7 @@ describe('runs over worker processes', () => {
     await killOneCaughtPartWay(dirs);
     const result = await batched;
     expect(result.exitCode, result.stderr).toBe(0);
-    expect(result.stdout + result.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained together \(--batch-seeds\), as one batched network/);
+    expect(result.stdout + result.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained together, as one batched network/);
     expect(result.stdout + result.stderr).toMatch(/the second try succeeded/);
     for (const [i, dir] of dirs.entries()) {
       for (const file of ['result.json', 'model.pt', 'column.pt']) expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
@@ -90,7 +92,7 @@ describe('runs over worker processes', () => {
   it('--batch-seeds on a CPU kernel of 2 threads trains each seed by its own trainer in threads, bit for bit as alone', async () => {
     const threaded = await pladder(['run', files[0]!, '--quick', '--threads', '2', '--batch-seeds', '--parallel', '1', '--runs-dir', path.join(base, 'threaded')]);
     expect(threaded.exitCode, threaded.stderr).toBe(0);
-    expect(threaded.stdout + threaded.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained together \(--batch-seeds\), each by its own trainer, 2 at a time in threads/);
+    expect(threaded.stdout + threaded.stderr).toMatch(/ladder-small\/seeds-1-2: seeds 1, 2 trained together, each by its own trainer, 2 at a time in threads/);
     const dirs = runs(path.join(base, 'threaded')).slice(0, SEEDS.length);
     for (const [i, dir] of dirs.entries()) {
       for (const file of ['result.json', 'model.pt', 'column.pt']) expect(existsSync(path.join(dir, file)), `${dir}/${file}`).toBe(true);
@@ -98,6 +100,23 @@ describe('runs over worker processes', () => {
       const own = records(runs(path.join(base, 'alone'))[i]!); // one BLAS thread, as each seed's thread has
       expect(ours.map((r) => [r.seeds_batched, r.seed_threads])).toEqual(own.map(() => [SEEDS.length, 2]));
       expect(ours.map((r) => [r.loss_total, r.test_error])).toEqual(own.map((r) => [r.loss_total, r.test_error]));
+    }
+  }, 300_000);
+
+  it('with neither --batch-seeds nor --no-batch-seeds, three seeds on a CPU of fewer cores train together, bit for bit', async () => {
+    const cores = os.availableParallelism();
+    const expected = seedsTogetherPay({ runs: 3, jobs: 1, groups: 1, devices: ['cpu'], cores, options: {} });
+    const lone = await pladder(['run', files[0]!, '--quick', '--seeds', '1,2,3', '--device', 'cpu', '--runs-dir', path.join(base, 'lone')]);
+    expect(lone.exitCode, lone.stderr).toBe(0);
+    const together = /3 runs on \d+ cores: the seeds of each fc experiment train together in one kernel/;
+    if (expected) expect(lone.stdout + lone.stderr).toMatch(together);
+    else expect(lone.stdout + lone.stderr).not.toMatch(together);
+    // seeds 1 and 2 have the bits of their runs alone with one thread (2 cores: the kernel's 2 threads step them)
+    if (cores === 2) {
+      for (const [i, dir] of runs(path.join(base, 'lone')).slice(0, 2).entries()) {
+        const own = records(runs(path.join(base, 'alone'))[i]!);
+        expect(records(dir).map((r) => [r.loss_total, r.test_error])).toEqual(own.map((r) => [r.loss_total, r.test_error]));
+      }
     }
   }, 300_000);
 });
