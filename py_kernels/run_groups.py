@@ -26,8 +26,8 @@ from .models.batched_progressive import stack_progressive
 from .progress import ProgressSink
 from .runs import _indices, _save_atomic, export_model, model_input, read_checkpoint
 from .seed_threads import SeedThreadsTrainer
-from .training import trainer_for
 from .tensors import TensorStore
+from .training import trainer_for
 
 # the models with a batched twin (models/batched_ladder.py, batched_fc.py, batched_progressive.py: fc columns only)
 BATCHABLE = ("ladder", "mlp", "progressive")
@@ -71,9 +71,10 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
            splits: Sequence[dict], test_limit: Optional[int], store: TensorStore, device: torch.device,
            threads: int = 1) -> dict:
     """The networks of `seeds` (each initialised as its own run would be) and the group's trainer: one batched network,
-    or on a CPU kernel of `threads` >= 2 threads each seed's own trainer in threads (`seed_threads_pay`). models[k]: seed k's model, as runs.create takes it (one architecture; a progressive network's source
-    columns are seed k's own); training, test_limit: as runs.create takes them; tensors: {train_x, train_y, test_x,
-    test_y}; splits[k]: seed k's {train, labeled, validation} index tensors (api.data_pool_split with seed k).
+    or on a CPU kernel of `threads` >= 2 threads each seed's own trainer in threads (`seed_threads_pay`). models[k]:
+    seed k's model, as runs.create takes it (one architecture; a progressive network's source columns are seed k's
+    own); training, test_limit: as runs.create takes them; tensors: {train_x, train_y, test_x, test_y}; splits[k]:
+    seed k's {train, labeled, validation} index tensors (api.data_pool_split with seed k).
     -> {"group_id", "seeds", "parameters" (one seed's), "labeled", "unlabeled", "validation", "trained_as"
     ({"kind": "batched_network"} or {"kind": "seed_threads", "threads"})}"""
     architecture = models[0].get("architecture") if models else None
@@ -130,8 +131,8 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
             "parameters": sum(p.numel() for p in networks[0].parameters() if p.requires_grad),
             "labeled": [int(s["labeled"].numel()) for s in per_seed],
             "unlabeled": [int(s["train"].numel()) for s in per_seed], "validation": validation_sizes.pop(),
-            "trained_as": ({"kind": "seed_threads", "threads": trainer.threads} if isinstance(trainer, SeedThreadsTrainer)
-                           else {"kind": "batched_network"})}
+            "trained_as": ({"kind": "seed_threads", "threads": trainer.threads}
+                           if isinstance(trainer, SeedThreadsTrainer) else {"kind": "batched_network"})}
 
 
 def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Optional[ProgressSink]) -> List[dict]:

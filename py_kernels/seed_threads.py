@@ -10,8 +10,9 @@ together. torch's ops and the C kernels release the GIL, so the threads run in p
 
 Each seed is exactly its own run: the same trainer, batches, noise and arithmetic, so its numbers are bit for bit
 those of the run alone with one BLAS thread (what each run of `--parallel` has on the CPU; OpenBLAS's products round
-differently with more threads), its checkpoint is that run's, and a seed that diverges (NaN) touches no other. Workers take the next step of the seed furthest behind, so K seeds on fewer cores
-advance together and finish the epoch together.
+differently with more threads), its checkpoint is that run's, and a seed that diverges (NaN) touches no other.
+Workers take the next step of the seed furthest behind, so K seeds on fewer cores advance together and finish the
+epoch together.
 """
 from __future__ import annotations
 

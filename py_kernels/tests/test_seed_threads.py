@@ -1,7 +1,7 @@
 """seed_threads: seeds stepped by worker threads train bit for bit as their runs alone with one BLAS thread (batches,
-noise, losses, weights; OpenBLAS's products round differently with more threads), whatever the number of workers; their checkpoints are the single trainer's and resume exactly; a seed that
-diverges touches no other; a step that fails stops the epoch with its error; the BLAS setting is restored after.
-On real MNIST subsets."""
+noise, losses, weights; OpenBLAS's products round differently with more threads), whatever the number of workers;
+their checkpoints are the single trainer's and resume exactly; a seed that diverges touches no other; a step that
+fails stops the epoch with its error; the BLAS setting is restored after. On real MNIST subsets."""
 from __future__ import annotations
 
 import pytest
