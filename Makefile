@@ -5,7 +5,7 @@
 QUICK_FLAG = $(if $(QUICK),--quick,)
 # Runs side by side, each its own Python process: by default one per GPU over every visible GPU, else one per CPU core
 # (pladder decides); PARALLEL=N puts N on each device (PARALLEL=1: one at a time), DEVICES=cuda:0,cuda:1 picks devices;
-# BATCH_SEEDS=1 trains the seeds of each fc experiment together as one job (README: how, and when that pays).
+# BATCH_SEEDS=1 trains the seeds of each experiment together as one job (README, "Seeds together": how, and when that pays).
 RUN_FLAGS = $(QUICK_FLAG) $(if $(PARALLEL),--parallel $(PARALLEL),) $(if $(DEVICES),--devices $(DEVICES),) \
 	$(if $(BATCH_SEEDS),--batch-seeds,) --continue
 

@@ -4,10 +4,10 @@ between calls like a run (runs.py) and driven epoch by epoch from TypeScript.
 A group is the runs of seeds s_1..s_K of one experiment: each keeps its own run directory, metrics, checkpoint (in
 the single trainer's format, so a seed resumes alone or with others) and exported model and column, exactly as a run
 of its own; only the training is shared. How (`seed_threads_pay`): on a GPU, one batched network (batched_training.py:
-each slice trains as that seed alone would, up to the summation order of the batched matrix products); on a CPU
-kernel with several cores, each seed's own trainer, stepped by one thread per core (seed_threads.py: bit for bit the
-run alone). Groups exist for the fc ladder, the MLP and progressive networks of fc columns (each seed on its own
-source columns), the models with a batched twin; any other model trains its seeds one run each.
+each slice trains as that seed alone would, up to the summation order of the batched matrix products), which exists
+for the fc ladder, the MLP and progressive networks of fc columns (each seed on its own source columns); on a CPU
+kernel with several cores, and on the CPU for any other model reading one view of the data (conv columns), each
+seed's own trainer, stepped by one thread per core (seed_threads.py: bit for bit the run alone).
 """
 from __future__ import annotations
 
@@ -29,15 +29,21 @@ from .seed_threads import SeedThreadsTrainer
 from .tensors import TensorStore
 from .training import trainer_for
 
-# the models with a batched twin (models/batched_ladder.py, batched_fc.py, batched_progressive.py: fc columns only)
-BATCHABLE = ("ladder", "mlp", "progressive")
+def has_batched_twin(model: dict) -> bool:
+    """A model (runs.create's) with a batched network (models/batched_ladder.py, batched_fc.py,
+    batched_progressive.py): the fc ladder, the MLP, progressive networks of fc columns. On the CPU any model's seeds
+    can train together, in threads."""
+    if model.get("architecture") == "progressive":
+        return all(column.get("architecture") == "fc" for column in model["spec"]["columns"])
+    return model.get("architecture") in ("ladder", "mlp")
 
 
-def seed_threads_pay(device: torch.device, threads: int) -> bool:
-    """Seeds in threads (seed_threads.py) on a CPU kernel with two or more cores, where they measured faster than
-    the batched network (docs/results.md, section seeds); the batched network on a GPU, and on one core (one op for
-    all seeds instead of one each)."""
-    return device.type == "cpu" and threads >= 2
+def seed_threads_pay(device: torch.device, threads: int, model: dict) -> bool:
+    """Seeds in threads (seed_threads.py) on the CPU: on a kernel of two or more threads, where they measured faster
+    than the batched network (docs/results.md, section seeds), and for any model without a batched twin (conv
+    columns: their seeds then step in turn on one thread). The batched network on a GPU, and for a model with one on
+    one core (one op for all seeds instead of one each)."""
+    return device.type == "cpu" and (threads >= 2 or not has_batched_twin(model))
 
 
 # What a group trains with: the batched network, or each seed's own trainer in threads.
@@ -81,11 +87,13 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
     if any(model.get("architecture") != architecture for model in models):
         raise KernelInputError(f"the seeds of a run group share one architecture, got "
                                f"{sorted({str(m.get('architecture')) for m in models})}")
-    if architecture not in BATCHABLE:
-        raise KernelInputError(f"seeds are batched for the models {', '.join(BATCHABLE)}; a {architecture!r} trains "
-                               f"one run per seed (leave --batch-seeds off for it)")
-    if training["population_statistics"] is not None:
-        raise KernelInputError("training.population_statistics is not supported with batched seeds; leave "
+    threaded = seed_threads_pay(device, threads, models[0])
+    if not threaded and not has_batched_twin(models[0]):
+        raise KernelInputError(f"seeds train together on {device.type} as one batched network, which exists for the "
+                               f"fc ladder, the MLP and progressive networks of fc columns; this {architecture!r} "
+                               f"trains one run per seed there (leave --batch-seeds off for it)")
+    if not threaded and training["population_statistics"] is not None:
+        raise KernelInputError("training.population_statistics is not supported by the batched network; leave "
                                "--batch-seeds off for this experiment")
     if len(seeds) < 2 or len(splits) != len(seeds) or len(models) != len(seeds) or len(set(seeds)) != len(seeds):
         raise KernelInputError(f"a run group needs two or more distinct seeds and one model and split each, got seeds "
@@ -104,7 +112,7 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
     networks = [build_model(architecture, seed=int(s), **o).to(device) for s, o in zip(seeds, options)]
     trainer_class = trainer_for(get_model(architecture).objective)
     batches = trainer_class.epoch_options(training)
-    if seed_threads_pay(device, threads):
+    if threaded:
         # each seed the trainer its own run would have (runs.create), on the same tensors
         trainer: GroupTrainer = SeedThreadsTrainer(
             [trainer_class.for_run(net, x, y, s["train"], s["labeled"], training, int(seed))

@@ -1,6 +1,6 @@
 """The seeds of one experiment trained together in one kernel on the CPU: each seed its own single-seed trainer
-(training.py), their steps run by worker threads, one core each (`pladder run --batch-seeds` on the CPU; run_groups.py
-chooses).
+(training.py), their steps run by worker threads, one core each (`pladder run --batch-seeds` on the CPU, for any model
+reading one view of the data; run_groups.py chooses).
 
 Why not the batched network (batched_training.py) here: on the CPU its matrix products use every core, but its
 element-wise work (batch norm, combinators, noise, Adam) runs on one, so three batched seeds trained fewer examples per
@@ -63,7 +63,7 @@ class SeedThreadsTrainer:
     def evaluate(self, x: Input, y: torch.Tensor) -> List[dict]:
         """Each seed's accuracy: on x (N, ...) and y (N,) shared by every seed, or x (K, N, ...) and y (K, N) one set
         per seed -> [{"accuracy", "error", "examples"}] per seed."""
-        per_seed = isinstance(x, torch.Tensor) and x.dim() == 3 and y.dim() == 2
+        per_seed = y.dim() == 2
         jobs = [(lambda t=t, k=k: t.evaluate(x[k] if per_seed else x, y[k] if per_seed else y))
                 for k, t in enumerate(self.trainers)]
         return _run_jobs(jobs, self.threads)

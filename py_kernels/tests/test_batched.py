@@ -217,14 +217,18 @@ def test_batched_progressive_networks_train_as_single_runs_on_their_own_sources(
 
 
 def test_a_run_group_refuses_what_has_no_batched_network():
-    """`pladder run --batch-seeds` groups only fc ladders, MLPs and fc progressive networks (runner.ts `batchable`);
-    the kernel says so too."""
+    """Off the CPU (or on one CPU thread), seeds train together as one batched network, which exists for fc ladders,
+    MLPs and fc progressive networks without population statistics (runner.ts `batchable`); the kernel says so too."""
     from py_kernels import run_groups
     training = {"population_statistics": None}
-    with pytest.raises(KernelInputError, match=r"seeds are batched for the models ladder, mlp, progressive; a 'conv_"):
-        run_groups.create("g", [{"architecture": "conv_ladder"}] * 2, training, [1, 2], {}, [{}, {}], None, None, None)
-    with pytest.raises(KernelInputError, match=r"population_statistics is not supported with batched seeds"):
+    gpu = torch.device("cuda")   # only its type is read before the refusals
+    conv_progressive = {"architecture": "progressive", "spec": {"columns": [{"architecture": "conv"}], "laterals": []}}
+    for model in ({"architecture": "conv_ladder"}, conv_progressive):
+        with pytest.raises(KernelInputError, match=r"batched network, which exists for the fc ladder, the MLP and "
+                                                   r"progressive networks of fc columns; this '(conv_ladder|progr)"):
+            run_groups.create("g", [model] * 2, training, [1, 2], {}, [{}, {}], None, None, gpu)
+    with pytest.raises(KernelInputError, match=r"population_statistics is not supported by the batched network"):
         run_groups.create("g", [{"architecture": "ladder"}] * 2, {"population_statistics": 100}, [1, 2], {}, [{}, {}],
-                          None, None, None)
+                          None, None, torch.device("cpu"), threads=1)
     with pytest.raises(KernelInputError, match=r"two or more distinct seeds"):
-        run_groups.create("g", [{"architecture": "mlp"}] * 2, training, [1, 1], {}, [{}, {}], None, None, None)
+        run_groups.create("g", [{"architecture": "mlp"}] * 2, training, [1, 1], {}, [{}, {}], None, None, gpu)

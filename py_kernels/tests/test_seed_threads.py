@@ -10,7 +10,7 @@ import torch
 from py_kernels.errors import KernelInputError
 from py_kernels.models import build_model
 from py_kernels.seed_threads import SeedThreadsTrainer
-from py_kernels.training import SupervisedTrainer, _loaded_openblas, blas_threads
+from py_kernels.training import LadderTrainer, SupervisedTrainer, _loaded_openblas, blas_threads
 from py_kernels.tests.test_batched import LADDER, SCHEDULE, SEEDS, _labeled, _single_ladders, mnist  # noqa: F401
 
 BATCHES = {"iterations": 4, "labeled_batch": 50, "unlabeled_batch": 50}
@@ -110,3 +110,22 @@ def test_progress_counts_one_seeds_steps_as_a_run_does(mnist):  # noqa: F811
     _threaded(mnist, 2).train_epoch(**BATCHES, progress_sink=events.append)
     assert events[-1] == {"stage": "train_epoch", "done": 4, "total": 4}
     assert [e["done"] for e in events] == sorted(e["done"] for e in events)
+
+
+def test_conv_gamma_seeds_in_threads_train_as_their_runs_with_population_statistics(mnist):  # noqa: F811
+    """A model without a batched network (seeds together on the CPU only in threads), with population statistics,
+    which the batched network does not support."""
+    x, y = mnist[0][:600], mnist[1][:600]
+
+    def trainers():
+        return [LadderTrainer(build_model("conv_ladder", seed=s, channels=[4, 6, 6, 8, 5, 10], noise_std=0.3,
+                                          denoising_weight=1.0), x[_labeled(s, 20) % 600], y[_labeled(s, 20) % 600],
+                              x, seed=s, population_examples=64, **SCHEDULE) for s in SEEDS]
+    together, alone = SeedThreadsTrainer(trainers(), 2), trainers()
+    batches = {"iterations": 3, "labeled_batch": 10, "unlabeled_batch": 10}
+    ours = together.train_epoch(**batches)
+    with blas_threads(1):
+        theirs = [t.train_epoch(**batches) for t in alone]
+    assert [_without_times(m) for m in ours] == [_without_times(m) for m in theirs]
+    for mine, single in zip(together.trainers, alone):
+        assert _same_weights(mine.model, single.model)

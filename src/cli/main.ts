@@ -28,8 +28,8 @@ commands:
                                    its own process (default: 1 per GPU, one per core on the CPU); --threads N: CPU
                                    threads of each (default: the cores shared evenly); a run that crashes is retried
                                    once while the others go on (exit 6 if it fails again); --batch-seeds: the
-                                   unfinished seeds of an fc experiment (ladder, MLP, progressive) as one job (one
-                                   batched network; on a CPU kernel of several threads, the seeds in threads);
+                                   unfinished seeds of an experiment as one job (fc: one batched network; on the
+                                   CPU the seeds in threads, conv models too);
                                    default: on the CPU where more runs than cores would wait (README, "Seeds together");
                                    unfinished runs are refused: --continue goes on from their last epoch, --fresh restarts;
                                    a run whose loss turns NaN/infinite ends as diverged (exit 5) unless --allow-divergence;

@@ -188,19 +188,20 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const pendingRuns = plans.flatMap((plan) => plan.seeds).filter(({ dir }) => !dir.isComplete()).length;
   const cores = os.availableParallelism();
   const devices = options.devices ?? (options.device === 'auto' && pendingRuns ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
+  const onCpu = devices.every((d) => d === 'cpu');
   const unfinishedJobs = (together: boolean) =>
-    plans.flatMap((plan) => seedGroups(plan, together).filter((s) => s.some((i) => !plan.seeds[i]!.dir.isComplete())));
+    plans.flatMap((plan) => seedGroups(plan, together, onCpu).filter((s) => s.some((i) => !plan.seeds[i]!.dir.isComplete())));
   const jobsIfTogether = unfinishedJobs(true);
   const groups = jobsIfTogether.filter((s) => s.length > 1).length;
   const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
   if (together && options.batchSeeds === undefined) {
-    events.log(`${pendingRuns} runs on ${cores} cores: the seeds of each fc experiment train together in one kernel (--no-batch-seeds: one run per core)`);
+    events.log(`${pendingRuns} runs on ${cores} cores: the seeds of each experiment train together in one kernel (--no-batch-seeds: one run per core)`);
   }
   // The jobs: one run each, or with --batch-seeds the unfinished seeds of a batchable experiment as one. Seed-major
   // order (every experiment's first seed, then every second seed...): a figure stopped part way has runs of every
   // approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
-    .flatMap((plan, p) => seedGroups(plan, together).map((s) => ({ p, s })))
+    .flatMap((plan, p) => seedGroups(plan, together, onCpu).map((s) => ({ p, s })))
     .sort((a, b) => a.s[0]! - b.s[0]! || a.p - b.p);
   const jobEvents = poolProgress(
     events,
@@ -279,9 +280,9 @@ export function seedsTogetherPay(job: { runs: number; jobs: number; groups: numb
 /** A plan's jobs, as indices into its seeds: one seed each, except that `together` the unfinished seeds of a
  * batchable experiment (runner.ts `batchable`) that stand at one epoch train as one job. (--fresh has removed the
  * run directories it starts over before the jobs are made.) */
-function seedGroups(plan: Plan, together: boolean): number[][] {
+function seedGroups(plan: Plan, together: boolean, onCpu: boolean): number[][] {
   const singles = plan.seeds.map((_, i) => [i]);
-  if (!together || !batchable(plan.effective)) return singles;
+  if (!together || !batchable(plan.effective, onCpu)) return singles;
   const unfinished = plan.seeds.flatMap(({ dir }, i) => (!dir.isComplete() ? [i] : []));
   const epochs = new Set(unfinished.map((i) => plan.seeds[i]!.dir.readMetrics().length));
   if (unfinished.length < 2 || epochs.size !== 1) return singles;

@@ -197,13 +197,15 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   }
 }
 
-/** The experiment file's models that have a batched twin in the kernel (py_kernels/run_groups.py): K seeds of them
- * train together with `--batch-seeds` (as one network, or on a CPU kernel in threads): the fc ladder, the MLP and
- * progressive networks of fc columns. */
-export function batchable(experiment: Experiment): boolean {
+/** Whether K seeds of the experiment can train together (`--batch-seeds`, py_kernels/run_groups.py): as one batched
+ * network, for the models that have a batched twin (the fc ladder, the MLP, progressive networks of fc columns, without
+ * population statistics); on the CPU (`onCpu`: every device of the job) also in threads, each seed its own trainer,
+ * which any model reading one view of the data can (not an AlexNet column: it reads two). */
+export function batchable(experiment: Experiment, onCpu: boolean): boolean {
   const { model, training } = experiment;
   const fc = model.architecture === 'ladder' || model.architecture === 'mlp' || (model.architecture === 'progressive' && model.columns.every((c) => c.architecture === 'fc'));
-  return fc && training.population_statistics === null;
+  if (fc && training.population_statistics === null) return true;
+  return onCpu && (model.architecture !== 'progressive' || model.columns.every((c) => c.architecture !== 'alexnet'));
 }
 
 /** Trains (or continues) the runs of several seeds of one experiment together in one kernel (`--batch-seeds`): each

@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import { seedsTogetherPay } from '../../src/runs/experiment.js';
 import { pladder } from '../helpers/cli.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
@@ -117,6 +118,21 @@ describe('runs over worker processes', () => {
         const own = records(runs(path.join(base, 'alone'))[i]!);
         expect(records(dir).map((r) => [r.loss_total, r.test_error])).toEqual(own.map((r) => [r.loss_total, r.test_error]));
       }
+    }
+  }, 300_000);
+
+  it('conv Gamma-model seeds (no batched network) train together on the CPU in threads, bit for bit one run per core', async () => {
+    const conv = path.join(PROJECT_ROOT, 'experiments', 'conv-gamma-mnist100.yaml');
+    const args = ['run', conv, '--quick', '--seeds', '1,2', '--device', 'cpu'];
+    const together = await pladder([...args, '--batch-seeds', '--runs-dir', path.join(base, 'conv-together')]);
+    expect(together.exitCode, together.stderr).toBe(0);
+    expect(together.stdout + together.stderr).toMatch(/conv-gamma-mnist100\/seeds-1-2: seeds 1, 2 trained together, each by its own trainer/);
+    const apart = await pladder([...args, '--no-batch-seeds', '--parallel', '2', '--runs-dir', path.join(base, 'conv-apart')]);
+    expect(apart.exitCode, apart.stderr).toBe(0);
+    for (const seed of [1, 2]) {
+      const dir = (root: string) => path.join(base, root, 'conv-gamma-mnist100-quick', `seed-${seed}`);
+      const numbers = (root: string) => records(dir(root)).map((r) => [r.loss_total, r.test_error]);
+      expect(numbers('conv-together')).toEqual(numbers('conv-apart'));
     }
   }, 300_000);
 });
