@@ -37,9 +37,9 @@ export interface ExperimentOptions {
   threads?: number;
   /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
   allowDivergence?: boolean;
-  /** Train the unfinished seeds of an experiment that has a batched network (fc ladder, MLP, fc progressive) together
-   * as one job, when they stand at one epoch (runner.ts `trainRunsBatched`); other experiments train one run per seed.
-   * Undefined: where it pays (`seedsTogetherPay`). */
+  /** Train the unfinished seeds of an experiment together as one job, when they stand at one epoch (runner.ts
+   * `batchable`, `trainRunsBatched`); other experiments train one run per seed. Undefined: where it pays
+   * (`seedsTogetherPay`). */
   batchSeeds?: boolean;
 }
 
@@ -189,9 +189,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const cores = os.availableParallelism();
   const devices = options.devices ?? (options.device === 'auto' && pendingRuns ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
   const onCpu = devices.every((d) => d === 'cpu');
-  const unfinishedJobs = (together: boolean) =>
-    plans.flatMap((plan) => seedGroups(plan, together, onCpu).filter((s) => s.some((i) => !plan.seeds[i]!.dir.isComplete())));
-  const jobsIfTogether = unfinishedJobs(true);
+  const jobsIfTogether = plans.flatMap((plan) => seedGroups(plan, true, onCpu).filter((s) => s.some((i) => !plan.seeds[i]!.dir.isComplete())));
   const groups = jobsIfTogether.filter((s) => s.length > 1).length;
   const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
   if (together && options.batchSeeds === undefined) {
@@ -269,8 +267,8 @@ export function defaultParallel(devices: string[]): number {
 /** Without --batch-seeds or --no-batch-seeds: on the CPU the seeds of an experiment train together (in threads of one
  * kernel, bit for bit their runs with one thread each, as runs side by side have) where that is faster: more runs to
  * train than cores, so that some would wait for a core and the last run alone, and few enough jobs (a group of seeds
- * is one) that each starts at once with two or more cores (README, "Seeds together"). Not on a GPU (not measured there), nor where --parallel
- * or --threads set the workers. */
+ * is one) that each starts at once with two or more cores (README, "Seeds together"). Not on a GPU (not measured
+ * there), nor where --parallel or --threads set the workers. */
 export function seedsTogetherPay(job: { runs: number; jobs: number; groups: number; devices: string[]; cores: number; options: Pick<ExperimentOptions, 'parallel' | 'threads'> }): boolean {
   const { runs, jobs, groups, devices, cores, options } = job;
   if (options.parallel !== undefined || options.threads !== undefined || !devices.every((d) => d === 'cpu')) return false;

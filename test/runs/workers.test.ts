@@ -109,7 +109,7 @@ describe('runs over worker processes', () => {
     const expected = seedsTogetherPay({ runs: 3, jobs: 1, groups: 1, devices: ['cpu'], cores, options: {} });
     const lone = await pladder(['run', files[0]!, '--quick', '--seeds', '1,2,3', '--device', 'cpu', '--runs-dir', path.join(base, 'lone')]);
     expect(lone.exitCode, lone.stderr).toBe(0);
-    const together = /3 runs on \d+ cores: the seeds of each fc experiment train together in one kernel/;
+    const together = /3 runs on \d+ cores: the seeds of each experiment train together in one kernel/;
     if (expected) expect(lone.stdout + lone.stderr).toMatch(together);
     else expect(lone.stdout + lone.stderr).not.toMatch(together);
     // seeds 1 and 2 have the bits of their runs alone with one thread (2 cores: the kernel's 2 threads step them)
