@@ -191,8 +191,9 @@ export const calls = {
     }),
   ),
   run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
-  /** Seeds of one experiment trained together (fc ladder, MLP, fc progressive): as one batched network, or on a CPU
-   * kernel of several threads each by its own trainer in threads; each seed's split, metrics and checkpoint its own. */
+  /** Seeds of one experiment trained together: as one batched network (fc ladder, MLP, fc progressive), or on the CPU
+   * (a kernel of several threads, or a conv model) each by its own trainer in threads; each seed's split, metrics and
+   * checkpoint its own. */
   run_group_create: declare(
     z.object({
       group_id: z.string(),
