@@ -476,11 +476,10 @@ def bench_seeds_ladder(x: str, y: str, model: dict, training: dict, seeds: int, 
         singles = [LadderTrainer(ladder, xs[:100], ys[:100], xs, seed=k + 1, **schedule)
                    for k, ladder in enumerate(ladders)]
         trainer = singles[0] if how == "alone" else SeedThreadsTrainer(singles, session().threads)
-    batches = {"iterations": 2, "labeled_batch": training["labeled_batch"],
-               "unlabeled_batch": training["unlabeled_batch"]}
-    trainer.train_epoch(**batches)  # warm-up: allocations, Adam's state
+    batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
+    trainer.train_epoch(iterations=2, **batches)  # warm-up: allocations, Adam's state
     started = time.time()
-    result = trainer.train_epoch(**{**batches, "iterations": iterations})
+    result = trainer.train_epoch(iterations=iterations, **batches)
     ended = time.time()
     seconds = (result if how == "alone" else result[0])["seconds"]
     examples = seeds * iterations * (batches["labeled_batch"] + batches["unlabeled_batch"])

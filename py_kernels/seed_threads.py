@@ -96,12 +96,12 @@ def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> 
     the next step of the seed with the fewest done (none runs two steps of one seed at once) -> their results. The
     calling thread reports progress, the mean of the steps done (the sink may not be called from another thread), and
     re-raises the first error."""
-    done, busy, results = [0] * len(steps), [False] * len(steps), [None] * len(steps)
-    finished = [False] * len(steps)
+    done, busy = [0] * len(steps), [False] * len(steps)
+    results: List[Optional[dict]] = [None] * len(steps)   # a seed's epoch result, once its steps have ended
     lock, errors = threading.Condition(), []
 
     def next_seed() -> Optional[int]:
-        free = [k for k in range(len(steps)) if not busy[k] and not finished[k]]
+        free = [k for k in range(len(steps)) if not busy[k] and results[k] is None]
         return min(free, key=lambda k: done[k]) if free else None
 
     def work() -> None:
@@ -110,26 +110,23 @@ def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> 
                 k = None
                 while not errors:
                     k = next_seed()
-                    if k is not None or all(finished):
+                    if k is not None or all(r is not None for r in results):
                         break
                     lock.wait()   # every unfinished seed is being stepped by another worker
                 if k is None:
                     return
                 busy[k] = True
             try:
-                done_k = next(steps[k])
-                end = None
+                step, end = next(steps[k]), None
             except StopIteration as stop:
-                done_k, end = done[k], stop.value
+                step, end = done[k], stop.value
             except BaseException as error:  # noqa: B902 (handed to the calling thread, which raises it)
                 with lock:
                     errors.append(error)
                     lock.notify_all()
                 return
             with lock:
-                done[k], busy[k] = done_k, False
-                if end is not None:
-                    results[k], finished[k] = end, True
+                done[k], busy[k], results[k] = step, False, end
                 lock.notify_all()
 
     with blas_threads(1):

@@ -57,7 +57,8 @@ async function kernelWithPool(device: string, threads?: number): Promise<{ kerne
 /** Iterations per measurement: about the same work for every K, at least 4 steps. */
 const iterationsFor = (seeds: number, budget: number) => Math.max(4, Math.round(budget / seeds));
 
-const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+/** Examples per second over the rounds: their mean, and each round's. */
+const throughput = (rounds: number[]) => ({ examplesPerSecond: rounds.reduce((a, b) => a + b, 0) / Math.max(1, rounds.length), rounds });
 
 /** K single-seed kernels at once: examples over the span from the first start to the last end (kernels that did not
  * overlap fully count for less than the sum of their own rates). */
@@ -85,37 +86,41 @@ export async function measureSeeds(device: string, log: (line: string) => void, 
     log(`  one seed alone: ${Math.round(single.examplesPerSecond)} examples/s`);
     for (const seeds of counts) {
       const its = iterationsFor(seeds, budget);
-      const row: SeedsRow = { seeds, iterations: its, batched: { examplesPerSecond: NaN, rounds: [] } };
       const threadsEach = Math.max(1, Math.floor(cores / seeds));
       const room = Math.floor(os.freemem() / KERNEL_BYTES);
-      if (seeds > 1 && seeds > room) {
-        row.skipped = `${seeds} kernels need about ${((seeds * KERNEL_BYTES) / 1e9).toFixed(0)} GB, ${(os.freemem() / 1e9).toFixed(1)} GB free`;
-        log(`  ${seeds} side by side: skipped (${row.skipped})`);
-      }
+      const skipped = seeds > 1 && seeds > room ? `${seeds} kernels need about ${((seeds * KERNEL_BYTES) / 1e9).toFixed(0)} GB, ${(os.freemem() / 1e9).toFixed(1)} GB free` : undefined;
+      if (skipped) log(`  ${seeds} side by side: skipped (${skipped})`);
       // one kernel side by side is the single run above
-      const side = seeds > 1 && !row.skipped ? await Promise.all(Array.from({ length: seeds }, () => kernelWithPool(device, threadsEach))) : [];
+      const side = seeds > 1 && !skipped ? await Promise.all(Array.from({ length: seeds }, () => kernelWithPool(device, threadsEach))) : [];
+      const batchedRounds: number[] = [];
+      const threadRounds: number[] = [];
+      const sideRounds: number[] = [];
       try {
         for (let round = 0; round < rounds; round++) {
           const batched = await main.kernel.call('bench_seeds_ladder', { ...base, seeds, how: 'batched_network', iterations: its });
-          row.batched.rounds.push(batched.examples_per_second);
+          batchedRounds.push(batched.examples_per_second);
           log(`  ${seeds} seed(s) batched: ${Math.round(batched.examples_per_second)} examples/s (${its} iterations)`);
           if (seeds > 1) {
             const threaded = await main.kernel.call('bench_seeds_ladder', { ...base, seeds, how: 'seed_threads', iterations: its });
-            row.seedThreads = { examplesPerSecond: NaN, rounds: [...(row.seedThreads?.rounds ?? []), threaded.examples_per_second], threads };
+            threadRounds.push(threaded.examples_per_second);
             log(`  ${seeds} seeds in ${threads} threads: ${Math.round(threaded.examples_per_second)} examples/s`);
           }
           if (!side.length) continue;
           const together = await sideBySideRound(side, { model, training }, its);
-          row.sideBySide = { examplesPerSecond: NaN, rounds: [...(row.sideBySide?.rounds ?? []), together], threadsEach };
+          sideRounds.push(together);
           log(`  ${seeds} side by side (${threadsEach} thread(s) each): ${Math.round(together)} examples/s together`);
         }
       } finally {
         await Promise.all(side.map((k) => k.kernel.stop({ final: true })));
       }
-      row.batched.examplesPerSecond = mean(row.batched.rounds);
-      if (row.seedThreads) row.seedThreads.examplesPerSecond = mean(row.seedThreads.rounds);
-      if (row.sideBySide) row.sideBySide.examplesPerSecond = mean(row.sideBySide.rounds);
-      rows.push(row);
+      rows.push({
+        seeds,
+        iterations: its,
+        batched: throughput(batchedRounds),
+        ...(threadRounds.length ? { seedThreads: { ...throughput(threadRounds), threads } } : {}),
+        ...(sideRounds.length ? { sideBySide: { ...throughput(sideRounds), threadsEach } } : {}),
+        ...(skipped ? { skipped } : {}),
+      });
     }
     return { device, cores, loadAverage, single, rows };
   } finally {

@@ -189,7 +189,9 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const cores = os.availableParallelism();
   const devices = options.devices ?? (options.device === 'auto' && pendingRuns ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
   const onCpu = devices.every((d) => d === 'cpu');
-  const jobsIfTogether = plans.flatMap((plan) => seedGroups(plan, true, onCpu).filter((s) => s.some((i) => !plan.seeds[i]!.dir.isComplete())));
+  const unfinished = (p: number, s: number[]) => s.some((i) => !plans[p]!.seeds[i]!.dir.isComplete());
+  const grouped = plans.map((plan) => seedGroups(plan, onCpu)); // each plan's jobs if its seeds train together
+  const jobsIfTogether = grouped.flatMap((jobs, p) => jobs.filter((s) => unfinished(p, s)));
   const groups = jobsIfTogether.filter((s) => s.length > 1).length;
   const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
   if (together && options.batchSeeds === undefined) {
@@ -199,7 +201,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   // order (every experiment's first seed, then every second seed...): a figure stopped part way has runs of every
   // approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
-    .flatMap((plan, p) => seedGroups(plan, together, onCpu).map((s) => ({ p, s })))
+    .flatMap((plan, p) => (together ? grouped[p]! : plan.seeds.map((_, i) => [i])).map((s) => ({ p, s })))
     .sort((a, b) => a.s[0]! - b.s[0]! || a.p - b.p);
   const jobEvents = poolProgress(
     events,
@@ -242,7 +244,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
 
   // No more workers than jobs with a run left to train: a group of seeds (--batch-seeds) is one job, and on the CPU the
   // worker it gets has the cores that idle workers would have held (its seeds then train in threads, seed_threads.py).
-  const pending = order.filter(({ p, s }) => s.some((i) => !plans[p]!.seeds[i]!.dir.isComplete())).length;
+  const pending = order.filter(({ p, s }) => unfinished(p, s)).length;
   const asked = options.parallel ?? defaultParallel(devices);
   const perDevice = Math.max(1, Math.min(asked, Math.ceil(pending / devices.length)));
   // One run at a time on the job's own device keeps to the shared kernel (and its threads).
@@ -275,12 +277,12 @@ export function seedsTogetherPay(job: { runs: number; jobs: number; groups: numb
   return groups > 0 && runs > cores && jobs * 2 <= cores;
 }
 
-/** A plan's jobs, as indices into its seeds: one seed each, except that `together` the unfinished seeds of a
- * batchable experiment (runner.ts `batchable`) that stand at one epoch train as one job. (--fresh has removed the
- * run directories it starts over before the jobs are made.) */
-function seedGroups(plan: Plan, together: boolean, onCpu: boolean): number[][] {
+/** A plan's jobs with its seeds together, as indices into its seeds: the unfinished seeds of a batchable experiment
+ * (runner.ts `batchable`) that stand at one epoch as one job, every other seed a job of its own. (--fresh has removed
+ * the run directories it starts over before the jobs are made.) */
+function seedGroups(plan: Plan, onCpu: boolean): number[][] {
   const singles = plan.seeds.map((_, i) => [i]);
-  if (!together || !batchable(plan.effective, onCpu)) return singles;
+  if (!batchable(plan.effective, onCpu)) return singles;
   const unfinished = plan.seeds.flatMap(({ dir }, i) => (!dir.isComplete() ? [i] : []));
   const epochs = new Set(unfinished.map((i) => plan.seeds[i]!.dir.readMetrics().length));
   if (unfinished.length < 2 || epochs.size !== 1) return singles;
