@@ -411,8 +411,8 @@ def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int, model: dic
 
 
 def _bench_trainer(x: str, y: str, labeled: str, model: dict, training: dict):
-    """A LadderTrainer of `model` (a ladder or conv ladder, seed 1) on x[labeled] (labeled) and x (the unlabeled
-    pool), warmed up (allocations, Adam's state), and a function running k of its steps -> their seconds."""
+    """A function running k steps of a LadderTrainer of `model` (a ladder or conv ladder, seed 1) on x[labeled]
+    (labeled) and x (the unlabeled pool) -> their seconds, and the trainer, warmed up (allocations, Adam's state)."""
     from py_kernels.models import build_model
     from py_kernels.training import LadderTrainer
 
@@ -424,7 +424,7 @@ def _bench_trainer(x: str, y: str, labeled: str, model: dict, training: dict):
                             decay_fraction=training["decay_fraction"], seed=1)
     batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
     trainer.train_epoch(3, **batches)
-    return lambda k: trainer.train_epoch(k, **batches)["seconds"]
+    return (lambda k: trainer.train_epoch(k, **batches)["seconds"]), trainer
 
 
 @call
@@ -433,8 +433,9 @@ def bench_ladder_step(x: str, y: str, labeled: str, model: dict, training: dict,
     step_matmuls.py), on the batches of `training`. -> step_matmuls.step_against_matmuls's figures."""
     from py_kernels.reference.step_matmuls import step_against_matmuls
 
-    train = _bench_trainer(x, y, labeled, model, training)
-    return step_against_matmuls(train, iterations, rounds, session().device)
+    train, trainer = _bench_trainer(x, y, labeled, model, training)
+    shapes = [tuple(p.shape) for p in trainer.model.parameters() if p.requires_grad]
+    return step_against_matmuls(train, iterations, rounds, session().device, shapes)
 
 
 @call
@@ -443,7 +444,7 @@ def bench_native_step(x: str, y: str, labeled: str, model: dict, training: dict,
     step_matmuls.py). -> step_matmuls.native_against_torch_ops's figures."""
     from py_kernels.reference.step_matmuls import native_against_torch_ops
 
-    return native_against_torch_ops(_bench_trainer(x, y, labeled, model, training), iterations, rounds)
+    return native_against_torch_ops(_bench_trainer(x, y, labeled, model, training)[0], iterations, rounds)
 
 
 @call

@@ -10,13 +10,20 @@ to three GEMMs, laid out as autograd runs them for `F.linear(x, W)` without bias
 
 `MatmulReplay` holds random operands of those shapes and runs them in that order, as many steps as asked: what the
 step would cost if everything but its matrix products took no time.
+
+Two more parts of the step are fixed by its numbers rather than by how the code is written: the noise, drawn from
+torch's generator (the stream a seed's run is reproduced from), and the fp32 Adam update of every parameter (one
+memory-bound pass in the C kernel). `record` also notes the step's normal draws (`torch.randn`, `Tensor.normal_`);
+`DrawReplay` redraws as many values from a generator, `AdamReplay` runs the trainer's optimiser over parameters of
+the same shapes. Products + draws + Adam is the least a step can cost while those stay as they are.
 """
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -37,27 +44,37 @@ class LinearCall:
         return 2 * self.rows * self.fan_in * self.fan_out * (1 + self.input_grad + self.weight_grad)
 
 
-class _LinearRecorder(TorchFunctionMode):
+@dataclass(frozen=True)
+class StepRecord:
+    linears: List[LinearCall]   # the step's F.linear calls, in the order they were made
+    draws: List[int]            # the values of each normal draw from a generator (randn, normal_), in order
+
+
+class _StepRecorder(TorchFunctionMode):
     def __init__(self) -> None:
         super().__init__()
-        self.calls: List[LinearCall] = []
+        self.linears: List[LinearCall] = []
+        self.draws: List[int] = []
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if func is F.linear:
             x, weight = args[0], args[1] if len(args) > 1 else kwargs["weight"]
             rows = x.numel() // x.shape[-1]
-            self.calls.append(LinearCall(rows, int(weight.shape[1]), int(weight.shape[0]), bool(x.requires_grad),
-                                         bool(weight.requires_grad)))
-        return func(*args, **kwargs)
+            self.linears.append(LinearCall(rows, int(weight.shape[1]), int(weight.shape[0]), bool(x.requires_grad),
+                                           bool(weight.requires_grad)))
+        result = func(*args, **kwargs)
+        if func is torch.randn or func is torch.Tensor.normal_:
+            self.draws.append(result.numel())
+        return result
 
 
-def record(step: Callable[[], None]) -> List[LinearCall]:
-    """The F.linear calls of one `step()` (which runs: a real training step), in the order they were made."""
-    recorder = _LinearRecorder()
+def record(step: Callable[[], None]) -> StepRecord:
+    """The F.linear calls and normal draws of one `step()` (which runs: a real training step)."""
+    recorder = _StepRecorder()
     with recorder:
         step()
-    return recorder.calls
+    return StepRecord(recorder.linears, recorder.draws)
 
 
 class MatmulReplay:
@@ -96,8 +113,54 @@ class MatmulReplay:
         return time.perf_counter() - started
 
     def _sync(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        _sync(self.device)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class DrawReplay:
+    """The step's normal draws (`StepRecord.draws`, values each), redrawn from one generator into buffers held
+    across steps; `run` as `MatmulReplay.run`."""
+
+    def __init__(self, draws: Sequence[int], device: torch.device, seed: int = 0):
+        self.buffers = [torch.empty(n, device=device) for n in draws]
+        self.generator = torch.Generator(device=device).manual_seed(seed)
+        self.device = device
+
+    def run(self, steps: int) -> float:
+        _sync(self.device)
+        started = time.perf_counter()
+        for _ in range(steps):
+            for buffer in self.buffers:
+                buffer.normal_(generator=self.generator)
+        _sync(self.device)
+        return time.perf_counter() - started
+
+
+class AdamReplay:
+    """The trainers' optimiser (optim.make_adam) over parameters of `shapes` with fixed random gradients; `run` as
+    `MatmulReplay.run`, one update per step."""
+
+    def __init__(self, shapes: Sequence[Tuple[int, ...]], device: torch.device, seed: int = 0):
+        from ..optim import make_adam
+
+        g = torch.Generator().manual_seed(seed)
+        self.parameters = [torch.nn.Parameter(torch.randn(shape, generator=g).to(device)) for shape in shapes]
+        for p in self.parameters:
+            p.grad = torch.randn(p.shape, generator=g).to(device)
+        self.optimizer = make_adam(self.parameters, 1e-6, device)
+        self.device = device
+
+    def run(self, steps: int) -> float:
+        _sync(self.device)
+        started = time.perf_counter()
+        for _ in range(steps):
+            self.optimizer.step()
+        _sync(self.device)
+        return time.perf_counter() - started
 
 
 def _alternate(contenders: Dict[str, Callable[[int], float]], iterations: int, rounds: int) -> Dict[str, float]:
@@ -124,26 +187,33 @@ def _with_torch_ops(train: Callable[[int], float]) -> Optional[Callable[[int], f
     return run
 
 
-def step_against_matmuls(train: Callable[[int], float], iterations: int, rounds: int,
-                         device: torch.device) -> dict:
-    """`train(k)` runs k training steps and returns their seconds. Records one step's products, then alternates
-    `rounds` times: k = `iterations` steps, the same steps' products alone, and, where the C kernels run on the CPU,
-    k steps with the torch ops instead, for what the kernels gain.
-    -> {"iterations", "rounds", "step_seconds", "matmul_seconds", "torch_ops_seconds" (per step, medians over the
-    rounds; the last None without C kernels), "ratio", "gflop_per_step", "matmul_gflops" (the rate the products ran
-    at), "products_per_step"}."""
-    calls = record(lambda: train(1))
-    replay = MatmulReplay(calls, device)
-    replay.run(2)  # warm-up: first touch of the operands, the BLAS threads awake
+def step_against_matmuls(train: Callable[[int], float], iterations: int, rounds: int, device: torch.device,
+                         parameter_shapes: Sequence[Tuple[int, ...]]) -> dict:
+    """`train(k)` runs k training steps and returns their seconds; `parameter_shapes` are its model's trained
+    parameters'. Records one step's products and draws, then alternates `rounds` times: k = `iterations` steps, the
+    same steps' products alone, their draws alone, as many Adam updates of such parameters, and, where the C kernels
+    run on the CPU, k steps with the torch ops instead, for what the kernels gain.
+    -> {"iterations", "rounds", "step_seconds", "matmul_seconds", "draw_seconds", "adam_seconds",
+    "torch_ops_seconds" (per step, medians over the rounds; the last None without C kernels), "ratio" (step /
+    products), "floor_ratio" ((products + draws + Adam) / products), "gflop_per_step", "matmul_gflops" (the rate the
+    products ran at), "products_per_step", "draws_per_step", "values_drawn_per_step", "parameters"}."""
+    step = record(lambda: train(1))
+    replays = {"matmul": MatmulReplay(step.linears, device), "draw": DrawReplay(step.draws, device),
+               "adam": AdamReplay(parameter_shapes, device)}
+    for replay in replays.values():
+        replay.run(2)  # warm-up: first touch of the operands, the BLAS threads awake, Adam's state
     torch_ops = _with_torch_ops(train) if device.type == "cpu" else None
-    timed = _alternate({"step": train, "matmul": replay.run, **({"torch_ops": torch_ops} if torch_ops else {})},
-                       iterations, rounds)
-    flops = replay.flops_per_step
+    timed = _alternate({"step": train, **{name: r.run for name, r in replays.items()},
+                        **({"torch_ops": torch_ops} if torch_ops else {})}, iterations, rounds)
+    flops = replays["matmul"].flops_per_step
     return {"iterations": iterations, "rounds": rounds, "step_seconds": timed["step"],
-            "matmul_seconds": timed["matmul"], "torch_ops_seconds": timed.get("torch_ops"),
-            "ratio": timed["step"] / timed["matmul"], "gflop_per_step": flops / 1e9,
-            "matmul_gflops": flops / timed["matmul"] / 1e9,
-            "products_per_step": sum(1 + c.input_grad + c.weight_grad for c in calls)}
+            "matmul_seconds": timed["matmul"], "draw_seconds": timed["draw"], "adam_seconds": timed["adam"],
+            "torch_ops_seconds": timed.get("torch_ops"), "ratio": timed["step"] / timed["matmul"],
+            "floor_ratio": (timed["matmul"] + timed["draw"] + timed["adam"]) / timed["matmul"],
+            "gflop_per_step": flops / 1e9, "matmul_gflops": flops / timed["matmul"] / 1e9,
+            "products_per_step": sum(1 + c.input_grad + c.weight_grad for c in step.linears),
+            "draws_per_step": len(step.draws), "values_drawn_per_step": sum(step.draws),
+            "parameters": sum(math.prod(shape) for shape in parameter_shapes)}
 
 
 def native_against_torch_ops(train: Callable[[int], float], iterations: int, rounds: int) -> dict:

@@ -10,6 +10,9 @@ export function ladderStepSpec(b: LadderBench, subtitle: string): TopLevelSpec {
   const m = b.matmuls;
   const values = [
     { what: 'matrix products alone', ms: 1e3 * m.matmul_seconds },
+    { what: 'noise draws alone', ms: 1e3 * m.draw_seconds },
+    { what: 'Adam update alone', ms: 1e3 * m.adam_seconds },
+    { what: 'products + draws + Adam', ms: 1e3 * (m.matmul_seconds + m.draw_seconds + m.adam_seconds) },
     { what: 'step (C kernels)', ms: 1e3 * m.step_seconds },
     ...(m.torch_ops_seconds !== null ? [{ what: "step (torch's ops)", ms: 1e3 * m.torch_ops_seconds }] : []),
   ];

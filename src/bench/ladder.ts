@@ -12,6 +12,8 @@ import { RunDirectory } from '../runs/run-dir.js';
 import { dataTensorName, trainRun } from '../runs/runner.js';
 
 export const ladderBenchSchema = z.object({
+  /** The kernel's device ('auto' resolved): what the figures ran on. */
+  device: z.string(),
   iterations: z.number().int(),
   epochSeconds: z.number(),
   examplesPerSecond: z.number(),
@@ -55,6 +57,7 @@ export async function measureLadder(
   const runsDir = mkdtempSync(path.join(os.tmpdir(), 'pladder-bench-run-'));
   const kernel = new Kernel({ device });
   try {
+    const kernelDevice = (await kernel.info()).device; // 'auto' resolved
     let lastShown = 0;
     const result = await trainOne(kernel, experiment, path.join(runsDir, 'seed-1'), device, (done, total) => {
       if (done - lastShown >= 100 || done === total) log(`    ${done}/${total} iterations`);
@@ -94,6 +97,7 @@ export async function measureLadder(
     });
     await kernel.stop({ final: true }); // its cores go to the runs side by side
     return {
+      device: kernelDevice,
       iterations: experiment.training.iterations_per_epoch,
       epochSeconds: result.mean_epoch_seconds,
       examplesPerSecond: result.examples_per_second,

@@ -78,7 +78,7 @@ export async function measureSeeds(device: string, log: (line: string) => void, 
   const rows: SeedsRow[] = [];
   const main = await kernelWithPool(device);
   try {
-    const { threads } = await main.kernel.info();
+    const { threads, device: kernelDevice } = await main.kernel.info(); // 'auto' resolved: what the figures ran on
     const base: Call = { x: main.x, y: main.y, model, training };
     const iterations = iterationsFor(1, budget);
     const alone = await main.kernel.call('bench_seeds_ladder', { ...base, seeds: 1, how: 'alone', iterations });
@@ -122,7 +122,7 @@ export async function measureSeeds(device: string, log: (line: string) => void, 
         ...(skipped ? { skipped } : {}),
       });
     }
-    return { device, cores, loadAverage, single, rows };
+    return { device: kernelDevice, cores, loadAverage, single, rows };
   } finally {
     await main.kernel.stop({ final: true });
   }

@@ -302,12 +302,22 @@ export const calls = {
       rounds: z.number().int(),
       step_seconds: z.number(),
       matmul_seconds: z.number(),
+      /** The step's normal draws alone, as many values from torch's generator. */
+      draw_seconds: z.number(),
+      /** One Adam update of parameters of the model's shapes, alone. */
+      adam_seconds: z.number(),
       /** The same steps with the torch ops instead of the C kernels (null where those do not run). */
       torch_ops_seconds: z.number().nullable(),
+      /** step / products */
       ratio: z.number(),
+      /** (products + draws + Adam) / products: the least the step can cost while its noise stream and fp32 Adam stay */
+      floor_ratio: z.number(),
       gflop_per_step: z.number(),
       matmul_gflops: z.number(),
       products_per_step: z.number().int(),
+      draws_per_step: z.number().int(),
+      values_drawn_per_step: z.number().int(),
+      parameters: z.number().int(),
     }),
   ),
   bench_native_step: declare(
