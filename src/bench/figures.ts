@@ -23,7 +23,7 @@ export function ladderStepSpec(b: LadderBench, subtitle: string): TopLevelSpec {
     width: 420,
     height: 24 * values.length,
     layer: [
-      { mark: { type: 'bar' }, encoding: { y: { field: 'what', type: 'nominal', sort: null, title: null }, x: { field: 'ms', type: 'quantitative', title: 'ms per step' } } },
+      { mark: { type: 'bar' }, encoding: { y: { field: 'what', type: 'nominal', sort: null, title: null, axis: { labelLimit: 0 } }, x: { field: 'ms', type: 'quantitative', title: 'ms per step' } } },
       { mark: { type: 'text', align: 'left', dx: 4 }, encoding: { y: { field: 'what', type: 'nominal', sort: null }, x: { field: 'ms', type: 'quantitative' }, text: { field: 'ms', type: 'quantitative', format: '.1f' } } },
     ],
   };
