@@ -14,7 +14,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 # pythonia loads this file by path: make `py_kernels` importable as a package.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -24,7 +24,8 @@ from py_kernels import device as devices  # noqa: E402
 from py_kernels import call_args, lifecycle, run_groups, runs, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
-from py_kernels.training import configure_cpu_runtime  # noqa: E402
+from py_kernels.cpu_threads import (configure_cpu_runtime, cpu_threads, cpu_threads_for, heavy_pool,  # noqa: E402
+                                    loaded_openblas)
 
 import torch  # noqa: E402
 
@@ -66,7 +67,7 @@ def start(device: str, threads: int | None, exchange_dir: str) -> dict:
     global _session
     resolved = devices.resolve(device)
     if resolved.type == "cpu":
-        # OpenBLAS gets the cores and torch one thread: both pools at full width oversubscribe (training.py).
+        # OpenBLAS gets the cores and torch one thread until a conv model's call moves them (cpu_threads.py).
         compute_threads = configure_cpu_runtime(threads)["openblas_threads"] or devices.configure_threads(threads)
     else:
         compute_threads = devices.configure_threads(threads)
@@ -314,8 +315,10 @@ def aps_accuracy(run_id: str, x: str | dict, y: str, limit: int | None, sites: l
                                f"one (its columns hold the perturbation sites)")
     store = session().store
     rows = slice(None) if limit is None else slice(0, int(limit))
-    result = perturbation.aps_accuracy(model, runs.model_input(store, x)[rows], store.get(y)[rows], perturbation.parse_sites(sites, model),
-                                       variances, draws, seed, scale, progress)
+    with cpu_threads_for(model):
+        result = perturbation.aps_accuracy(model, runs.model_input(store, x)[rows], store.get(y)[rows],
+                                           perturbation.parse_sites(sites, model), variances, draws, seed, scale,
+                                           progress)
     meta = store.put(store_as, result.accuracy.to(session().device))
     return {
         "accuracy": meta,
@@ -412,7 +415,8 @@ def bench_plain_ladder(x: str, y: str, labeled: str, iterations: int, model: dic
 
 def _bench_trainer(x: str, y: str, labeled: str, model: dict, training: dict):
     """A function running k steps of a LadderTrainer of `model` (a ladder or conv ladder, seed 1) on x[labeled]
-    (labeled) and x (the unlabeled pool) -> their seconds, and the trainer, warmed up (allocations, Adam's state)."""
+    (labeled) and x (the unlabeled pool), with the CPU threads a run of it has -> their seconds, and the trainer,
+    warmed up (allocations, Adam's state)."""
     from py_kernels.models import build_model
     from py_kernels.training import LadderTrainer
 
@@ -423,8 +427,13 @@ def _bench_trainer(x: str, y: str, labeled: str, model: dict, training: dict):
                             epochs_planned=training["epochs"], lr=training["learning_rate"],
                             decay_fraction=training["decay_fraction"], seed=1)
     batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
-    trainer.train_epoch(3, **batches)
-    return (lambda k: trainer.train_epoch(k, **batches)["seconds"]), trainer
+
+    def train(k: int, threads: Callable[[], ContextManager] = lambda: cpu_threads_for(trainer.model)) -> float:
+        with threads():
+            return trainer.train_epoch(k, **batches)["seconds"]
+
+    train(3)
+    return train, trainer
 
 
 @call
@@ -440,11 +449,19 @@ def bench_ladder_step(x: str, y: str, labeled: str, model: dict, training: dict,
 
 @call
 def bench_native_step(x: str, y: str, labeled: str, model: dict, training: dict, iterations: int, rounds: int) -> dict:
-    """A ladder or conv ladder step with the C kernels and with torch's ops, alternated in this kernel (reference/
-    step_matmuls.py). -> step_matmuls.native_against_torch_ops's figures."""
+    """A ladder or conv ladder step with the C kernels and with torch's ops, and on a CPU kernel with a separate
+    OpenBLAS pool also with the kernel's threads in the other pool than its model's (cpu_threads.py), alternated in
+    this kernel (reference/step_matmuls.py). -> step_matmuls.native_against_torch_ops's figures, "pool" (where the
+    model's step runs its threads; None where there is no choice) and "other_pool_seconds" (None likewise)."""
     from py_kernels.reference.step_matmuls import native_against_torch_ops
 
-    return native_against_torch_ops(_bench_trainer(x, y, labeled, model, training)[0], iterations, rounds)
+    train, trainer = _bench_trainer(x, y, labeled, model, training)
+    if session().device.type != "cpu" or loaded_openblas() is None:
+        return {**native_against_torch_ops(train, iterations, rounds), "pool": None, "other_pool_seconds": None}
+    pool, n = heavy_pool(trainer.model), configure_cpu_runtime()["openblas_threads"]
+    other = (lambda: cpu_threads(1, n)) if pool == "torch" else (lambda: cpu_threads(n, 1))
+    return {**native_against_torch_ops(train, iterations, rounds, {"other_pool": lambda k: train(k, other)}),
+            "pool": pool}
 
 
 @call

@@ -25,8 +25,8 @@ from .models.batched_fc import BatchedMLP
 from .models.batched_ladder import BatchedLadder
 from .optim import make_adam
 from .progress import Progress, ProgressSink
-from .training import (LadderTrainer, SupervisedTrainer, Trainer, _Cycler, _num, check_ladder_batches,
-                       configure_cpu_runtime)
+from .cpu_threads import configure_cpu_runtime
+from .training import LadderTrainer, SupervisedTrainer, Trainer, _Cycler, _num, check_ladder_batches
 
 
 class BatchedTrainer:

@@ -11,12 +11,14 @@ seed's own trainer, stepped by one thread per core (seed_threads.py: bit for bit
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
+from .cpu_threads import cpu_threads_for
 from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
 from .errors import KernelInputError
 from .models import build_model, get_model
@@ -153,11 +155,13 @@ def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Op
         raise KernelInputError(f"{len(checkpoint_paths)} checkpoint paths for {len(group.seeds)} seeds; give one per "
                                f"seed (null for a seed whose checkpoint is not to be written)")
     started = time.perf_counter()
-    metrics = trainer.train_epoch(**group.batches, progress_sink=progress)
-    evaluated = time.perf_counter()
-    validation = ([{"accuracy": None, "error": None, "examples": 0}] * len(group.seeds)
-                  if group.x_validation is None else trainer.evaluate(group.x_validation, group.y_validation))
-    test = trainer.evaluate(group.x_test, group.y_test)
+    # seed threads pin one thread of each pool per worker themselves; the batched network takes its model's split
+    with contextlib.nullcontext() if isinstance(trainer, SeedThreadsTrainer) else cpu_threads_for(trainer.model):
+        metrics = trainer.train_epoch(**group.batches, progress_sink=progress)
+        evaluated = time.perf_counter()
+        validation = ([{"accuracy": None, "error": None, "examples": 0}] * len(group.seeds)
+                      if group.x_validation is None else trainer.evaluate(group.x_validation, group.y_validation))
+        test = trainer.evaluate(group.x_test, group.y_test)
     for m, v, t in zip(metrics, validation, test):
         m.update(validation_accuracy=v["accuracy"], validation_error=v["error"], validation_examples=v["examples"],
                  test_accuracy=t["accuracy"], test_error=t["error"], test_examples=t["examples"],

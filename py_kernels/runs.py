@@ -25,6 +25,7 @@ from .models import Column, build_model, column_from_state, get_model
 from .models.view_inputs import Input, ViewInputs
 from .progress import ProgressSink
 from .tensors import TensorStore
+from .cpu_threads import cpu_threads_for
 from .training import Evaluator, Trainer, source_column_state, trainer_for
 
 
@@ -130,12 +131,13 @@ def epoch(run_id: str, checkpoint_path: Optional[str], progress: Optional[Progre
     test_accuracy / test_error / test_examples, train_seconds, eval_seconds, kernel_seconds."""
     run, trainer = _trainer(run_id, "train an epoch")
     started = time.perf_counter()
-    metrics = trainer.train_epoch(**run.batches, progress_sink=progress)
-    evaluated = time.perf_counter()
-    validation = {"accuracy": None, "error": None, "examples": 0}
-    if run.x_validation is not None:
-        validation = trainer.evaluate(run.x_validation, run.y_validation)
-    test = trainer.evaluate(run.x_test, run.y_test)
+    with cpu_threads_for(trainer.model):
+        metrics = trainer.train_epoch(**run.batches, progress_sink=progress)
+        evaluated = time.perf_counter()
+        validation = {"accuracy": None, "error": None, "examples": 0}
+        if run.x_validation is not None:
+            validation = trainer.evaluate(run.x_validation, run.y_validation)
+        test = trainer.evaluate(run.x_test, run.y_test)
     metrics.update(validation_accuracy=validation["accuracy"], validation_error=validation["error"],
                    validation_examples=validation["examples"],
                    test_accuracy=test["accuracy"], test_error=test["error"], test_examples=test["examples"],

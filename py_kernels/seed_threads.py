@@ -9,9 +9,9 @@ seed at a time, as processes side by side would, in one process: the data is loa
 together. torch's ops and the C kernels release the GIL, so the threads run in parallel.
 
 Each seed is exactly its own run: the same trainer, batches, noise and arithmetic, so its numbers are bit for bit
-those of the run alone with one BLAS thread (what each run of `--parallel` has on the CPU; OpenBLAS's products round
-differently with more threads), its checkpoint is that run's, and a seed that diverges (NaN) touches no other.
-Workers take the next step of the seed furthest behind, so K seeds on fewer cores advance together and finish the
+those of the run alone on one thread (one in each pool, cpu_threads.py: what each run of `--parallel` has on the
+CPU; products and convolutions round differently with more threads), its checkpoint is that run's, and a seed that
+diverges (NaN) touches no other. Workers take the next step of the seed furthest behind, so K seeds on fewer cores advance together and finish the
 epoch together.
 """
 from __future__ import annotations
@@ -26,7 +26,8 @@ import torch
 from .errors import KernelInputError
 from .models.view_inputs import Input
 from .progress import Progress, ProgressSink
-from .training import EpochSteps, Trainer, blas_threads
+from .cpu_threads import cpu_threads
+from .training import EpochSteps, Trainer
 
 
 class SeedThreadsTrainer:
@@ -92,7 +93,7 @@ class SeedThreadsTrainer:
 
 
 def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> List[dict]:
-    """Runs every generator of `steps` to its end with `threads` workers, one BLAS thread each; a worker always takes
+    """Runs every generator of `steps` to its end with `threads` workers, one thread each (in both pools); a worker always takes
     the next step of the seed with the fewest done (none runs two steps of one seed at once) -> their results. The
     calling thread reports progress, the mean of the steps done (the sink may not be called from another thread), and
     re-raises the first error."""
@@ -105,6 +106,7 @@ def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> 
         return min(free, key=lambda k: done[k]) if free else None
 
     def work() -> None:
+        _one_thread_here()
         while True:
             with lock:
                 k = None
@@ -129,7 +131,7 @@ def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> 
                 done[k], busy[k], results[k] = step, False, end
                 lock.notify_all()
 
-    with blas_threads(1):
+    with cpu_threads(1, 1):
         workers = [threading.Thread(target=work, name=f"seed-worker-{i}", daemon=True) for i in range(threads)]
         for worker in workers:
             worker.start()
@@ -150,6 +152,12 @@ def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> 
 
 
 def _run_jobs(jobs: List[Callable[[], dict]], threads: int) -> List[dict]:
-    """Each job (a seed's evaluation) on `threads` workers, one BLAS thread each -> their results in order."""
-    with blas_threads(1), ThreadPoolExecutor(threads) as pool:
+    """Each job (a seed's evaluation) on `threads` workers, one thread each -> their results in order."""
+    with cpu_threads(1, 1), ThreadPoolExecutor(threads, initializer=_one_thread_here) as pool:
         return [future.result() for future in [pool.submit(job) for job in jobs]]
+
+
+def _one_thread_here() -> None:
+    """A worker's own OpenMP team at one thread: a new thread takes torch's count at its first parallel ATen op,
+    but a oneDNN convolution run first would use every core (cpu_threads.py)."""
+    torch.set_num_threads(1)

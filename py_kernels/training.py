@@ -18,94 +18,21 @@ Values returned to the caller are plain Python numbers; a non-finite loss is ret
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import functools
 import math
 import time
-from typing import Dict, Generator, Iterator, Optional, Tuple, Type, Union
+from typing import Dict, Generator, Optional, Tuple, Type, Union
 
 import torch
 import torch.nn as nn
 
+from .cpu_threads import configure_cpu_runtime
 from .errors import KernelInputError
 from .models.column_api import Column, Shape
 from .models.columns.layer import recompute_population_statistics
 from .models.view_inputs import Input, ViewInputs
 from .optim import make_adam
 from .progress import Progress, ProgressSink
-
-
-_CPU_RUNTIME: Optional[dict] = None
-
-
-@functools.lru_cache(maxsize=None)
-def _loaded_openblas():
-    """The OpenBLAS already loaded into this process (Debian's torch calls it through libblas.so.3), or None.
-    Only libraries already mapped are opened, so nothing new is loaded on e.g. an MKL build."""
-    import ctypes
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "blas" in line.rsplit("/", 1)[-1].lower()}
-    except OSError:
-        return None
-    for path in sorted(p for p in paths if p.startswith("/")):
-        try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_set_num_threads, lib.openblas_get_num_threads  # noqa: B018 (probe the symbols)
-            return lib
-        except (OSError, AttributeError):
-            continue
-    return None
-
-
-@contextlib.contextmanager
-def blas_threads(n: int) -> Iterator[None]:
-    """OpenBLAS's own thread pool at n threads inside the block (seed_threads.py: one per worker thread, each GEMM
-    then runs in the thread that calls it), as it was after; nothing to set on other BLAS builds."""
-    blas = _loaded_openblas()
-    if blas is None:
-        yield
-        return
-    before = int(blas.openblas_get_num_threads())
-    blas.openblas_set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        blas.openblas_set_num_threads(before)
-
-
-def configure_cpu_runtime(threads: Optional[int] = None) -> dict:
-    """Process-wide CPU settings that make the training loop about twice as fast on Debian's torch (idempotent;
-    the trainers call it on CPU unless `tune_cpu=False`). Returns what was set, JSON-able.
-
-    1. OpenBLAS (pthread build) runs its own thread pool next to torch's OpenMP pool; with both at 2 threads on
-       2 cores they oversubscribe and spin against each other (measured: ~2-3x slower steps). GEMMs dominate the
-       ladder step, so OpenBLAS gets the threads and torch's element-wise ops run on 1 (the fastest split measured).
-       Without a separate OpenBLAS pool (MKL builds, CUDA wheels) the thread settings are left alone.
-    2. glibc returns freed large blocks to the OS and page-faults them back on the next step (a fifth of the
-       step time went to the kernel); a fixed mmap threshold (32 MiB) and a high trim threshold keep them.
-    """
-    global _CPU_RUNTIME
-    if _CPU_RUNTIME is not None and threads is None:
-        return _CPU_RUNTIME
-    import ctypes
-    done: dict = {"openblas_threads": None, "torch_threads": torch.get_num_threads(), "malloc_tuned": False}
-    blas = _loaded_openblas()
-    if blas is not None:
-        n = int(threads) if threads else max(torch.get_num_threads(), int(blas.openblas_get_num_threads()))
-        blas.openblas_set_num_threads(n)
-        torch.set_num_threads(1)
-        done.update(openblas_threads=n, torch_threads=1)
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        done["malloc_tuned"] = bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(
-            libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
-    except (OSError, AttributeError):
-        pass
-    _CPU_RUNTIME = done
-    return done
 
 
 def _num(x) -> Optional[float]:

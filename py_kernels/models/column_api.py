@@ -26,6 +26,9 @@ class Column(nn.Module, metaclass=ABCMeta):
     # forward_layer takes `weight_deltas` shaped like the layer's weight: a linear adapter that reads the layer's
     # own input can then be folded into it, W h + A h = (W + A) h, saving one matrix product.
     foldable: ClassVar[bool] = False
+    # The CPU thread pool its step's heavy work runs in (cpu_threads.py): "blas" for matrix products (OpenBLAS's own
+    # pool), "torch" for convolutions and pooling (oneDNN and ATen, torch's OpenMP pool).
+    cpu_pool: ClassVar[str] = "blas"
 
     config: object                     # the column's frozen config dataclass, with a `layer_shapes` property
     frozen: bool

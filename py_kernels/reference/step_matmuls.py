@@ -216,11 +216,15 @@ def step_against_matmuls(train: Callable[[int], float], iterations: int, rounds:
             "parameters": sum(math.prod(shape) for shape in parameter_shapes)}
 
 
-def native_against_torch_ops(train: Callable[[int], float], iterations: int, rounds: int) -> dict:
-    """`train(k)` runs k training steps and returns their seconds: k steps with the C kernels (native/) and k with
-    the torch ops in their place, alternated `rounds` times. -> {"iterations", "rounds", "step_seconds",
-    "torch_ops_seconds" (per step, medians over the rounds; None without C kernels)}."""
+def native_against_torch_ops(train: Callable[[int], float], iterations: int, rounds: int,
+                             others: Optional[Dict[str, Callable[[int], float]]] = None) -> dict:
+    """`train(k)` runs k training steps and returns their seconds: k steps with the C kernels (native/), k with the
+    torch ops in their place, and k of each of `others` (name: another way to run the same steps), alternated
+    `rounds` times. -> {"iterations", "rounds", "step_seconds", "torch_ops_seconds" (None without C kernels), and
+    "<name>_seconds" for each of `others`: per step, medians over the rounds}."""
     torch_ops = _with_torch_ops(train)
-    timed = _alternate({"step": train, **({"torch_ops": torch_ops} if torch_ops else {})}, iterations, rounds)
+    others = others or {}
+    timed = _alternate({"step": train, **({"torch_ops": torch_ops} if torch_ops else {}), **others}, iterations,
+                       rounds)
     return {"iterations": iterations, "rounds": rounds, "step_seconds": timed["step"],
-            "torch_ops_seconds": timed.get("torch_ops")}
+            "torch_ops_seconds": timed.get("torch_ops"), **{f"{name}_seconds": timed[name] for name in others}}

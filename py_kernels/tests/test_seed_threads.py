@@ -1,7 +1,7 @@
-"""seed_threads: seeds stepped by worker threads train bit for bit as their runs alone with one BLAS thread (batches,
-noise, losses, weights; OpenBLAS's products round differently with more threads), whatever the number of workers;
-their checkpoints are the single trainer's and resume exactly; a seed that diverges touches no other; a step that
-fails stops the epoch with its error; the BLAS setting is restored after. On real MNIST subsets."""
+"""seed_threads: seeds stepped by worker threads train bit for bit as their runs alone on one thread (batches, noise,
+losses, weights; products round differently with more threads), whatever the number of workers; their checkpoints
+are the single trainer's and resume exactly; a seed that diverges touches no other; a step that fails stops the epoch
+with its error; both pools' thread counts are restored after. On real MNIST subsets."""
 from __future__ import annotations
 
 import pytest
@@ -10,7 +10,8 @@ import torch
 from py_kernels.errors import KernelInputError
 from py_kernels.models import build_model
 from py_kernels.seed_threads import SeedThreadsTrainer
-from py_kernels.training import LadderTrainer, SupervisedTrainer, _loaded_openblas, blas_threads
+from py_kernels.cpu_threads import blas_threads, loaded_openblas
+from py_kernels.training import LadderTrainer, SupervisedTrainer
 from py_kernels.tests.test_batched import LADDER, SCHEDULE, SEEDS, _labeled, _single_ladders, mnist  # noqa: F401
 
 BATCHES = {"iterations": 4, "labeled_batch": 50, "unlabeled_batch": 50}
@@ -89,9 +90,10 @@ def test_a_diverged_seed_touches_no_other(mnist):  # noqa: F811
         assert _same_weights(clean.trainers[k].model, diverging.trainers[k].model)
 
 
-def test_a_failing_step_stops_the_epoch_with_its_error_and_restores_blas(mnist):  # noqa: F811
-    blas = _loaded_openblas()
+def test_a_failing_step_stops_the_epoch_with_its_error_and_restores_the_threads(mnist):  # noqa: F811
+    blas = loaded_openblas()
     before = blas.openblas_get_num_threads() if blas is not None else None
+    torch_before = torch.get_num_threads()
     together = _threaded(mnist, 2)
     with pytest.raises(KernelInputError, match="batches >= 2"):
         together.train_epoch(iterations=3, labeled_batch=1, unlabeled_batch=50)
@@ -103,6 +105,7 @@ def test_a_failing_step_stops_the_epoch_with_its_error_and_restores_blas(mnist):
         SeedThreadsTrainer([broken, fine], 2).train_epoch(iterations=50, batch_size=32)
     if blas is not None:
         assert blas.openblas_get_num_threads() == before
+    assert torch.get_num_threads() == torch_before
 
 
 def test_progress_counts_one_seeds_steps_as_a_run_does(mnist):  # noqa: F811

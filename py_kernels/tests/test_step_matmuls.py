@@ -7,7 +7,8 @@ import torch
 
 from py_kernels.models import build_model
 from py_kernels import native
-from py_kernels.reference.step_matmuls import AdamReplay, LinearCall, MatmulReplay, record, step_against_matmuls
+from py_kernels.reference.step_matmuls import (AdamReplay, LinearCall, MatmulReplay, native_against_torch_ops, record,
+                                              step_against_matmuls)
 from py_kernels.training import LadderTrainer
 
 WIDTHS = [784, 40, 20, 10]
@@ -71,3 +72,16 @@ def test_the_step_is_timed_against_its_products_alone():
     else:  # and per round one more with the torch ops instead of the C kernels
         assert result["torch_ops_seconds"] > 0
         assert trainer.epoch == 1 + 2 * 2
+
+
+def test_other_ways_of_running_the_steps_are_timed_in_the_same_rounds():
+    trainer = _trainer()
+    asked = []
+
+    def other(k: int) -> float:
+        asked.append(k)
+        return trainer.train_epoch(k, 8, 12)["seconds"]
+    result = native_against_torch_ops(lambda k: trainer.train_epoch(k, 8, 12)["seconds"], iterations=2, rounds=3,
+                                      others={"other_pool": other})
+    assert asked == [2, 2, 2]
+    assert result["other_pool_seconds"] > 0 and result["step_seconds"] > 0

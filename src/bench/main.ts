@@ -103,6 +103,9 @@ export async function benchData(device: string, log: (line: string) => void): Pr
   );
 }
 
+/** The CPU thread pools a kernel gives its threads to (py_kernels/cpu_threads.py), as the results name them. */
+const POOL_NAMES = { blas: "OpenBLAS's pool", torch: "torch's pool" } as const;
+
 export async function benchLadder(device: string, log: (line: string) => void): Promise<void> {
   log('ladder: one full epoch of experiments/ladder-mnist100.yaml through the runner, then the plain PyTorch loop');
   const measured = await measureLadder(device, log);
@@ -151,6 +154,15 @@ export async function benchLadder(device: string, log: (line: string) => void): 
               : `${(1e3 * b.conv.step_seconds).toFixed(0)} ms with the C kernels, ${(1e3 * b.conv.torch_ops_seconds).toFixed(0)} ms with torch's ops (${(b.conv.torch_ops_seconds / b.conv.step_seconds).toFixed(2)}x)`,
             '',
           ],
+          ...(b.conv.pool !== null && b.conv.other_pool_seconds !== null
+            ? [
+                [
+                  `the same conv step with the kernel's threads in ${POOL_NAMES[b.conv.pool === 'torch' ? 'blas' : 'torch']} instead of ${POOL_NAMES[b.conv.pool]} (in the same rounds)`,
+                  `${(1e3 * b.conv.other_pool_seconds).toFixed(0)} ms = ${(b.conv.other_pool_seconds / b.conv.step_seconds).toFixed(2)}x the step as runs take it`,
+                  '',
+                ],
+              ]
+            : []),
           ...(b.sideBySide
             ? [
                 [
@@ -182,6 +194,10 @@ export async function benchLadder(device: string, log: (line: string) => void): 
       'same rounds: products + draws + Adam is the least a step can cost while those stay, so a step/products target',
       'below that ratio cannot be met here without changing the noise stream or the optimiser. The rest of the gap is',
       "the element-wise work (batch norm, combinator, ReLU, losses) and the dispatch of the step's small ops.",
+      "A CPU kernel gives its threads to the pool its model's step runs in, one thread to the other",
+      "(py_kernels/cpu_threads.py): OpenBLAS's for the fc ladder (matrix products), torch's for the conv Gamma-model",
+      "(oneDNN's convolutions); the last row times the conv step with them the other way round, as every model had",
+      'them before.',
     ].join('\n'),
   );
 }

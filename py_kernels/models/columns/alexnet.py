@@ -152,6 +152,11 @@ class AlexNetColumn(Column):
         self.register_buffer("trunk_source", torch.tensor([float(config.pretrained), float(config.trunk_seed)]))
         self.frozen = False
 
+    @property
+    def cpu_pool(self) -> str:  # type: ignore[override]
+        """A live trunk's convolutions dominate its step; on cached features the head is matrix products."""
+        return "torch" if self.trunk is not None else "blas"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, *layer_shapes[0]) -> logits (B, head[-1])."""
         return self.activations(x)[-1]

@@ -130,6 +130,7 @@ class ConvColumn(LayerStack):
 
     input_view = "flat784"  # 28x28 grayscale, flattened: the fc columns' view (reshaped by layer 1)
     foldable = False        # a lateral's map is not a term of a convolution's weight
+    cpu_pool = "torch"      # convolutions and pooling: oneDNN and ATen on torch's threads (cpu_threads.py)
 
     def __init__(self, config: ConvColumnConfig, generator: Optional[torch.Generator] = None):
         super().__init__()
