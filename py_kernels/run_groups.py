@@ -18,8 +18,8 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
-from .cpu_threads import cpu_threads_for
 from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
+from .cpu_threads import cpu_threads_for
 from .errors import KernelInputError
 from .models import build_model, get_model
 from .models.batched_fc import BatchedMLP, stack_columns

@@ -20,12 +20,12 @@ from typing import Dict, Optional, Tuple, Union
 import torch
 
 from . import safe_load
+from .cpu_threads import cpu_threads_for
 from .errors import KernelInputError
 from .models import Column, build_model, column_from_state, get_model
 from .models.view_inputs import Input, ViewInputs
 from .progress import ProgressSink
 from .tensors import TensorStore
-from .cpu_threads import cpu_threads_for
 from .training import Evaluator, Trainer, source_column_state, trainer_for
 
 

@@ -11,8 +11,8 @@ together. torch's ops and the C kernels release the GIL, so the threads run in p
 Each seed is exactly its own run: the same trainer, batches, noise and arithmetic, so its numbers are bit for bit
 those of the run alone on one thread (one in each pool, cpu_threads.py: what each run of `--parallel` has on the
 CPU; products and convolutions round differently with more threads), its checkpoint is that run's, and a seed that
-diverges (NaN) touches no other. Workers take the next step of the seed furthest behind, so K seeds on fewer cores advance together and finish the
-epoch together.
+diverges (NaN) touches no other. Workers take the next step of the seed furthest behind, so K seeds on fewer cores
+advance together and finish the epoch together.
 """
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ from typing import Callable, List, Optional, Sequence
 
 import torch
 
+from .cpu_threads import cpu_threads
 from .errors import KernelInputError
 from .models.view_inputs import Input
 from .progress import Progress, ProgressSink
-from .cpu_threads import cpu_threads
 from .training import EpochSteps, Trainer
 
 
@@ -93,10 +93,10 @@ class SeedThreadsTrainer:
 
 
 def _run_together(steps: List[EpochSteps], threads: int, progress: Progress) -> List[dict]:
-    """Runs every generator of `steps` to its end with `threads` workers, one thread each (in both pools); a worker always takes
-    the next step of the seed with the fewest done (none runs two steps of one seed at once) -> their results. The
-    calling thread reports progress, the mean of the steps done (the sink may not be called from another thread), and
-    re-raises the first error."""
+    """Runs every generator of `steps` to its end with `threads` workers, one thread each (in both pools); a worker
+    always takes the next step of the seed with the fewest done (none runs two steps of one seed at once) -> their
+    results. The calling thread reports progress, the mean of the steps done (the sink may not be called from another
+    thread), and re-raises the first error."""
     done, busy = [0] * len(steps), [False] * len(steps)
     results: List[Optional[dict]] = [None] * len(steps)   # a seed's epoch result, once its steps have ended
     lock, errors = threading.Condition(), []

@@ -335,7 +335,8 @@ export const calls = {
       rounds: z.number().int(),
       step_seconds: z.number(),
       torch_ops_seconds: z.number().nullable(),
-      /** The thread pool the model's step gets the kernel's threads in (py_kernels/cpu_threads.py); null where there is no choice. */
+      /** The thread pool the model's step gets the kernel's threads in (py_kernels/cpu_threads.py); null where there is
+       * no choice. */
       pool: z.enum(['blas', 'torch']).nullable(),
       /** The same steps with the threads in the other pool (null where there is no choice). */
       other_pool_seconds: z.number().nullable(),
