@@ -33,11 +33,14 @@ from ..paths import REPO_ROOT
 SOURCE = Path(__file__).with_name("fused_ops.c")
 _FLAGS = ["-O3", "-std=c11", "-fno-math-errno", "-fPIC", "-shared"]
 _NATIVE_FLAGS = ["-march=native"]  # dropped when the compiler does not know it
+# The batch norm kernels split channels over torch's OpenMP threads (the same libgomp as torch's); without OpenMP
+# they run on the calling thread, the same numbers.
+_OPENMP_FLAGS = ["-fopenmp"]
 
 _c_idx, _c_float, _ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
 _SIGNATURES = {  # name: (restype, argtypes)
-    "normalise_forward": (ctypes.c_int, [_c_idx] * 6 + [_c_float] + [_ptr] * 6),
-    "normalise_backward": (ctypes.c_int, [_c_idx] * 4 + [_ptr] * 6),
+    "normalise_forward": (ctypes.c_int, [_c_idx] * 7 + [_c_float] + [_ptr] * 6),
+    "normalise_backward": (ctypes.c_int, [_c_idx] * 5 + [_ptr] * 6),
     "combinator_forward": (None, [_c_idx] * 3 + [_ptr] * 6),
     "combinator_backward": (None, [_c_idx] * 3 + [_ptr] * 9),
     "adam_step": (None, [_c_idx] + [_ptr] * 4 + [_c_float] * 4),
@@ -77,7 +80,7 @@ def _compile(cc: str, target: Path) -> Optional[str]:
     os.close(fd)
     error = "no attempt"
     try:
-        for extra in (_NATIVE_FLAGS, []):
+        for extra in ([*_NATIVE_FLAGS, *_OPENMP_FLAGS], _OPENMP_FLAGS, _NATIVE_FLAGS, []):
             done = subprocess.run([cc, *_FLAGS, *extra, str(SOURCE), "-o", tmp, "-lm"], capture_output=True,
                                   text=True, timeout=120)
             if done.returncode == 0:
@@ -99,7 +102,7 @@ def _load() -> dict:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         return {"available": False, "reason": "no C compiler (cc, gcc or CC); the torch versions run instead"}
-    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), " ".join(_FLAGS + _NATIVE_FLAGS).encode(),
+    key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), " ".join(_FLAGS + _NATIVE_FLAGS + _OPENMP_FLAGS).encode(),
                                      _compiler_version(cc).encode(), _cpu_identity().encode()])).hexdigest()[:16]
     errors = []
     for directory in _cache_dirs():

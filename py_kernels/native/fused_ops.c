@@ -10,6 +10,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else  /* built without OpenMP: every loop on the calling thread */
+static inline int omp_get_thread_num(void) { return 0; }
+static inline int omp_get_num_threads(void) { return 1; }
+#endif
 
 typedef int64_t idx;
 
@@ -64,62 +70,82 @@ static inline double run_dot(const float *restrict a, const float *restrict b, i
     return s;
 }
 
+/* The batch norm kernels split each row group's channels into one contiguous range per thread, over `threads`
+ * threads: the caller passes torch's count (one for fc models and seed workers, every core for conv models,
+ * cpu_threads.py), explicitly, since another OpenMP runtime than torch's would not know it. Each channel's sums still
+ * run over its rows in order in one thread, so the numbers are the same for any number of threads. Small groups stay
+ * on one thread: a team costs more than it saves there. */
+#define PARALLEL_MIN_VALUES 32768
+
+static inline void channel_range(idx C, idx *c0, idx *c1) {
+    const idx t = omp_get_thread_num(), T = omp_get_num_threads();
+    *c0 = C * t / T;
+    *c1 = C * (t + 1) / T;
+}
+
 /* Batch normalisation of `groups` row groups of n rows x C channels x P positions (P = 1 for vectors): mean, biased
  * var and inv = 1/sqrt(var + eps) per (group, channel) over the rows and positions; xhat = (z - mean) * inv;
  * out = xhat, plus what out already holds (the noise) in the first `noisy` groups of every `per_block` groups.
  * Returns 0, or -1 when out of memory. */
-int normalise_forward(idx groups, idx per_block, idx noisy, idx n, idx C, idx P, float eps, const float *restrict z,
-                      float *restrict xhat, float *restrict out, float *restrict mean, float *restrict inv,
-                      float *restrict var) {
-    double *acc = malloc(sizeof(double) * (size_t)C);
+int normalise_forward(idx threads, idx groups, idx per_block, idx noisy, idx n, idx C, idx P, float eps,
+                      const float *restrict z, float *restrict xhat, float *restrict out, float *restrict mean,
+                      float *restrict inv, float *restrict var) {
+    double *acc = malloc(sizeof(double) * (size_t)C);  /* each thread uses its own channels' entries */
     if (!acc) return -1;
     const double count = (double)n * (double)P;
     const idx size = n * C * P;
     for (idx g = 0; g < groups; g++) {
         const float *zg = z + g * size;
         float *mg = mean + g * C, *ig = inv + g * C, *vg = var + g * C;
-        memset(acc, 0, sizeof(double) * (size_t)C);
-        if (P == 1)  /* vectors: the channel index innermost */
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) acc[c] += zg[r * C + c];
-        else
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) acc[c] += run_sum(zg + (r * C + c) * P, P);
-        for (idx c = 0; c < C; c++) mg[c] = (float)(acc[c] / count);
-        memset(acc, 0, sizeof(double) * (size_t)C);
-        if (P == 1)
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    float d = zg[r * C + c] - mg[c];
-                    acc[c] += (double)(d * d);
-                }
-        else
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) acc[c] += run_squared_deviation(zg + (r * C + c) * P, P, mg[c]);
-        for (idx c = 0; c < C; c++) {
-            vg[c] = (float)(acc[c] / count);
-            ig[c] = 1.0f / sqrtf(vg[c] + eps);
-        }
         float *xg = xhat + g * size, *og = out + g * size;
         const int add_noise = (g % per_block) < noisy;
-        if (P == 1)
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    float x = (zg[r * C + c] - mg[c]) * ig[c];
-                    xg[r * C + c] = x;
-                    og[r * C + c] = add_noise ? og[r * C + c] + x : x;
-                }
-        else
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    const idx o = (r * C + c) * P;
-                    const float m = mg[c], i = ig[c];
-                    for (idx p = 0; p < P; p++) {
-                        float x = (zg[o + p] - m) * i;
-                        xg[o + p] = x;
-                        og[o + p] = add_noise ? og[o + p] + x : x;
+#pragma omp parallel num_threads(threads) if (threads > 1 && size >= PARALLEL_MIN_VALUES)
+        {
+            idx c0, c1;
+            channel_range(C, &c0, &c1);
+            for (idx c = c0; c < c1; c++) acc[c] = 0;
+            if (P == 1)  /* vectors: the channel index innermost */
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) acc[c] += zg[r * C + c];
+            else
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) acc[c] += run_sum(zg + (r * C + c) * P, P);
+            for (idx c = c0; c < c1; c++) {
+                mg[c] = (float)(acc[c] / count);
+                acc[c] = 0;
+            }
+            if (P == 1)
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        float d = zg[r * C + c] - mg[c];
+                        acc[c] += (double)(d * d);
                     }
-                }
+            else
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) acc[c] += run_squared_deviation(zg + (r * C + c) * P, P, mg[c]);
+            for (idx c = c0; c < c1; c++) {
+                vg[c] = (float)(acc[c] / count);
+                ig[c] = 1.0f / sqrtf(vg[c] + eps);
+            }
+            if (P == 1)
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        float x = (zg[r * C + c] - mg[c]) * ig[c];
+                        xg[r * C + c] = x;
+                        og[r * C + c] = add_noise ? og[r * C + c] + x : x;
+                    }
+            else
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        const idx o = (r * C + c) * P;
+                        const float m = mg[c], i = ig[c];
+                        for (idx p = 0; p < P; p++) {
+                            float x = (zg[o + p] - m) * i;
+                            xg[o + p] = x;
+                            og[o + p] = add_noise ? og[o + p] + x : x;
+                        }
+                    }
+        }
     }
     free(acc);
     return 0;
@@ -128,10 +154,10 @@ int normalise_forward(idx groups, idx per_block, idx noisy, idx n, idx C, idx P,
 /* The gradient of normalise_forward's out (g_out, may be NULL: zero), mean (g_mean, may be NULL) and inv (g_inv, may
  * be NULL) with respect to z, m = n P values per (group, channel):
  * inv * (g - mean(g) - xhat * mean(g xhat)) + g_mean / m - g_inv inv^2 xhat / m. */
-int normalise_backward(idx groups, idx n, idx C, idx P, const float *restrict g_out, const float *restrict xhat,
-                       const float *restrict inv, const float *restrict g_mean, const float *restrict g_inv,
-                       float *restrict g_z) {
-    double *sums = malloc(sizeof(double) * 2 * (size_t)C);
+int normalise_backward(idx threads, idx groups, idx n, idx C, idx P, const float *restrict g_out,
+                       const float *restrict xhat, const float *restrict inv, const float *restrict g_mean,
+                       const float *restrict g_inv, float *restrict g_z) {
+    double *sums = malloc(sizeof(double) * 2 * (size_t)C);  /* each thread uses its own channels' entries */
     float *coef = malloc(sizeof(float) * 2 * (size_t)C);
     if (!sums || !coef) {
         free(sums), free(coef);
@@ -144,43 +170,48 @@ int normalise_backward(idx groups, idx n, idx C, idx P, const float *restrict g_
     for (idx g = 0; g < groups; g++) {
         const float *xg = xhat + g * size, *ig = inv + g * C;
         const float *gg = g_out ? g_out + g * size : NULL;
-        memset(sums, 0, sizeof(double) * 2 * (size_t)C);
-        if (gg && P == 1)
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    sum_g[c] += gg[r * C + c];
-                    sum_gx[c] += (double)(gg[r * C + c] * xg[r * C + c]);
-                }
-        else if (gg)
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    const idx o = (r * C + c) * P;
-                    sum_g[c] += run_sum(gg + o, P);
-                    sum_gx[c] += run_dot(gg + o, xg + o, P);
-                }
-        for (idx c = 0; c < C; c++) {
-            shift[c] = -(float)(sum_g[c] / count) * ig[c];
-            slope[c] = -(float)(sum_gx[c] / count) * ig[c];
-            if (g_mean) shift[c] += (float)(g_mean[g * C + c] / count);
-            if (g_inv) slope[c] -= (float)(g_inv[g * C + c] * ig[c] * ig[c] / count);
-        }
         float *zg = g_z + g * size;
-        if (P == 1)
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    float v = shift[c] + xg[r * C + c] * slope[c];
-                    zg[r * C + c] = gg ? v + gg[r * C + c] * ig[c] : v;
-                }
-        else
-            for (idx r = 0; r < n; r++)
-                for (idx c = 0; c < C; c++) {
-                    const idx o = (r * C + c) * P;
-                    const float sh = shift[c], sl = slope[c], i = ig[c];
-                    for (idx p = 0; p < P; p++) {
-                        float v = sh + xg[o + p] * sl;
-                        zg[o + p] = gg ? v + gg[o + p] * i : v;
+#pragma omp parallel num_threads(threads) if (threads > 1 && size >= PARALLEL_MIN_VALUES)
+        {
+            idx c0, c1;
+            channel_range(C, &c0, &c1);
+            for (idx c = c0; c < c1; c++) sum_g[c] = sum_gx[c] = 0;
+            if (gg && P == 1)
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        sum_g[c] += gg[r * C + c];
+                        sum_gx[c] += (double)(gg[r * C + c] * xg[r * C + c]);
                     }
-                }
+            else if (gg)
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        const idx o = (r * C + c) * P;
+                        sum_g[c] += run_sum(gg + o, P);
+                        sum_gx[c] += run_dot(gg + o, xg + o, P);
+                    }
+            for (idx c = c0; c < c1; c++) {
+                shift[c] = -(float)(sum_g[c] / count) * ig[c];
+                slope[c] = -(float)(sum_gx[c] / count) * ig[c];
+                if (g_mean) shift[c] += (float)(g_mean[g * C + c] / count);
+                if (g_inv) slope[c] -= (float)(g_inv[g * C + c] * ig[c] * ig[c] / count);
+            }
+            if (P == 1)
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        float v = shift[c] + xg[r * C + c] * slope[c];
+                        zg[r * C + c] = gg ? v + gg[r * C + c] * ig[c] : v;
+                    }
+            else
+                for (idx r = 0; r < n; r++)
+                    for (idx c = c0; c < c1; c++) {
+                        const idx o = (r * C + c) * P;
+                        const float sh = shift[c], sl = slope[c], i = ig[c];
+                        for (idx p = 0; p < P; p++) {
+                            float v = sh + xg[o + p] * sl;
+                            zg[o + p] = gg ? v + gg[o + p] * i : v;
+                        }
+                    }
+        }
     }
     free(sums), free(coef);
     return 0;

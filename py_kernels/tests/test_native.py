@@ -56,6 +56,24 @@ def test_normalise_groups_in_c_matches_the_torch_version(noisy, drop, positions)
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("positions", [(), (49,)])  # vectors, feature maps
+def test_normalise_groups_in_c_gives_the_same_bits_on_any_number_of_threads(positions):
+    """The kernels split channels over torch's threads (a conv model's run has every core, cpu_threads.py); each
+    channel's sums stay in one thread, in order. Groups of 100 x 700 (x 49) values are large enough to be split."""
+    z = torch.randn(1, 3, 100, 700, *positions, generator=torch.Generator().manual_seed(2))
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            results.append(_normalise_with_grads(z, 2, (5,), ()))
+    finally:
+        torch.set_num_threads(before)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert torch.equal(a, b)
+
+
 def _combinator_with_grads(z, u, a):
     z, u, a = (t.detach().clone().requires_grad_() for t in (z, u, a))
     out = combinator(z, u, a)
