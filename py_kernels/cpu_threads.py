@@ -114,13 +114,20 @@ def heavy_pool(model: nn.Module) -> str:
 
 
 @contextlib.contextmanager
-def cpu_threads_for(model: nn.Module) -> Iterator[None]:
-    """Inside the block, the kernel's CPU threads go to the pool that does `model`'s heavy work and one thread to
-    the other pool. Nothing changes on a GPU or without a separate OpenBLAS pool."""
-    parameter = next(model.parameters(), None)
-    if (parameter is not None and parameter.device.type != "cpu") or loaded_openblas() is None:
+def cpu_threads_to(pool: str) -> Iterator[None]:
+    """Inside the block, the kernel's CPU threads go to `pool` ("blas" or "torch") and one thread to the other pool.
+    Nothing changes without a separate OpenBLAS pool."""
+    if loaded_openblas() is None:
         yield
         return
     n = configure_cpu_runtime()["openblas_threads"]
-    with (cpu_threads(n, 1) if heavy_pool(model) == "torch" else cpu_threads(1, n)):
+    with (cpu_threads(n, 1) if pool == "torch" else cpu_threads(1, n)):
         yield
+
+
+def cpu_threads_for(model: nn.Module) -> contextlib.AbstractContextManager:
+    """`cpu_threads_to` the pool that does `model`'s heavy work (`heavy_pool`); nothing changes on a GPU."""
+    parameter = next(model.parameters(), None)
+    if parameter is not None and parameter.device.type != "cpu":
+        return contextlib.nullcontext()
+    return cpu_threads_to(heavy_pool(model))

@@ -13,6 +13,7 @@ version and the device it was computed on. Loads check each array's sha256, as f
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Callable, List, Optional, Tuple
 
@@ -62,6 +63,7 @@ def load(name: str, split: str, md5s: List[str], load_split: Callable[[], Tuple[
          progress_sink: Optional[ProgressSink] = None) -> Tuple[torch.Tensor, torch.Tensor]:
     """(x (N, 9216) float32, y (N,) int64) of a split whose files have `md5s`: from the cache when it holds them
     for this trunk, else computed (`load_split()` gives the uint8 images and labels) and stored."""
+    from ..cpu_threads import cpu_threads_to
     from ..models.columns.alexnet import AlexNetTrunk, trunk_sha256  # the models need no data module: no cycle
 
     pretrained, trunk_seed = check_options(options)
@@ -73,7 +75,8 @@ def load(name: str, split: str, md5s: List[str], load_split: Callable[[], Tuple[
         return torch.from_numpy(hit[0]), torch.from_numpy(hit[1])
     images, labels = load_split()
     started = time.perf_counter()
-    x = compute(images, trunk, device, progress_sink)
+    with cpu_threads_to("torch") if device.type == "cpu" else contextlib.nullcontext():  # the trunk's convolutions
+        x = compute(images, trunk, device, progress_sink)
     if cache:
         from ..models.alexnet_weights import provenance
         about = {**provenance(pretrained, trunk_seed), "torch": torch.__version__, "device": str(device),
