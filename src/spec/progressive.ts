@@ -99,7 +99,7 @@ export const alexnetColumnSchema = z.strictObject({
    * AlexNet drawn from trunk_seed, which every result of the run says. */
   pretrained: z.boolean().default(true),
   trunk_seed: trunkSeedSchema.default(0),
-  /** cached: AlexNet's pool5 of every image of the dataset, computed once (20-33 minutes for MNIST-M on 2 CPU cores)
+  /** cached: AlexNet's pool5 of every image of the dataset, computed once (about 9 minutes for MNIST-M on 2 idle CPU cores)
    * and kept in the view cache (the `alexnet-features` view); live: the trunk runs on every batch of 224x224 images,
    * whose view the kernel holds whole only for small sets (about 3500 images). Same layers, same numbers. */
   features: alexnetFeaturesSchema.default('cached'),
