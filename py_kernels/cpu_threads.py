@@ -7,12 +7,12 @@ kernel's threads and the other one thread, chosen by what a model's step spends 
 
 - "blas", matrix products: fc columns (the ladder, the MLP, fc progressive networks, AlexNet heads on cached
   features). OpenBLAS gets the threads.
-- "torch", convolutions and pooling: conv columns and a live AlexNet trunk. torch's pool gets the threads. The conv
-  Gamma-model step measured 330 ms against 530 ms with the threads in OpenBLAS's pool, where its convolutions ran on
-  one core.
+- "torch", convolutions and pooling: conv columns and a live AlexNet trunk (and the AlexNet features computed for
+  the cache). torch's pool gets the threads; with them in OpenBLAS's pool the convolutions ran on one core, and the
+  conv Gamma-model step took 1.5-1.7x as long (docs/results.md, section ladder, times both).
 
-`cpu_threads_for(model)` sets that split around a model's training, evaluation or analysis call. Seed threads
-(seed_threads.py) instead pin both pools to one thread per worker. On other BLAS builds (MKL, CUDA wheels) torch's
+`cpu_threads_for(model)` (or `cpu_threads_to(pool)`) sets that split around a model's training, evaluation or analysis
+call. Seed threads (seed_threads.py) instead pin both pools to one thread per worker. On other BLAS builds (MKL, CUDA wheels) torch's
 pool runs the products too, and the split is left alone.
 
 The thread counts change the order of the sums in products and convolutions, so a run's numbers are bit for bit

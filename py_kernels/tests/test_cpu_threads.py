@@ -10,8 +10,8 @@ import torch
 
 from py_kernels.cpu_threads import configure_cpu_runtime, cpu_threads, cpu_threads_for, heavy_pool, loaded_openblas
 from py_kernels.models import build_column, build_model
-from py_kernels.seed_threads import _run_together
 from py_kernels.progress import Progress
+from py_kernels.seed_threads import _run_together
 from py_kernels.training import LadderTrainer
 
 needs_openblas = pytest.mark.skipif(loaded_openblas() is None, reason="no separate OpenBLAS pool in this torch build")
