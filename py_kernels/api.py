@@ -24,8 +24,8 @@ from py_kernels import device as devices  # noqa: E402
 from py_kernels import call_args, lifecycle, run_groups, runs, wire  # noqa: E402
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
-from py_kernels.cpu_threads import (configure_cpu_runtime, cpu_threads, cpu_threads_for, heavy_pool,  # noqa: E402
-                                    loaded_openblas)
+from py_kernels.cpu_threads import (configure_cpu_runtime, cpu_threads_for, cpu_threads_to,  # noqa: E402
+                                    heavy_pool, loaded_openblas)
 
 import torch  # noqa: E402
 
@@ -456,11 +456,13 @@ def bench_native_step(x: str, y: str, labeled: str, model: dict, training: dict,
     from py_kernels.reference.step_matmuls import native_against_torch_ops
 
     train, trainer = _bench_trainer(x, y, labeled, model, training)
-    if session().device.type != "cpu" or loaded_openblas() is None:
+    device = session().device
+    if device.type != "cpu" or loaded_openblas() is None:
         return {**native_against_torch_ops(train, iterations, rounds), "pool": None, "other_pool_seconds": None}
-    pool, n = heavy_pool(trainer.model), configure_cpu_runtime()["openblas_threads"]
-    other = (lambda: cpu_threads(1, n)) if pool == "torch" else (lambda: cpu_threads(n, 1))
-    return {**native_against_torch_ops(train, iterations, rounds, {"other_pool": lambda k: train(k, other)}),
+    pool = heavy_pool(trainer.model)
+    other = "blas" if pool == "torch" else "torch"
+    return {**native_against_torch_ops(train, iterations, rounds,
+                                       {"other_pool": lambda k: train(k, lambda: cpu_threads_to(other, device))}),
             "pool": pool}
 
 

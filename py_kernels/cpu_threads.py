@@ -11,7 +11,7 @@ kernel's threads and the other one thread, chosen by what a model's step spends 
   the cache). torch's pool gets the threads; with them in OpenBLAS's pool the convolutions ran on one core, and the
   conv Gamma-model step took 1.5-1.7x as long (docs/results.md, section ladder, times both).
 
-`cpu_threads_for(model)` (or `cpu_threads_to(pool)`) sets that split around a model's training, evaluation or analysis
+`cpu_threads_for(model)` (or `cpu_threads_to(pool, device)`) sets that split around a model's training, evaluation or analysis
 call. Seed threads (seed_threads.py) instead pin both pools to one thread per worker. On other BLAS builds (MKL, CUDA wheels) torch's
 pool runs the products too, and the split is left alone.
 
@@ -102,32 +102,22 @@ def cpu_threads(torch_threads: int, blas_threads: int) -> Iterator[None]:
             blas.openblas_set_num_threads(before[1])
 
 
-def blas_threads(n: int) -> contextlib.AbstractContextManager:
-    """OpenBLAS's pool at n threads and torch's at one inside the block: what a single fc run on n threads uses."""
-    return cpu_threads(1, n)
-
-
 def heavy_pool(model: nn.Module) -> str:
     """"torch" when a column of `model` does its heavy work in torch's pool (`Column.cpu_pool`: convolutions),
     else "blas" (matrix products)."""
     return "torch" if any(isinstance(m, Column) and m.cpu_pool == "torch" for m in model.modules()) else "blas"
 
 
-@contextlib.contextmanager
-def cpu_threads_to(pool: str) -> Iterator[None]:
+def cpu_threads_to(pool: str, device: torch.device) -> contextlib.AbstractContextManager:
     """Inside the block, the kernel's CPU threads go to `pool` ("blas" or "torch") and one thread to the other pool.
-    Nothing changes without a separate OpenBLAS pool."""
-    if loaded_openblas() is None:
-        yield
-        return
+    Nothing changes for work on a GPU or without a separate OpenBLAS pool."""
+    if device.type != "cpu" or loaded_openblas() is None:
+        return contextlib.nullcontext()
     n = configure_cpu_runtime()["openblas_threads"]
-    with (cpu_threads(n, 1) if pool == "torch" else cpu_threads(1, n)):
-        yield
+    return cpu_threads(n, 1) if pool == "torch" else cpu_threads(1, n)
 
 
 def cpu_threads_for(model: nn.Module) -> contextlib.AbstractContextManager:
-    """`cpu_threads_to` the pool that does `model`'s heavy work (`heavy_pool`); nothing changes on a GPU."""
+    """`cpu_threads_to` the pool that does `model`'s heavy work (`heavy_pool`), on the model's device."""
     parameter = next(model.parameters(), None)
-    if parameter is not None and parameter.device.type != "cpu":
-        return contextlib.nullcontext()
-    return cpu_threads_to(heavy_pool(model))
+    return cpu_threads_to(heavy_pool(model), torch.device("cpu") if parameter is None else parameter.device)

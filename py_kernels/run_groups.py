@@ -11,7 +11,6 @@ seed's own trainer, stepped by one thread per core (seed_threads.py: bit for bit
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Union
@@ -155,8 +154,7 @@ def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Op
         raise KernelInputError(f"{len(checkpoint_paths)} checkpoint paths for {len(group.seeds)} seeds; give one per "
                                f"seed (null for a seed whose checkpoint is not to be written)")
     started = time.perf_counter()
-    # seed threads pin one thread of each pool per worker themselves; the batched network takes its model's split
-    with contextlib.nullcontext() if isinstance(trainer, SeedThreadsTrainer) else cpu_threads_for(trainer.model):
+    with cpu_threads_for(trainer.model):
         metrics = trainer.train_epoch(**group.batches, progress_sink=progress)
         evaluated = time.perf_counter()
         validation = ([{"accuracy": None, "error": None, "examples": 0}] * len(group.seeds)

@@ -33,7 +33,7 @@ from .training import EpochSteps, Trainer
 class SeedThreadsTrainer:
     """K single-seed trainers (one per seed, each built as its run would build it) stepped by `threads` workers.
     Offers what run_groups.py asks of a group's trainer: train_epoch, evaluate, seed_state_dict,
-    load_seed_state_dicts, seed_model_state, seeds, epoch, device."""
+    load_seed_state_dicts, seed_model_state, seeds, epoch, device, model."""
 
     def __init__(self, trainers: Sequence[Trainer], threads: int):
         if not trainers:
@@ -46,6 +46,12 @@ class SeedThreadsTrainer:
     @property
     def epoch(self) -> int:
         return self.trainers[0].epoch
+
+    @property
+    def model(self) -> torch.nn.Module:
+        """Seed 1's network: what the kernel's thread split around the group's calls follows (cpu_threads_for), as
+        for a batched network; the workers then pin one thread of each pool for themselves."""
+        return self.trainers[0].model
 
     def train_epoch(self, progress_sink: Optional[ProgressSink] = None, **batches) -> List[dict]:
         """One epoch of every seed (`batches`: the single trainer's `epoch_steps` arguments) -> per seed what its

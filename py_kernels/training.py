@@ -265,8 +265,7 @@ def run_steps(steps: EpochSteps, iterations: int, progress_sink: Optional[Progre
             done = next(steps)
         except StopIteration as end:
             return end.value
-        if progress_sink is not None:
-            progress.update(done)
+        progress.update(done)
 
 
 def check_ladder_batches(iterations: int, labeled_batch: int, unlabeled_batch: int) -> None:

@@ -13,7 +13,6 @@ version and the device it was computed on. Loads check each array's sha256, as f
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Callable, List, Optional, Tuple
 
@@ -75,7 +74,7 @@ def load(name: str, split: str, md5s: List[str], load_split: Callable[[], Tuple[
         return torch.from_numpy(hit[0]), torch.from_numpy(hit[1])
     images, labels = load_split()
     started = time.perf_counter()
-    with cpu_threads_to("torch") if device.type == "cpu" else contextlib.nullcontext():  # the trunk's convolutions
+    with cpu_threads_to("torch", device):  # the trunk's convolutions
         x = compute(images, trunk, device, progress_sink)
     if cache:
         from ..models.alexnet_weights import provenance

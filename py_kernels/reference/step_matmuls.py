@@ -77,7 +77,27 @@ def record(step: Callable[[], None]) -> StepRecord:
     return StepRecord(recorder.linears, recorder.draws)
 
 
-class MatmulReplay:
+class _Replay:
+    """Something a step does, on its own: `step()` once, `run(steps)` the seconds of `steps` of them (synchronised on
+    a GPU)."""
+
+    device: torch.device
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def run(self, steps: int) -> float:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        started = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter() - started
+
+
+class MatmulReplay(_Replay):
     """Random operands for `calls`' GEMMs (float32 on `device`), replayed `steps` times by `run`."""
 
     def __init__(self, calls: List[LinearCall], device: torch.device, seed: int = 0):
@@ -90,59 +110,41 @@ class MatmulReplay:
         # per call: x (R, in), W (out, in), gy (R, out)
         self.operands = [(rand(c.rows, c.fan_in), rand(c.fan_out, c.fan_in), rand(c.rows, c.fan_out))
                          for c in self.calls]
+        self.pairs = list(zip(self.calls, self.operands))
         self.device = device
 
     @property
     def flops_per_step(self) -> int:
         return sum(c.flops for c in self.calls)
 
-    def run(self, steps: int) -> float:
-        """Seconds for `steps` steps' GEMMs: every forward product, then the backward ones in reverse order."""
-        pairs = list(zip(self.calls, self.operands))
-        self._sync()
-        started = time.perf_counter()
-        for _ in range(steps):
-            for _call, (x, w, _gy) in pairs:
-                F.linear(x, w)                                  # (R, out)
-            for call, (x, w, gy) in reversed(pairs):
-                if call.input_grad:
-                    gy.mm(w)                                    # (R, in)
-                if call.weight_grad:
-                    gy.t().mm(x)                                # (out, in)
-        self._sync()
-        return time.perf_counter() - started
-
-    def _sync(self) -> None:
-        _sync(self.device)
+    def step(self) -> None:
+        """One step's GEMMs: every forward product, then the backward ones in reverse order."""
+        for _call, (x, w, _gy) in self.pairs:
+            F.linear(x, w)                                  # (R, out)
+        for call, (x, w, gy) in reversed(self.pairs):
+            if call.input_grad:
+                gy.mm(w)                                    # (R, in)
+            if call.weight_grad:
+                gy.t().mm(x)                                # (out, in)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class DrawReplay:
+class DrawReplay(_Replay):
     """The step's normal draws (`StepRecord.draws`, values each), redrawn from one generator into buffers held
-    across steps; `run` as `MatmulReplay.run`."""
+    across steps."""
 
     def __init__(self, draws: Sequence[int], device: torch.device, seed: int = 0):
         self.buffers = [torch.empty(n, device=device) for n in draws]
         self.generator = torch.Generator(device=device).manual_seed(seed)
         self.device = device
 
-    def run(self, steps: int) -> float:
-        _sync(self.device)
-        started = time.perf_counter()
-        for _ in range(steps):
-            for buffer in self.buffers:
-                buffer.normal_(generator=self.generator)
-        _sync(self.device)
-        return time.perf_counter() - started
+    def step(self) -> None:
+        for buffer in self.buffers:
+            buffer.normal_(generator=self.generator)
 
 
-class AdamReplay:
-    """The trainers' optimiser (optim.make_adam) over parameters of `shapes` with fixed random gradients; `run` as
-    `MatmulReplay.run`, one update per step."""
+class AdamReplay(_Replay):
+    """The trainers' optimiser (optim.make_adam) over parameters of `shapes` with fixed random gradients, one update
+    per step."""
 
     def __init__(self, shapes: Sequence[Tuple[int, ...]], device: torch.device, seed: int = 0):
         from ..optim import make_adam
@@ -154,13 +156,8 @@ class AdamReplay:
         self.optimizer = make_adam(self.parameters, 1e-6, device)
         self.device = device
 
-    def run(self, steps: int) -> float:
-        _sync(self.device)
-        started = time.perf_counter()
-        for _ in range(steps):
-            self.optimizer.step()
-        _sync(self.device)
-        return time.perf_counter() - started
+    def step(self) -> None:
+        self.optimizer.step()
 
 
 def _alternate(contenders: Dict[str, Callable[[int], float]], iterations: int, rounds: int) -> Dict[str, float]:

@@ -10,7 +10,7 @@ import torch
 from py_kernels.errors import KernelInputError
 from py_kernels.models import build_model
 from py_kernels.seed_threads import SeedThreadsTrainer
-from py_kernels.cpu_threads import blas_threads, loaded_openblas
+from py_kernels.cpu_threads import cpu_threads, loaded_openblas
 from py_kernels.training import LadderTrainer, SupervisedTrainer
 from py_kernels.tests.test_batched import LADDER, SCHEDULE, SEEDS, _labeled, _single_ladders, mnist  # noqa: F401
 
@@ -35,14 +35,14 @@ def test_seeds_in_threads_train_bit_for_bit_as_their_runs_alone(mnist, threads):
     for _ in range(2):
         ours = together.train_epoch(**BATCHES)
         for k, single in enumerate(alone):
-            with blas_threads(1):
+            with cpu_threads(1, 1):
                 theirs = single.train_epoch(**BATCHES)
             assert _without_times(ours[k]) == _without_times(theirs)
             assert ours[k]["seeds_batched"] == 3 and ours[k]["seed_threads"] == min(threads, 3)
             assert torch.equal(single.generator.get_state(), together.trainers[k].generator.get_state())
             assert _same_weights(single.model, together.trainers[k].model)
     test = together.evaluate(mnist[2], mnist[3])
-    with blas_threads(1):
+    with cpu_threads(1, 1):
         assert [t["error"] for t in test] == [s.evaluate(mnist[2], mnist[3])["error"] for s in alone]
     assert len({t["error"] for t in test}) > 1   # three networks, not one evaluated three times
 
@@ -52,7 +52,7 @@ def test_per_seed_evaluation_sets(mnist):  # noqa: F811
     x, y = torch.stack([mnist[2][:500], mnist[2][500:1000], mnist[2][1000:1500]]), \
         torch.stack([mnist[3][:500], mnist[3][500:1000], mnist[3][1000:1500]])
     ours = together.evaluate(x, y)
-    with blas_threads(1):
+    with cpu_threads(1, 1):
         for k, trainer in enumerate(together.trainers):
             assert ours[k] == trainer.evaluate(x[k], y[k])
 
@@ -67,7 +67,7 @@ def test_a_seed_checkpoint_resumes_alone_or_in_threads_exactly(mnist):  # noqa: 
     alone = _single_ladders(mnist, [SEEDS[1]])[0]
     alone.load_state_dict(states[1])
     assert resumed.epoch == 1
-    with blas_threads(1):
+    with cpu_threads(1, 1):
         theirs = alone.train_epoch(**BATCHES)
     ours, again = straight.train_epoch(**BATCHES), resumed.train_epoch(**BATCHES)
     assert _without_times(ours[1]) == _without_times(theirs) == _without_times(again[1])
@@ -127,7 +127,7 @@ def test_conv_gamma_seeds_in_threads_train_as_their_runs_with_population_statist
     together, alone = SeedThreadsTrainer(trainers(), 2), trainers()
     batches = {"iterations": 3, "labeled_batch": 10, "unlabeled_batch": 10}
     ours = together.train_epoch(**batches)
-    with blas_threads(1):
+    with cpu_threads(1, 1):
         theirs = [t.train_epoch(**batches) for t in alone]
     assert [_without_times(m) for m in ours] == [_without_times(m) for m in theirs]
     for mine, single in zip(together.trainers, alone):

@@ -237,7 +237,7 @@ export async function benchSeeds(device: string, log: (line: string) => void): P
       '',
       'Batched network: the K seeds as one module whose parameters carry a leading K dimension',
       '(py_kernels/batched_training.py), all cores to one kernel. Threads: each seed\'s own single-seed trainer in the',
-      'same kernel, its steps taken by one worker thread per core with one BLAS thread each (py_kernels/seed_threads.py;',
+      'same kernel, its steps taken by one worker thread per core, one thread each (py_kernels/seed_threads.py;',
       'what `--batch-seeds` runs on a CPU kernel of two or more threads). Side by side: K single-seed kernels at once,',
       'the cores shared out (what `--parallel K` runs), counted over the span from the first start to the last end.',
       'The three take turns, round by round, so that all see the same changes in the machine\'s load; the table gives',
