@@ -257,6 +257,15 @@ def run_close(run_id: str) -> None:
 
 
 @call
+def run_group_support(model: dict, training: dict, device: str) -> dict:
+    """Whether the seeds of `model` can train together on a `device` ("cpu" or "cuda") kernel: the rule
+    run_group_create applies, asked when the jobs are planned (run_groups.why_seeds_apart).
+    -> {"together": bool, "reason": None, or why each seed trains a run of its own}"""
+    reason = run_groups.why_seeds_apart(model, training, device)
+    return {"together": reason is None, "reason": reason}
+
+
+@call
 def run_group_create(group_id: str, models: list, training: dict, seeds: list, tensors: dict, splits: list,
                      test_limit: int | None) -> dict:
     return run_groups.create(group_id, models, training, seeds, tensors, splits, test_limit, session().store,

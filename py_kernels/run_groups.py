@@ -20,7 +20,7 @@ import torch
 from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
 from .cpu_threads import cpu_threads_for
 from .errors import KernelInputError
-from .models import build_model, get_model
+from .models import build_model, describe_model, get_model
 from .models.batched_fc import BatchedMLP, stack_columns
 from .models.batched_ladder import stack_ladders
 from .models.batched_progressive import stack_progressive
@@ -32,19 +32,45 @@ from .training import trainer_for
 
 def has_batched_twin(model: dict) -> bool:
     """A model (runs.create's) with a batched network (models/batched_ladder.py, batched_fc.py,
-    batched_progressive.py): the fc ladder, the MLP, progressive networks of fc columns. On the CPU any model's seeds
-    can train together, in threads."""
+    batched_progressive.py): the fc ladder, the MLP, progressive networks of fc columns."""
     if model.get("architecture") == "progressive":
         return all(column.get("architecture") == "fc" for column in model["spec"]["columns"])
     return model.get("architecture") in ("ladder", "mlp")
 
 
-def seed_threads_pay(device: torch.device, threads: int, model: dict) -> bool:
+def batched_network_takes(model: dict, training: dict) -> bool:
+    """Whether the seeds can train as one batched network: the model has one, and the training does not ask for
+    population statistics (which the batched trainers do not compute)."""
+    return has_batched_twin(model) and training["population_statistics"] is None
+
+
+def why_seeds_apart(model: dict, training: dict, device_type: str) -> Optional[str]:
+    """None where the seeds of `model` can train together on a device of `device_type` (`pladder run --batch-seeds`,
+    which plans its jobs with this rule through api.run_group_support), else why each seed trains a run of its own.
+    On the CPU any model whose columns read one view of the data can (each seed's own trainer, in threads); elsewhere
+    only as one batched network."""
+    if device_type == "cpu":
+        views = describe_model(model["architecture"], model)["views"]
+        if len(views) > 1:
+            return (f"its columns read {len(views)} views of the data ({', '.join(v['view'] for v in views)}), and "
+                    f"seeds train together on one")
+        return None
+    if not has_batched_twin(model):
+        this = (f"a progressive network of {'/'.join(sorted({c['architecture'] for c in model['spec']['columns']}))} "
+                f"columns" if model.get("architecture") == "progressive" else repr(model.get("architecture")))
+        return (f"on {device_type} seeds train together as one batched network, which exists for the fc ladder, the "
+                f"MLP and progressive networks of fc columns, not for {this}")
+    if not batched_network_takes(model, training):
+        return f"training.population_statistics is not supported by the batched network on {device_type}"
+    return None
+
+
+def seed_threads_pay(device: torch.device, threads: int, model: dict, training: dict) -> bool:
     """Seeds in threads (seed_threads.py) on the CPU: on a kernel of two or more threads, where they measured faster
-    than the batched network (docs/results.md, section seeds), and for any model without a batched twin (conv
-    columns: their seeds then step in turn on one thread). The batched network on a GPU, and for a model with one on
-    one core (one op for all seeds instead of one each)."""
-    return device.type == "cpu" and (threads >= 2 or not has_batched_twin(model))
+    than the batched network (docs/results.md, section seeds), and for any seeds the batched network does not take
+    (conv columns, population statistics: on one thread their seeds then step in turn). The batched network on a
+    GPU, and where it takes the seeds on one core (one op for all seeds instead of one each)."""
+    return device.type == "cpu" and (threads >= 2 or not batched_network_takes(model, training))
 
 
 # What a group trains with: the batched network, or each seed's own trainer in threads.
@@ -88,14 +114,11 @@ def create(group_id: str, models: Sequence[dict], training: dict, seeds: Sequenc
     if any(model.get("architecture") != architecture for model in models):
         raise KernelInputError(f"the seeds of a run group share one architecture, got "
                                f"{sorted({str(m.get('architecture')) for m in models})}")
-    threaded = seed_threads_pay(device, threads, models[0])
-    if not threaded and not has_batched_twin(models[0]):
-        raise KernelInputError(f"seeds train together on {device.type} as one batched network, which exists for the "
-                               f"fc ladder, the MLP and progressive networks of fc columns; this {architecture!r} "
-                               f"trains one run per seed there (leave --batch-seeds off for it)")
-    if not threaded and training["population_statistics"] is not None:
-        raise KernelInputError("training.population_statistics is not supported by the batched network; leave "
-                               "--batch-seeds off for this experiment")
+    reason = why_seeds_apart(models[0], training, device.type)
+    if reason:
+        raise KernelInputError(f"the seeds of this {architecture!r} cannot train together: {reason}; leave "
+                               f"--batch-seeds off for it")
+    threaded = seed_threads_pay(device, threads, models[0], training)
     if len(seeds) < 2 or len(splits) != len(seeds) or len(models) != len(seeds) or len(set(seeds)) != len(seeds):
         raise KernelInputError(f"a run group needs two or more distinct seeds and one model and split each, got seeds "
                                f"{list(seeds)}, {len(models)} models and {len(splits)} splits")

@@ -216,19 +216,49 @@ def test_batched_progressive_networks_train_as_single_runs_on_their_own_sources(
                 assert torch.equal(value, state[name]), f"seed {seeds[k]}'s frozen source changed: {name}"
 
 
-def test_a_run_group_refuses_what_has_no_batched_network():
-    """Off the CPU (or on one CPU thread), seeds train together as one batched network, which exists for fc ladders,
-    MLPs and fc progressive networks without population statistics (runner.ts `batchable`); the kernel says so too."""
+def test_which_seeds_train_together_where():
+    """The one rule for --batch-seeds (run_groups.why_seeds_apart; TypeScript plans its jobs with it through
+    api.run_group_support, and run_group_create refuses by it): on the CPU any model whose columns read one view of the
+    data, in threads; off the CPU only as one batched network (fc ladders, MLPs and fc progressive networks, without
+    population statistics). On the CPU the batched network takes the seeds only on one thread and where it can."""
+    from py_kernels import run_groups
+    plain, population = {"population_statistics": None}, {"population_statistics": 100}
+    ladder = {"architecture": "ladder", "widths": [784, 16, 10], "noise_std": 0.3, "denoising_weights": [1, 1, 1],
+              "gamma_only": False}
+    conv = {"architecture": "progressive", "spec": {"columns": [
+        {"name": "c", "architecture": "conv", "channels": [4, 6, 6, 8, 5, 10], "batch_norm": True,
+         "weights": {"from": "init"}, "frozen": False}], "laterals": []}}
+    alexnet = {"architecture": "progressive", "spec": {"columns": [
+        {"name": "ladder", "architecture": "fc", "widths": [784, 16, 8, 10], "batch_norm": True,
+         "weights": {"from": "init"}, "frozen": True},
+        {"name": "alexnet", "architecture": "alexnet", "head": [16, 8, 10], "trunk_seed": 0, "batch_norm": True,
+         "weights": {"from": "init"}, "frozen": False}], "laterals": []}}
+    for model, training in ((ladder, plain), (ladder, population), (conv, plain)):
+        assert run_groups.why_seeds_apart(model, training, "cpu") is None
+    assert "read 2 views of the data (flat784, alexnet-features)" in run_groups.why_seeds_apart(alexnet, plain, "cpu")
+    assert run_groups.why_seeds_apart(ladder, plain, "cuda") is None
+    assert "population_statistics is not supported" in run_groups.why_seeds_apart(ladder, population, "cuda")
+    assert run_groups.why_seeds_apart(conv, plain, "cuda").endswith("not for a progressive network of conv columns")
+    assert run_groups.why_seeds_apart(alexnet, plain, "cuda").endswith("network of alexnet/fc columns")
+    cpu = torch.device("cpu")
+    assert not run_groups.seed_threads_pay(cpu, 1, ladder, plain)           # one op for all seeds
+    assert run_groups.seed_threads_pay(cpu, 1, ladder, population)          # the batched network cannot
+    assert run_groups.seed_threads_pay(cpu, 2, ladder, plain)               # measured faster on two cores
+    assert not run_groups.seed_threads_pay(torch.device("cuda"), 2, ladder, plain)
+
+
+def test_a_run_group_refuses_what_cannot_train_together():
     from py_kernels import run_groups
     training = {"population_statistics": None}
     gpu = torch.device("cuda")   # only its type is read before the refusals
     conv_progressive = {"architecture": "progressive", "spec": {"columns": [{"architecture": "conv"}], "laterals": []}}
     for model in ({"architecture": "conv_ladder"}, conv_progressive):
-        with pytest.raises(KernelInputError, match=r"batched network, which exists for the fc ladder, the MLP and "
-                                                   r"progressive networks of fc columns; this '(conv_ladder|progr)"):
+        with pytest.raises(KernelInputError, match=r"cannot train together: on cuda seeds train together as one batched "
+                                                   r"network, .* not for ('conv_ladder'|a progressive network of conv columns); leave "
+                                                   r"--batch-seeds off"):
             run_groups.create("g", [model] * 2, training, [1, 2], {}, [{}, {}], None, None, gpu)
     with pytest.raises(KernelInputError, match=r"population_statistics is not supported by the batched network"):
         run_groups.create("g", [{"architecture": "ladder"}] * 2, {"population_statistics": 100}, [1, 2], {}, [{}, {}],
-                          None, None, torch.device("cpu"), threads=1)
+                          None, None, gpu)
     with pytest.raises(KernelInputError, match=r"two or more distinct seeds"):
         run_groups.create("g", [{"architecture": "mlp"}] * 2, training, [1, 1], {}, [{}, {}], None, None, gpu)

@@ -191,6 +191,12 @@ export const calls = {
     }),
   ),
   run_epoch: declare(z.object({ run_id: z.string(), checkpoint_path: z.string().nullable() }), epochMetricsSchema),
+  /** Whether the seeds of a model can train together on a kernel of this device type (the rule run_group_create
+   * applies, asked when the jobs are planned); reason: why not. */
+  run_group_support: declare(
+    z.object({ model: kernelModelSchema, training: kernelTrainingSchema, device: z.enum(['cpu', 'cuda']) }),
+    z.object({ together: z.boolean(), reason: z.string().nullable() }),
+  ),
   /** Seeds of one experiment trained together: as one batched network (fc ladder, MLP, fc progressive), or on the CPU
    * (a kernel of several threads, or a conv model) each by its own trainer in threads; each seed's split, metrics and
    * checkpoint its own. */

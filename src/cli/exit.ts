@@ -53,6 +53,33 @@ export function reportAndExitCode(error: unknown): number {
     process.stderr.write(`pladder: ${userFixable && !process.env.PLADDER_DEBUG ? error.shortMessage : error.message}\n`);
     return userFixable ? 2 : EXIT_CODES[error.code];
   }
+  const refused = fileSystemRefusal(error);
+  if (refused && !process.env.PLADDER_DEBUG) {
+    process.stderr.write(`pladder: ${refused.message}\n`);
+    return refused.exitCode;
+  }
   process.stderr.write(`pladder: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   return 1;
+}
+
+/** What the file system said, for a person: a path it would not read or write (a folder of theirs that is a file or
+ * not theirs to write is theirs to fix: exit 2; a full disk, 1). The stack trace only helps us (PLADDER_DEBUG=1). */
+const FILE_SYSTEM_REFUSALS: Record<string, string> = {
+  EACCES: 'permission denied; give a path this user can write to',
+  EPERM: 'operation not permitted; give a path this user can write to',
+  EROFS: 'the file system is read-only; give a path on a writable disk',
+  ENOTDIR: 'part of this path is a file, not a folder',
+  EISDIR: 'this is a folder, where a file was expected',
+  ENOENT: 'no such file or folder',
+  EEXIST: 'a file is in the way of a folder of that name',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+};
+
+function fileSystemRefusal(error: unknown): { message: string; exitCode: number } | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  const meaning = code === undefined ? undefined : FILE_SYSTEM_REFUSALS[code];
+  if (!meaning || !syscall || !path) return undefined;
+  return { message: `${path}: ${meaning} (${syscall}: ${code})`, exitCode: code === 'ENOSPC' || code === 'EDQUOT' ? 1 : 2 };
 }

@@ -11,7 +11,7 @@ import { writeJsonAtomic } from '../util/atomic.js';
 import { acquireRunLock } from './lock.js';
 import { checkInputs } from './preflight.js';
 import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
-import { applyVariant, batchable, runDirFor, trainRun, trainRunsBatched, type RunEvents } from './runner.js';
+import { applyVariant, runDirFor, trainRun, trainRunsBatched, whySeedsApart, type RunEvents } from './runner.js';
 import { resolveSources } from './sources.js';
 import { runOnWorkers, visibleDevices, workerSlots, type PoolJob } from './workers.js';
 
@@ -38,7 +38,7 @@ export interface ExperimentOptions {
   /** Train on past a NaN or infinite loss instead of ending the run as diverged. */
   allowDivergence?: boolean;
   /** Train the unfinished seeds of an experiment together as one job, when they stand at one epoch (runner.ts
-   * `batchable`, `trainRunsBatched`); other experiments train one run per seed. Undefined: where it pays
+   * `whySeedsApart`, `trainRunsBatched`); other experiments train one run per seed. Undefined: where it pays
    * (`seedsTogetherPay`). */
   batchSeeds?: boolean;
 }
@@ -190,14 +190,15 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const devices = options.devices ?? (options.device === 'auto' && pendingRuns ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
   const onCpu = devices.every((d) => d === 'cpu');
   const unfinished = (p: number, s: number[]) => s.some((i) => !plans[p]!.seeds[i]!.dir.isComplete());
-  const grouped = plans.map((plan) => seedGroups(plan, onCpu)); // each plan's jobs if its seeds train together
+  const grouped: number[][][] = []; // each plan's jobs if its seeds train together
+  for (const plan of plans) grouped.push(await seedGroups(kernel, plan, onCpu, options.batchSeeds ? events.log : undefined));
   const jobsIfTogether = grouped.flatMap((jobs, p) => jobs.filter((s) => unfinished(p, s)));
   const groups = jobsIfTogether.filter((s) => s.length > 1).length;
   const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
   if (together && options.batchSeeds === undefined) {
     events.log(`${pendingRuns} runs on ${cores} cores: the seeds of each experiment train together in one kernel (--no-batch-seeds: one run per core)`);
   }
-  // The jobs: one run each, or with --batch-seeds the unfinished seeds of a batchable experiment as one. Seed-major
+  // The jobs: one run each, or with --batch-seeds the unfinished seeds of an experiment as one where they can train together. Seed-major
   // order (every experiment's first seed, then every second seed...): a figure stopped part way has runs of every
   // approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
@@ -277,15 +278,20 @@ export function seedsTogetherPay(job: { runs: number; jobs: number; groups: numb
   return groups > 0 && runs > cores && jobs * 2 <= cores;
 }
 
-/** A plan's jobs with its seeds together, as indices into its seeds: the unfinished seeds of a batchable experiment
- * (runner.ts `batchable`) that stand at one epoch as one job, every other seed a job of its own. (--fresh has removed
- * the run directories it starts over before the jobs are made.) */
-function seedGroups(plan: Plan, onCpu: boolean): number[][] {
+/** A plan's jobs with its seeds together, as indices into its seeds: the unfinished seeds of the experiment that stand
+ * at one epoch as one job, where the kernel says they can train together on these devices (runner.ts `whySeedsApart`;
+ * `log` says why not), every other seed a job of its own. (--fresh has removed the run directories it starts over
+ * before the jobs are made.) */
+async function seedGroups(kernel: Kernel, plan: Plan, onCpu: boolean, log?: (line: string) => void): Promise<number[][]> {
   const singles = plan.seeds.map((_, i) => [i]);
-  if (!batchable(plan.effective, onCpu)) return singles;
   const unfinished = plan.seeds.flatMap(({ dir }, i) => (!dir.isComplete() ? [i] : []));
   const epochs = new Set(unfinished.map((i) => plan.seeds[i]!.dir.readMetrics().length));
   if (unfinished.length < 2 || epochs.size !== 1) return singles;
+  const reason = await whySeedsApart(kernel, plan.effective, onCpu);
+  if (reason !== null) {
+    log?.(`${plan.effective.name}: one run per seed, since ${reason}`);
+    return singles;
+  }
   return [unfinished, ...singles.filter(([i]) => !unfinished.includes(i!))];
 }
 

@@ -197,15 +197,15 @@ async function trainRunIn(kernel: Kernel, dir: RunDirectory, where: DataLocation
   }
 }
 
-/** Whether K seeds of the experiment can train together (`--batch-seeds`, py_kernels/run_groups.py): as one batched
- * network, for the models that have a batched twin (the fc ladder, the MLP, progressive networks of fc columns, without
- * population statistics); on the CPU (`onCpu`: every device of the job) also in threads, each seed its own trainer,
- * which any model reading one view of the data can (not an AlexNet column: it reads two). */
-export function batchable(experiment: Experiment, onCpu: boolean): boolean {
+/** Why the seeds of the experiment cannot train together (`--batch-seeds`, `trainRunsBatched`) on these devices (`onCpu`:
+ * every device of the job is the CPU), or null where they can. The rule is the kernel's (py_kernels/run_groups.py
+ * `why_seeds_apart`, the one run_group_create applies), asked of the model's shape: its source columns as fresh
+ * weights, since nothing is read and the sources may not be trained yet. */
+export async function whySeedsApart(kernel: Kernel, experiment: Experiment, onCpu: boolean): Promise<string | null> {
   const { model, training } = experiment;
-  const fc = model.architecture === 'ladder' || model.architecture === 'mlp' || (model.architecture === 'progressive' && model.columns.every((c) => c.architecture === 'fc'));
-  if (fc && training.population_statistics === null) return true;
-  return onCpu && (model.architecture !== 'progressive' || model.columns.every((c) => c.architecture !== 'alexnet'));
+  const shape = model.architecture === 'progressive' ? progressiveKernelModel(buildGraph(model), () => undefined) : model;
+  const { reason } = await kernel.call('run_group_support', { model: shape, training, device: onCpu ? 'cpu' : 'cuda' });
+  return reason;
 }
 
 /** Trains (or continues) the runs of several seeds of one experiment together in one kernel (`--batch-seeds`): each

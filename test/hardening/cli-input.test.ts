@@ -12,9 +12,9 @@ const noStackTrace = (stderr: string) => {
   expect(stderr).not.toContain('Traceback');
 };
 
-async function refused(args: string[], message: string | RegExp) {
+async function refused(args: string[], message: string | RegExp, env: NodeJS.ProcessEnv = {}) {
   const started = Date.now();
-  const result = await pladder(args);
+  const result = await pladder(args, env);
   expect(result.exitCode, result.stderr).toBe(2);
   expect(result.stderr).toMatch(message);
   noStackTrace(result.stderr);
@@ -32,6 +32,22 @@ describe('bad paths are refused before any work', () => {
   ])('--runs-dir %j', async (dir, message) => {
     const ms = await refused(['run', file, '--quick', '--runs-dir', dir], message);
     expect(ms).toBeLessThan(10_000); // about 1 s of it is starting Node with TypeScript; /proc once spun forever
+  });
+});
+
+describe('the other commands\' output paths, and the file system refusing one anyway', () => {
+  const aFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'pladder-out-')), 'a-file');
+  writeFileSync(aFile, '');
+  it.each([
+    [['report', '--out', '/proc/x'], /--out \/proc\/x: \/proc is a kernel pseudo-filesystem/],
+    [['report', '--out', aFile], /--out .*a-file: this is a file, not a directory/],
+    [['data', 'show', 'mnist', '--out', path.join(aFile, 'x.png')], /--out .*a-file: this is a file, not a directory \(the picture's folder\)/],
+    [['record', 'runs/x', '--doc', '/proc/y/results.md'], /--doc \/proc\/y: \/proc is a kernel pseudo-filesystem/],
+  ])('%j', async (args, message) => {
+    expect(await refused(args, message)).toBeLessThan(10_000); // report --out /proc/x once spun forever in Node's mkdir
+  });
+  it('a path the file system refuses is named, with what to fix, and no stack trace', async () => {
+    await refused(['doctor'], /a-file\/pladder-\d+-.*: part of this path is a file, not a folder \(mkdir: ENOTDIR\)/, { PLADDER_EXCHANGE_DIR: aFile });
   });
 });
 
