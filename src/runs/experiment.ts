@@ -190,8 +190,11 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   const devices = options.devices ?? (options.device === 'auto' && pendingRuns ? visibleDevices((await kernel.info()).cuda_device_count) : [options.device]);
   const onCpu = devices.every((d) => d === 'cpu');
   const unfinished = (p: number, s: number[]) => s.some((i) => !plans[p]!.seeds[i]!.dir.isComplete());
-  const grouped: number[][][] = []; // each plan's jobs if its seeds train together
-  for (const plan of plans) grouped.push(await seedGroups(kernel, plan, onCpu, options.batchSeeds ? events.log : undefined));
+  // Each plan's jobs if its seeds train together: asked of the kernel only where they may (a GPU job with
+  // --devices need not start the shared kernel for it).
+  const mayGroup = options.batchSeeds ?? seedsTogetherConsidered(devices, options);
+  const grouped: number[][][] = [];
+  for (const plan of plans) grouped.push(mayGroup ? await seedGroups(kernel, plan, onCpu, options.batchSeeds ? events.log : undefined) : plan.seeds.map((_, i) => [i]));
   const jobsIfTogether = grouped.flatMap((jobs, p) => jobs.filter((s) => unfinished(p, s)));
   const groups = jobsIfTogether.filter((s) => s.length > 1).length;
   const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
@@ -274,8 +277,12 @@ export function defaultParallel(devices: string[]): number {
  * there), nor where --parallel or --threads set the workers. */
 export function seedsTogetherPay(job: { runs: number; jobs: number; groups: number; devices: string[]; cores: number; options: Pick<ExperimentOptions, 'parallel' | 'threads'> }): boolean {
   const { runs, jobs, groups, devices, cores, options } = job;
-  if (options.parallel !== undefined || options.threads !== undefined || !devices.every((d) => d === 'cpu')) return false;
-  return groups > 0 && runs > cores && jobs * 2 <= cores;
+  return seedsTogetherConsidered(devices, options) && groups > 0 && runs > cores && jobs * 2 <= cores;
+}
+
+/** Where `seedsTogetherPay` may choose seeds together at all: on the CPU, with the workers pladder's to set. */
+function seedsTogetherConsidered(devices: string[], options: Pick<ExperimentOptions, 'parallel' | 'threads'>): boolean {
+  return options.parallel === undefined && options.threads === undefined && devices.every((d) => d === 'cpu');
 }
 
 /** A plan's jobs with its seeds together, as indices into its seeds: the unfinished seeds of the experiment that stand
