@@ -3,7 +3,9 @@
  * section of docs/results.md), as the time of a full reproduction on this machine. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
 import { z } from 'zod';
+import { renderFigure, VEGA_LITE_SCHEMA } from '../figures/render.js';
 import { machineStamp } from '../provenance/machine.js';
 import { table, writeSection } from '../results/document.js';
 import { PROJECT_ROOT } from '../paths.js';
@@ -16,7 +18,8 @@ import type { parseTrainingArgs } from './training-options.js';
 
 type Parsed = ReturnType<typeof parseTrainingArgs>;
 
-const PLAN_FILE = path.join(PROJECT_ROOT, 'figures', 'reproduce-plan.json');
+const PLAN_BASE = path.join(PROJECT_ROOT, 'figures', 'reproduce-plan');
+const PLAN_FILE = `${PLAN_BASE}.json`;
 const recordedPlanSchema = timePlanSchema.extend({ side_by_side: z.number().int().positive() });
 const hours = (seconds: number) => formatDuration(seconds * 1000);
 
@@ -59,11 +62,45 @@ export async function planCommand(command: string, files: string[], parsed: Pars
   if (full) await recordPlan(plan, workers, options.device);
 }
 
-/** figures/reproduce-plan.json and the section made from it as read back. */
+/** The plan as a picture: each experiment's hours of run time (all its seeds, one after another), trained and left. */
+function planSpec(plan: z.output<typeof recordedPlanSchema>, subtitle: string): TopLevelSpec {
+  const byExperiment = new Map<string, { role: string; trained: number; left: number }>();
+  for (const run of plan.runs) {
+    if (run.run_seconds === null || run.left_seconds === null) continue; // unmeasured: said in the section's text
+    const name = run.run.replace(/\/seed-\d+$/, '');
+    const entry = byExperiment.get(name) ?? { role: run.role, trained: 0, left: 0 };
+    entry.trained += (run.run_seconds - run.left_seconds) / 3600;
+    entry.left += run.left_seconds / 3600;
+    byExperiment.set(name, entry);
+  }
+  const order = [...byExperiment].sort((a, b) => b[1].trained + b[1].left - (a[1].trained + a[1].left)).map(([name]) => name);
+  const values = [...byExperiment].flatMap(([name, e]) => [
+    { experiment: `${name} (${e.role})`, part: 'trained', hours: e.trained },
+    { experiment: `${name} (${e.role})`, part: 'left to train', hours: e.left },
+  ]);
+  const total = `${hours(plan.total_run_seconds)} one after another, about ${hours(plan.total_run_seconds / plan.side_by_side)} with ${plan.side_by_side} side by side`;
+  return {
+    $schema: VEGA_LITE_SCHEMA,
+    title: { text: `A full make reproduce on this machine: ${total}`, subtitle: [subtitle, 'hours of run time per experiment, all its seeds one after another, from the epochs measured here'] },
+    data: { values },
+    width: 560,
+    height: 18 * byExperiment.size,
+    mark: { type: 'bar' },
+    encoding: {
+      y: { field: 'experiment', type: 'nominal', sort: order.map((name) => `${name} (${byExperiment.get(name)!.role})`), title: null, axis: { labelLimit: 0 } },
+      x: { field: 'hours', type: 'quantitative', stack: 'zero', title: 'hours of run time' },
+      color: { field: 'part', type: 'nominal', title: null, scale: { domain: ['trained', 'left to train'] }, legend: { orient: 'bottom' } },
+    },
+  };
+}
+
+/** figures/reproduce-plan.json, its picture and the section made from it as read back. */
 async function recordPlan(plan: TimePlan, workers: number, device: string): Promise<void> {
   writeJsonAtomic(PLAN_FILE, recordedPlanSchema.parse({ ...plan, side_by_side: workers }));
   const stored = recordedPlanSchema.parse(JSON.parse(readFileSync(PLAN_FILE, 'utf8')));
   const stamp = await machineStamp(device);
+  const figure = await renderFigure(planSpec(stored, `${stamp.date}, commit ${stamp.commit}`), PLAN_BASE);
+  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
   writeSection(
     'reproduce-time',
     [
@@ -74,7 +111,7 @@ async function recordPlan(plan: TimePlan, workers: number, device: string): Prom
       `- machine: ${stamp.machine}`,
       `- date: ${stamp.date}`,
       `- commit: ${stamp.commit}`,
-      `- numbers: figures/reproduce-plan.json`,
+      `- numbers: figures/reproduce-plan.json; figure: ${link(figure.svg)} (${link(figure.png)})`,
       '',
       totals(stored, stored.side_by_side),
       'Not in these times: what is not a training epoch (the APS measurement of Figure 6, the AlexNet features computed once, drawing the figures and the report).',
@@ -82,5 +119,5 @@ async function recordPlan(plan: TimePlan, workers: number, device: string): Prom
       planTable(stored),
     ].join('\n'),
   );
-  console.log(`\nwritten: ${path.relative(process.cwd(), PLAN_FILE)} and section 'reproduce-time' of docs/results.md`);
+  console.log(`\nwritten: ${path.relative(process.cwd(), PLAN_FILE)} (and its figure, .svg and .png) and section 'reproduce-time' of docs/results.md`);
 }
