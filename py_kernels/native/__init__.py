@@ -1,6 +1,6 @@
 """The CPU step's element-wise work in C (fused_ops.c): batch normalisation in training (vectors and feature maps,
-with the ladder's noise), the vanilla combinator and Adam, forward and backward, each one or two passes over the data,
-called through ctypes on float32 CPU tensors.
+with the ladder's noise), the vanilla combinator, the conv columns' 2x2 max pooling (models/columns/pooling.py) and
+Adam, forward and backward, each one or two passes over the data, called through ctypes on float32 CPU tensors.
 
 Why: with torch 1.13 on the CPU each of these is a dozen ops, each a pass over the data with its own allocation and
 dispatch; the profiler put about 16 ms of a 45 ms fc ladder step in them, whose matrix products take about 22 ms
@@ -10,7 +10,7 @@ fuse them, and torch.compile is 2.x only.
 Built at first use with the system's C compiler (`CC`, else `cc`) for this CPU, into `.cache/native/` (else the
 temp directory), one file per source, compiler and CPU, written atomically so that processes side by side can race.
 Plain C, no torch headers: it runs with any torch. Without a compiler, or with `PLADDER_NATIVE=0`, `library()` is
-None and the callers (ladder_ops.py, optim.py) use their torch versions, which give the same numbers to float
+None and the callers (ladder_ops.py, models/columns/pooling.py, optim.py) use their torch versions, which give the same numbers to float
 rounding (tests/test_native.py). On CUDA the torch versions always run.
 """
 from __future__ import annotations
@@ -44,6 +44,8 @@ _SIGNATURES = {  # name: (restype, argtypes)
     "combinator_forward": (None, [_c_idx] * 3 + [_ptr] * 6),
     "combinator_backward": (None, [_c_idx] * 3 + [_ptr] * 9),
     "adam_step": (None, [_c_idx] + [_ptr] * 4 + [_c_float] * 4),
+    "max_pool_2x2_forward": (ctypes.c_int, [_c_idx] * 4 + [_ptr] * 3),
+    "max_pool_2x2_backward": (None, [_c_idx] * 4 + [_ptr] * 3),
 }
 
 _loaded: Optional[ctypes.CDLL] = None

@@ -295,3 +295,73 @@ void adam_step(idx n, float *restrict p, const float *restrict grad, float *rest
         p[i] -= step_size * mi / (sqrtf(vi) + eps);
     }
 }
+
+/* 2x2 max pooling with stride 2 over `planes` maps of H x W (rows and columns past an even count dropped, as torch's
+ * floor mode does): y the window maxima, which[i] the offset (2 dy + dx) of the value each took. The value is picked
+ * as torch's CPU kernel picks it, so that the gradient goes where torch's goes: the first maximum in row order, and a
+ * NaN over anything (the last NaN of its window). Each plane's four window positions are first copied apart into
+ * contiguous runs, so that the comparisons vectorise (strided in place, they ran 7x slower). Returns 0, or -1 when
+ * out of memory. */
+int max_pool_2x2_forward(idx threads, idx planes, idx H, idx W, const float *restrict x, float *restrict y,
+                         uint8_t *restrict which) {
+    const idx Ho = H / 2, Wo = W / 2, n = Ho * Wo;
+    int failed = 0;
+#pragma omp parallel num_threads(threads) if (threads > 1 && planes * H * W >= PARALLEL_MIN_VALUES) reduction(| : failed)
+    {
+        float *window = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));  /* this thread's */
+        if (!window) failed = 1;
+        float *restrict a = window, *restrict b = window + n, *restrict c = window + 2 * n, *restrict d = window + 3 * n;
+        idx p0 = 0, p1 = 0;
+        channel_range(planes, &p0, &p1);
+        for (idx p = p0; p < (window ? p1 : p0); p++) {
+            for (idx i = 0; i < Ho; i++) {
+                const float *top = x + (p * H + 2 * i) * W, *bottom = top + W;
+                for (idx j = 0; j < Wo; j++) {
+                    a[i * Wo + j] = top[2 * j];
+                    b[i * Wo + j] = top[2 * j + 1];
+                    c[i * Wo + j] = bottom[2 * j];
+                    d[i * Wo + j] = bottom[2 * j + 1];
+                }
+            }
+            float *out = y + p * n;
+            uint8_t *taken = which + p * n;
+            for (idx o = 0; o < n; o++) {  /* the scan of torch's kernel unrolled, branch-free */
+                float best = a[o];
+                uint8_t k = 0;
+                const int take_b = (b[o] > best) | (b[o] != b[o]);
+                best = take_b ? b[o] : best;
+                k = take_b ? 1 : k;
+                const int take_c = (c[o] > best) | (c[o] != c[o]);
+                best = take_c ? c[o] : best;
+                k = take_c ? 2 : k;
+                const int take_d = (d[o] > best) | (d[o] != d[o]);
+                best = take_d ? d[o] : best;
+                k = take_d ? 3 : k;
+                out[o] = best;
+                taken[o] = k;
+            }
+        }
+        free(window);
+    }
+    return failed ? -1 : 0;
+}
+
+/* The gradient of max_pool_2x2_forward: g_x (planes, H, W) holds g_y at the value each window took, zero elsewhere
+ * (0 + g, as torch accumulates into zeros, so that a -0 gradient arrives as +0 there too). */
+void max_pool_2x2_backward(idx threads, idx planes, idx H, idx W, const float *restrict g_y,
+                           const uint8_t *restrict which, float *restrict g_x) {
+    const idx Ho = H / 2, Wo = W / 2;
+#pragma omp parallel for num_threads(threads) if (threads > 1 && planes * H * W >= PARALLEL_MIN_VALUES) schedule(static)
+    for (idx p = 0; p < planes; p++) {
+        memset(g_x + p * H * W, 0, sizeof(float) * (size_t)(H * W));
+        for (idx i = 0; i < Ho; i++) {
+            float *top = g_x + (p * H + 2 * i) * W, *bottom = top + W;
+            const float *g = g_y + (p * Ho + i) * Wo;
+            const uint8_t *taken = which + (p * Ho + i) * Wo;
+            for (idx j = 0; j < Wo; j++) {
+                float *row = taken[j] < 2 ? top : bottom;
+                row[2 * j + (taken[j] & 1)] += g[j];
+            }
+        }
+    }
+}

@@ -1,6 +1,6 @@
-"""native: the C kernels give the torch versions' values and gradients (to float rounding), draw the same noise, keep
-one block's NaN in its block, take torch.optim.Adam's steps, and when they cannot be built the kernel says why and
-runs the torch versions."""
+"""native: the C kernels give the torch versions' values and gradients (to float rounding; max pooling bit for bit),
+draw the same noise, keep one block's NaN in its block, take torch.optim.Adam's steps, and when they cannot be built
+the kernel says why and runs the torch versions."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from py_kernels import native
+from py_kernels.models.columns.pooling import max_pool_2x2
 from py_kernels.models.ladder_ops import combinator, normalise_groups
 from py_kernels.optim import CpuAdam
 from py_kernels.paths import REPO_ROOT
@@ -72,6 +73,42 @@ def test_normalise_groups_in_c_gives_the_same_bits_on_any_number_of_threads(posi
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert torch.equal(a, b)
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    return t.view(torch.int32)  # torch.equal calls -0 and +0 equal, and NaN unequal to itself
+
+
+@pytest.mark.parametrize("shape", [(4, 32, 28, 28), (3, 2, 7, 9)])  # the conv column's first pool; odd sizes (floor)
+def test_max_pooling_in_c_is_torchs_bit_for_bit_on_any_number_of_threads(shape):
+    """The same maxima and the gradient at the same places as F.max_pool2d(h, 2), where the choice matters: ties
+    (the ReLU's zeros, equal values: the first in row order), NaNs (taken over anything), -inf windows, a -0
+    gradient (torch adds it to zeros: +0)."""
+    g = torch.Generator().manual_seed(3)
+    h = torch.randn(shape, generator=g).relu_()
+    h[0, 0, 0, :2] = float("nan")
+    h[0, 1, 2:4, 2:4] = float("-inf")
+    h[0, 1, 4, 4] = h[0, 1, 4, 5] = h[0, 1, 5, 4] = 5.0
+    h[1, 0, 0, 1] = float("nan")
+    grad = torch.randn(shape[0], shape[1], shape[2] // 2, shape[3] // 2, generator=g)
+    grad[0, 0, 1, 1] = -0.0
+
+    def pooled(pool):
+        x = h.clone().requires_grad_()
+        out = pool(x)
+        out.backward(grad)
+        return out.detach(), x.grad
+
+    expected = pooled(lambda x: torch.nn.functional.max_pool2d(x, 2))
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2, 3):
+            torch.set_num_threads(threads)
+            ours = pooled(max_pool_2x2)
+            for a, b in zip(ours, expected):
+                assert torch.equal(_bits(a), _bits(b)), threads
+    finally:
+        torch.set_num_threads(before)
 
 
 def _combinator_with_grads(z, u, a):

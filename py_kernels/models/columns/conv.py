@@ -43,6 +43,7 @@ from ...errors import KernelInputError
 from .._api import register_column, seeded_generator
 from ..column_api import Shape
 from .layer import LayerStack, NormalisedLayer, gaussian_init
+from .pooling import max_pool_2x2
 
 INPUT_SHAPE = (1, 28, 28)  # one grayscale digit, as the flat784 view holds it
 
@@ -117,7 +118,7 @@ class ConvLayer(NormalisedLayer):
                                    "output as `extra`")
         h = h.reshape(h.shape[0], *self.in_shape)         # layer 1: (B, 784) -> (B, 1, 28, 28); a no-op above
         if self.plan.pool == "max":
-            h = F.max_pool2d(h, 2)                         # (B, C, H/2, W/2)
+            h = max_pool_2x2(h)                            # (B, C, H/2, W/2)
         elif self.plan.pool == "mean":
             h = h.mean(dim=(2, 3))                         # (B, C)
         if self.plan.kernel == 0:
