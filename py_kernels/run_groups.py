@@ -52,8 +52,8 @@ def why_seeds_apart(model: dict, training: dict, device_type: str) -> Optional[s
     if device_type == "cpu":
         views = describe_model(model["architecture"], model)["views"]
         if len(views) > 1:
-            return (f"its columns read {len(views)} views of the data ({', '.join(v['view'] for v in views)}), and "
-                    f"seeds train together on one")
+            return (f"its columns read {len(views)} views of the data ({', '.join(v['view'] for v in views)}); seeds "
+                    f"train together on one view only")
         return None
     if not has_batched_twin(model):
         this = (f"a progressive network of {'/'.join(sorted({c['architecture'] for c in model['spec']['columns']}))} "

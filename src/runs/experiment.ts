@@ -194,16 +194,18 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   // --devices need not start the shared kernel for it).
   const mayGroup = options.batchSeeds ?? seedsTogetherConsidered(devices, options);
   const grouped: number[][][] = [];
-  for (const plan of plans) grouped.push(mayGroup ? await seedGroups(kernel, plan, onCpu, options.batchSeeds ? events.log : undefined) : plan.seeds.map((_, i) => [i]));
+  for (const plan of plans) {
+    grouped.push(mayGroup ? await seedGroups(kernel, plan, onCpu, options.batchSeeds ? events.log : undefined) : plan.seeds.map((_, i) => [i]));
+  }
   const jobsIfTogether = grouped.flatMap((jobs, p) => jobs.filter((s) => unfinished(p, s)));
   const groups = jobsIfTogether.filter((s) => s.length > 1).length;
   const together = options.batchSeeds ?? seedsTogetherPay({ runs: pendingRuns, jobs: jobsIfTogether.length, groups, devices, cores, options });
   if (together && options.batchSeeds === undefined) {
     events.log(`${pendingRuns} runs on ${cores} cores: the seeds of each experiment train together in one kernel (--no-batch-seeds: one run per core)`);
   }
-  // The jobs: one run each, or with --batch-seeds the unfinished seeds of an experiment as one where they can train together. Seed-major
-  // order (every experiment's first seed, then every second seed...): a figure stopped part way has runs of every
-  // approach to compare, not all seeds of the first approaches and nothing of the last.
+  // The jobs: one run each, or with --batch-seeds the unfinished seeds of an experiment as one where they can train
+  // together. Seed-major order (every experiment's first seed, then every second seed...): a figure stopped part way has
+  // runs of every approach to compare, not all seeds of the first approaches and nothing of the last.
   const order = plans
     .flatMap((plan, p) => (together ? grouped[p]! : plan.seeds.map((_, i) => [i])).map((s) => ({ p, s })))
     .sort((a, b) => a.s[0]! - b.s[0]! || a.p - b.p);
