@@ -1,4 +1,3 @@
-import { execa } from 'execa';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,7 +8,7 @@ import { PROJECT_ROOT } from '../../src/paths.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
-import { VITE_NODE, waitUntil } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/processes.js';
 
 const name = `test-figure-${process.pid}`;
 const output = path.join(PROJECT_ROOT, 'figures', 'quick', name);
@@ -68,7 +67,7 @@ describe('a figure stopped part way', () => {
     expect(nothing.stderr).toContain('none of its experiments has a run that finished an epoch');
 
     // Killed (SIGKILL) once the last run, the long experiment's second seed, has finished an epoch.
-    const child = execa(VITE_NODE, ['src/cli/main.ts', ...args], { reject: false });
+    const child = pladder(args);
     const lastStarted = await waitUntil(() => run('tiny-long', 2).readMetrics().length > 0, 120_000);
     child.kill('SIGKILL');
     await child;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
-import { VITE_NODE, waitUntil } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/processes.js';
 
 /** A supervised MLP on MNIST (fast), with a learning rate of our choosing. */
 function mlpExperiment(learningRate: string, iterations = 20) {
@@ -58,7 +58,7 @@ describe('one process per run directory', () => {
   it('refuses a second process with the holder\'s PID and command; the first ends intact', async () => {
     const { file, runsDir } = mlpExperiment('0.002', 400);
     const args = ['run', file, '--quick', '--device', 'cpu', '--runs-dir', runsDir, '--seeds', '1'];
-    const first = execa(VITE_NODE, ['src/cli/main.ts', ...args], { reject: false });
+    const first = pladder(args);
     const lock = path.join(runsDir, 'mlp-quick', 'seed-1.lock');
     expect(await waitUntil(() => existsSync(lock), 60_000)).toBe(true);
     for (const flag of ['--fresh', '--continue']) {
@@ -127,7 +127,7 @@ describe('a refused start leaves nothing that blocks the corrected command', () 
 describe('Ctrl-C and logs', () => {
   it('SIGINT says what was kept and how to continue; progress in a log is plain lines', async () => {
     const { file, runsDir } = mlpExperiment('0.002', 300);
-    const child = execa(VITE_NODE, ['src/cli/main.ts', 'run', file, '--quick', '--device', 'cpu', '--runs-dir', runsDir, '--seeds', '1'], { reject: false });
+    const child = pladder(['run', file, '--quick', '--device', 'cpu', '--runs-dir', runsDir, '--seeds', '1']);
     const run = new RunDirectory(path.join(runsDir, 'mlp-quick', 'seed-1'));
     expect(await waitUntil(() => run.readMetrics().length >= 1, 90_000)).toBe(true);
     child.kill('SIGINT');

@@ -1,13 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { RunDirectory } from '../../src/runs/run-dir.js';
 import { pladder } from '../helpers/cli.js';
 import { python } from '../helpers/data.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
-import { VITE_NODE, waitUntil } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/processes.js';
 
 /** sha256 over every tensor of model.pt's state, in name order (independent of the kernel that wrote it). */
 function weightsHash(runDir: string): Promise<string> {
@@ -30,7 +29,7 @@ describe('a run killed at any moment resumes from its last complete epoch', () =
 
     // Killed outright (SIGKILL: no handler runs) once at least one epoch is complete.
     const killedDir = path.join(runsDir, 'killed', 'tiny-quick', 'seed-1');
-    const child = execa(VITE_NODE, ['src/cli/main.ts', ...args(path.join(runsDir, 'killed'))], { reject: false });
+    const child = pladder(args(path.join(runsDir, 'killed')));
     const metrics = path.join(killedDir, 'metrics.jsonl');
     const oneEpochDone = await waitUntil(() => existsSync(metrics) && readFileSync(metrics, 'utf8').trim().length > 0, 90_000);
     expect(oneEpochDone).toBe(true);
