@@ -97,7 +97,7 @@ const commands: Record<string, Command> = {
     // pool5 features of MNIST-M take half an hour on 2 CPU cores, once (`make figure-alexnet QUICK=1` after that).
     const quick = args.includes('--quick');
     const figures = [...PAPER_FIGURES, ...(quick ? [] : [ALEXNET_FIGURE])];
-    if (quick) console.log(`reproduce --quick: ${ALEXNET_FIGURE} is left out (its AlexNet features are computed once, about 30 min on 2 CPU cores): bin/pladder figure ${ALEXNET_FIGURE} --quick draws it`);
+    if (quick) console.log(`reproduce --quick: ${ALEXNET_FIGURE} is left out (its AlexNet features are computed once, about 9 minutes on 2 idle CPU cores): bin/pladder figure ${ALEXNET_FIGURE} --quick draws it`);
     if (args.includes('--slurm') || args.includes('--plan')) return figureCommand([...figures, ...args], 'reproduce', args);
     await figureCommand([...figures, ...args]);
     await reportCommand(args.includes('--quick') ? ['--out', 'docs/report/quick', '--figures', 'figures/quick'] : []);
