@@ -25,7 +25,7 @@ from py_kernels import call_args, lifecycle, run_groups, runs, wire  # noqa: E40
 from py_kernels.errors import KernelInputError  # noqa: E402
 from py_kernels.tensors import DTYPES, TensorStore  # noqa: E402
 from py_kernels.cpu_threads import (configure_cpu_runtime, cpu_threads_for, cpu_threads_to,  # noqa: E402
-                                    heavy_pool, loaded_openblas)
+                                    heavy_pool, pools_to_split)
 
 import torch  # noqa: E402
 
@@ -466,7 +466,7 @@ def bench_native_step(x: str, y: str, labeled: str, model: dict, training: dict,
 
     train, trainer = _bench_trainer(x, y, labeled, model, training)
     device = session().device
-    if device.type != "cpu" or loaded_openblas() is None:
+    if not pools_to_split(device):
         return {**native_against_torch_ops(train, iterations, rounds), "pool": None, "other_pool_seconds": None}
     pool = heavy_pool(trainer.model)
     other = "blas" if pool == "torch" else "torch"

@@ -108,10 +108,16 @@ def heavy_pool(model: nn.Module) -> str:
     return "torch" if any(isinstance(m, Column) and m.cpu_pool == "torch" for m in model.modules()) else "blas"
 
 
+def pools_to_split(device: torch.device) -> bool:
+    """Whether work on `device` has two thread pools to share the kernel's threads between: on the CPU, with a
+    separate OpenBLAS pool loaded."""
+    return device.type == "cpu" and loaded_openblas() is not None
+
+
 def cpu_threads_to(pool: str, device: torch.device) -> contextlib.AbstractContextManager:
     """Inside the block, the kernel's CPU threads go to `pool` ("blas" or "torch") and one thread to the other pool.
-    Nothing changes for work on a GPU or without a separate OpenBLAS pool."""
-    if device.type != "cpu" or loaded_openblas() is None:
+    Nothing changes where there are no `pools_to_split`."""
+    if not pools_to_split(device):
         return contextlib.nullcontext()
     n = configure_cpu_runtime()["openblas_threads"]
     return cpu_threads(n, 1) if pool == "torch" else cpu_threads(1, n)

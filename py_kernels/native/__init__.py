@@ -10,8 +10,8 @@ fuse them, and torch.compile is 2.x only.
 Built at first use with the system's C compiler (`CC`, else `cc`) for this CPU, into `.cache/native/` (else the
 temp directory), one file per source, compiler and CPU, written atomically so that processes side by side can race.
 Plain C, no torch headers: it runs with any torch. Without a compiler, or with `PLADDER_NATIVE=0`, `library()` is
-None and the callers (ladder_ops.py, models/columns/pooling.py, optim.py) use their torch versions, which give the same numbers to float
-rounding (tests/test_native.py). On CUDA the torch versions always run.
+None and the callers (ladder_ops.py, models/columns/pooling.py, optim.py) use their torch versions, which give the
+same numbers to float rounding (tests/test_native.py). On CUDA the torch versions always run.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ _NATIVE_FLAGS = ["-march=native"]  # dropped when the compiler does not know it
 _OPENMP_FLAGS = ["-fopenmp"]
 
 _c_idx, _c_float, _ptr = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
-_SIGNATURES = {  # name: (restype, argtypes)
+_SIGNATURES = {  # name: (restype, argtypes); a c_int result is 0, or -1 out of memory (raised as MemoryError)
     "normalise_forward": (ctypes.c_int, [_c_idx] * 7 + [_c_float] + [_ptr] * 6),
     "normalise_backward": (ctypes.c_int, [_c_idx] * 5 + [_ptr] * 6),
     "combinator_forward": (None, [_c_idx] * 3 + [_ptr] * 6),
@@ -122,9 +122,17 @@ def _load() -> dict:
         for name, (restype, argtypes) in _SIGNATURES.items():
             fn = getattr(lib, name)
             fn.restype, fn.argtypes = restype, argtypes
+            if restype is ctypes.c_int:  # the kernels that allocate scratch return -1 when they cannot
+                fn.errcheck = _raise_when_out_of_memory
         _loaded = lib
         return {"available": True, "path": str(path), "compiler": cc}
     return {"available": False, "reason": f"could not build {SOURCE.name} with {cc}: {errors[-1]}"}
+
+
+def _raise_when_out_of_memory(code: int, fn, _args) -> int:
+    if code != 0:
+        raise MemoryError(f"the native kernel {fn.__name__} could not allocate its scratch buffers")
+    return code
 
 
 def status() -> dict:

@@ -77,10 +77,11 @@ static inline double run_dot(const float *restrict a, const float *restrict b, i
  * on one thread: a team costs more than it saves there. */
 #define PARALLEL_MIN_VALUES 32768
 
-static inline void channel_range(idx C, idx *c0, idx *c1) {
+/* This thread's contiguous share [*begin, *end) of `count` items (channels, planes) in the enclosing team. */
+static inline void thread_range(idx count, idx *begin, idx *end) {
     const idx t = omp_get_thread_num(), T = omp_get_num_threads();
-    *c0 = C * t / T;
-    *c1 = C * (t + 1) / T;
+    *begin = count * t / T;
+    *end = count * (t + 1) / T;
 }
 
 /* Batch normalisation of `groups` row groups of n rows x C channels x P positions (P = 1 for vectors): mean, biased
@@ -102,7 +103,7 @@ int normalise_forward(idx threads, idx groups, idx per_block, idx noisy, idx n, 
 #pragma omp parallel num_threads(threads) if (threads > 1 && size >= PARALLEL_MIN_VALUES)
         {
             idx c0, c1;
-            channel_range(C, &c0, &c1);
+            thread_range(C, &c0, &c1);
             for (idx c = c0; c < c1; c++) acc[c] = 0;
             if (P == 1)  /* vectors: the channel index innermost */
                 for (idx r = 0; r < n; r++)
@@ -174,7 +175,7 @@ int normalise_backward(idx threads, idx groups, idx n, idx C, idx P, const float
 #pragma omp parallel num_threads(threads) if (threads > 1 && size >= PARALLEL_MIN_VALUES)
         {
             idx c0, c1;
-            channel_range(C, &c0, &c1);
+            thread_range(C, &c0, &c1);
             for (idx c = c0; c < c1; c++) sum_g[c] = sum_gx[c] = 0;
             if (gg && P == 1)
                 for (idx r = 0; r < n; r++)
@@ -309,11 +310,15 @@ int max_pool_2x2_forward(idx threads, idx planes, idx H, idx W, const float *res
 #pragma omp parallel num_threads(threads) if (threads > 1 && planes * H * W >= PARALLEL_MIN_VALUES) reduction(| : failed)
     {
         float *window = malloc(sizeof(float) * 4 * (size_t)(n > 0 ? n : 1));  /* this thread's */
-        if (!window) failed = 1;
-        float *restrict a = window, *restrict b = window + n, *restrict c = window + 2 * n, *restrict d = window + 3 * n;
-        idx p0 = 0, p1 = 0;
-        channel_range(planes, &p0, &p1);
-        for (idx p = p0; p < (window ? p1 : p0); p++) {
+        idx p0, p1;
+        thread_range(planes, &p0, &p1);
+        if (!window) {
+            failed = 1;
+            p1 = p0;
+        }
+        for (idx p = p0; p < p1; p++) {
+            float *restrict a = window, *restrict b = window + n, *restrict c = window + 2 * n,
+                  *restrict d = window + 3 * n;
             for (idx i = 0; i < Ho; i++) {
                 const float *top = x + (p * H + 2 * i) * W, *bottom = top + W;
                 for (idx j = 0; j < Wo; j++) {

@@ -7,6 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { z } from 'zod';
 import { renderFigure } from '../figures/render.js';
 import { PROJECT_ROOT } from '../paths.js';
+import { figureLinks } from '../results/document.js';
 import { machineStamp, machineStampSchema, type MachineStamp } from '../provenance/machine.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 
@@ -31,6 +32,5 @@ export async function recordBench<S extends z.ZodTypeAny>(
   const numbers = `- numbers: ${path.relative(PROJECT_ROOT, `${base}.json`)}`;
   if (!draw) return { stamp: back.stamp, measured: stored, links: numbers };
   const figure = await renderFigure(draw(stored, `${back.stamp.date}, commit ${back.stamp.commit}`), base);
-  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
-  return { stamp: back.stamp, measured: stored, links: `${numbers}; figure: ${link(figure.svg)} (${link(figure.png)})` };
+  return { stamp: back.stamp, measured: stored, links: `${numbers}; figure: ${figureLinks(figure)}` };
 }

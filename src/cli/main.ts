@@ -94,7 +94,7 @@ const commands: Record<string, Command> = {
   async reproduce(args) {
     // The paper's figures, each with every experiment it needs: the fully-connected columns (5, 6, 7), then the
     // convolutional Gamma-model, the conv transfer and the progressive AlexNet. --quick leaves the AlexNet out: its
-    // pool5 features of MNIST-M take half an hour on 2 CPU cores, once (`make figure-alexnet QUICK=1` after that).
+    // pool5 features of MNIST-M take about 9 minutes on 2 CPU cores, once (`make figure-alexnet QUICK=1` after that).
     const quick = args.includes('--quick');
     const figures = [...PAPER_FIGURES, ...(quick ? [] : [ALEXNET_FIGURE])];
     if (quick) console.log(`reproduce --quick: ${ALEXNET_FIGURE} is left out (its AlexNet features are computed once, about 9 minutes on 2 idle CPU cores): bin/pladder figure ${ALEXNET_FIGURE} --quick draws it`);

@@ -7,7 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { z } from 'zod';
 import { renderFigure, VEGA_LITE_SCHEMA } from '../figures/render.js';
 import { machineStamp } from '../provenance/machine.js';
-import { table, writeSection } from '../results/document.js';
+import { figureLinks, table, writeSection } from '../results/document.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { defaultParallel } from '../runs/experiment.js';
 import { jobRuns } from '../runs/job.js';
@@ -64,19 +64,19 @@ export async function planCommand(command: string, files: string[], parsed: Pars
 
 /** The plan as a picture: each experiment's hours of run time (all its seeds, one after another), trained and left. */
 function planSpec(plan: z.output<typeof recordedPlanSchema>, subtitle: string): TopLevelSpec {
-  const byExperiment = new Map<string, { role: string; trained: number; left: number }>();
+  const byExperiment = new Map<string, { trained: number; left: number }>(); // by "name (role)"
   for (const run of plan.runs) {
     if (run.run_seconds === null || run.left_seconds === null) continue; // unmeasured: said in the section's text
-    const name = run.run.replace(/\/seed-\d+$/, '');
-    const entry = byExperiment.get(name) ?? { role: run.role, trained: 0, left: 0 };
+    const label = `${run.run.replace(/\/seed-\d+$/, '')} (${run.role})`;
+    const entry = byExperiment.get(label) ?? { trained: 0, left: 0 };
     entry.trained += (run.run_seconds - run.left_seconds) / 3600;
     entry.left += run.left_seconds / 3600;
-    byExperiment.set(name, entry);
+    byExperiment.set(label, entry);
   }
-  const order = [...byExperiment].sort((a, b) => b[1].trained + b[1].left - (a[1].trained + a[1].left)).map(([name]) => name);
-  const values = [...byExperiment].flatMap(([name, e]) => [
-    { experiment: `${name} (${e.role})`, part: 'trained', hours: e.trained },
-    { experiment: `${name} (${e.role})`, part: 'left to train', hours: e.left },
+  const longestFirst = [...byExperiment].sort(([, a], [, b]) => b.trained + b.left - (a.trained + a.left)).map(([label]) => label);
+  const values = [...byExperiment].flatMap(([experiment, e]) => [
+    { experiment, part: 'trained', hours: e.trained },
+    { experiment, part: 'left to train', hours: e.left },
   ]);
   const total = `${hours(plan.total_run_seconds)} one after another, about ${hours(plan.total_run_seconds / plan.side_by_side)} with ${plan.side_by_side} side by side`;
   return {
@@ -87,7 +87,7 @@ function planSpec(plan: z.output<typeof recordedPlanSchema>, subtitle: string): 
     height: 18 * byExperiment.size,
     mark: { type: 'bar' },
     encoding: {
-      y: { field: 'experiment', type: 'nominal', sort: order.map((name) => `${name} (${byExperiment.get(name)!.role})`), title: null, axis: { labelLimit: 0 } },
+      y: { field: 'experiment', type: 'nominal', sort: longestFirst, title: null, axis: { labelLimit: 0 } },
       x: { field: 'hours', type: 'quantitative', stack: 'zero', title: 'hours of run time' },
       color: { field: 'part', type: 'nominal', title: null, scale: { domain: ['trained', 'left to train'] }, legend: { orient: 'bottom' } },
     },
@@ -100,7 +100,6 @@ async function recordPlan(plan: TimePlan, workers: number, device: string): Prom
   const stored = recordedPlanSchema.parse(JSON.parse(readFileSync(PLAN_FILE, 'utf8')));
   const stamp = await machineStamp(device);
   const figure = await renderFigure(planSpec(stored, `${stamp.date}, commit ${stamp.commit}`), PLAN_BASE);
-  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
   writeSection(
     'reproduce-time',
     [
@@ -111,7 +110,7 @@ async function recordPlan(plan: TimePlan, workers: number, device: string): Prom
       `- machine: ${stamp.machine}`,
       `- date: ${stamp.date}`,
       `- commit: ${stamp.commit}`,
-      `- numbers: figures/reproduce-plan.json; figure: ${link(figure.svg)} (${link(figure.png)})`,
+      `- numbers: figures/reproduce-plan.json; figure: ${figureLinks(figure)}`,
       '',
       totals(stored, stored.side_by_side),
       'Not in these times: what is not a training epoch (the APS measurement of Figure 6, the AlexNet features computed once, drawing the figures and the report).',

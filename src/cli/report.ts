@@ -2,13 +2,11 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPORT_DIR, writeReport } from '../results/report.js';
-import { writableDirProblem } from '../util/writable-dir.js';
-import { UsageError } from './exit.js';
+import { requireWritableDir } from './args.js';
 
 export async function reportCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { out: { type: 'string' }, figures: { type: 'string' } } });
-  const outProblem = values.out === undefined ? undefined : writableDirProblem('--out', values.out);
-  if (outProblem) throw new UsageError(outProblem);
+  if (values.out !== undefined) requireWritableDir('--out', values.out);
   const report = await writeReport(values.out ? path.resolve(values.out) : REPORT_DIR, values.figures ? path.resolve(values.figures) : undefined);
   const counts = new Map<string, number>();
   for (const claim of report.claims) counts.set(claim.verdict, (counts.get(claim.verdict) ?? 0) + 1);

@@ -7,8 +7,7 @@ import { CLASSES } from '../spec/experiment.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
 import type { SlurmOptions } from '../slurm/submit.js';
 import type { RunEvents } from '../runs/runner.js';
-import { writableDirProblem } from '../util/writable-dir.js';
-import { joinNegativeValues } from './args.js';
+import { joinNegativeValues, requireWritableDir } from './args.js';
 import { UsageError } from './exit.js';
 import type { Bar } from './progress.js';
 
@@ -95,8 +94,7 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     ...(extra.noTrain ? { 'no-train': { type: 'boolean', default: false } } : {}),
   } as typeof shared & { resume?: { type: 'string' }; 'no-train'?: { type: 'boolean'; default: false } };
   const { values, positionals } = parseArgs({ args: joinNegativeValues(args, options), allowPositionals: true, options });
-  const runsDirProblem = writableDirProblem('--runs-dir', values['runs-dir']);
-  if (runsDirProblem) throw new UsageError(runsDirProblem);
+  requireWritableDir('--runs-dir', values['runs-dir']);
   if (values.fresh && values.continue) throw new UsageError('--fresh and --continue: choose one (start unfinished runs over, or continue them)');
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);

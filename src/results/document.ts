@@ -1,6 +1,7 @@
 /** docs/results.md, the results document: each benchmark owns one section, replaced whole when it runs again. */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import type { RenderedFigure } from '../figures/render.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { writeFileAtomic } from '../util/atomic.js';
 
@@ -12,6 +13,12 @@ const HEADER = `# Results
 Every figure here was measured by a command of this project; each section says which, on what machine, when, and at
 which commit. Benchmarks rewrite their own section (\`make bench\`); experiment runs add theirs.
 `;
+
+/** A section's links to a figure of the project (its SVG, then its PNG), relative to docs/results.md. */
+export function figureLinks(figure: RenderedFigure): string {
+  const link = (file: string) => `[${path.basename(file)}](../${path.relative(PROJECT_ROOT, file)})`;
+  return `${link(figure.svg)} (${link(figure.png)})`;
+}
 
 /** Replaces (or appends) the section `id` of the results document, atomically. */
 export function writeSection(id: string, body: string, file = RESULTS_DOC): void {
