@@ -31,6 +31,8 @@ function compare(a: number[], b: number[]): Verdict {
 }
 
 const byExperiment = (data: FigureData | undefined, name: string) => data?.approaches.find((a) => a.experiment === name);
+/** ", after 20 of 100 epochs" for a shortened variant (--epochs), else nothing: a verdict says how far its runs went. */
+const shortened = (a: ApproachData | undefined) => (a?.planned_epochs !== undefined && a.epochs < a.planned_epochs ? `, after ${a.epochs} of ${a.planned_epochs} epochs` : '');
 const seedsOf = (values: number[]) => `${values.length} seed${values.length === 1 ? '' : 's'}`;
 
 function accuracyClaim(section: string, claim: string, paper: string, data: FigureData | undefined, better: string, worse: string): Claim {
@@ -40,7 +42,7 @@ function accuracyClaim(section: string, claim: string, paper: string, data: Figu
     section,
     claim,
     paper,
-    ours: a.length && b.length ? `${better}: ${pct(mean(a))} (${range(a)}, ${seedsOf(a)}); ${worse}: ${pct(mean(b))} (${range(b)}, ${seedsOf(b)})` : 'no finished runs',
+    ours: a.length && b.length ? `${better}: ${pct(mean(a))} (${range(a)}, ${seedsOf(a)}); ${worse}: ${pct(mean(b))} (${range(b)}, ${seedsOf(b)})${shortened(byExperiment(data, better))}` : 'no finished runs',
     verdict: compare(a, b),
   };
 }
@@ -149,6 +151,13 @@ export function fewLabelClaims(data: FigureData, labels: number): Claim[] {
   return [
     accuracyClaim(`4.2 (${labels} labels)`, `The progressive ladder network ends above the supervised baseline on the target${where}`, 'baseline about 35%, progressive ladder 77.7% (all SVHN labels)', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-baseline'),
     accuracyClaim(`4.2 (${labels} labels)`, `A semi-supervised (ladder) source column is worth more than a supervised one${where}`, 'progressive ladder above supervised -> supervised', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-sup-sup'),
+  ];
+}
+
+/** The conv transfer claim again where the target has only `labels` labeled examples (figure-conv[-epochsN]-labelsN). */
+export function convFewLabelClaims(data: FigureData, labels: number): Claim[] {
+  return [
+    accuracyClaim(`4.2 (${labels} labels)`, `With convolutional columns the progressive ladder network does poorly: the Gamma-model column does not help the target, with ${labels} target labels`, 'about 50% (all SVHN labels)', data, 'transfer-mnistm-conv-baseline', 'transfer-mnistm-conv-ladder-sup'),
   ];
 }
 

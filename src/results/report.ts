@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../paths.js';
 import { variantOf, type Variant } from '../runs/runner.js';
 import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { fewLabelClaims, judgeClaims, otherColumnClaims, type Claim } from './claims.js';
+import { convFewLabelClaims, fewLabelClaims, judgeClaims, otherColumnClaims, type Claim } from './claims.js';
 import { table, writeSection } from './document.js';
 
 export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
@@ -53,11 +53,16 @@ function longestVariant(dir: string, id: string): string | undefined {
   return shortened.sort((a, b) => b.epochs - a.epochs)[0]?.name;
 }
 
-/** Figure 5 with fewer target labels (`bin/pladder figure experiments/figure5.yaml --labels N`), by label budget. */
-function labelVariants(dir: string): { id: string; labels: number }[] {
-  return figureVariants(dir, 'figure5')
-    .flatMap(({ name, variant }) => (typeof variant.labels === 'number' && variant.epochs === undefined ? [{ id: name, labels: variant.labels }] : []))
-    .sort((a, b) => a.labels - b.labels);
+/** The figure `id` with fewer target labels (`bin/pladder figure experiments/<id>.yaml --labels N`), by label budget:
+ * at full length where it was drawn so, else its longest shortened variant (figure-conv-epochs10-labels1000). */
+function labelVariants(dir: string, id: string): { id: string; labels: number }[] {
+  const byBudget = new Map<number, { id: string; epochs: number }>();
+  for (const { name, variant } of figureVariants(dir, id)) {
+    if (typeof variant.labels !== 'number') continue;
+    const epochs = variant.epochs ?? Number.POSITIVE_INFINITY;
+    if ((byBudget.get(variant.labels)?.epochs ?? -1) < epochs) byBudget.set(variant.labels, { id: name, epochs });
+  }
+  return [...byBudget].map(([labels, { id: name }]) => ({ id: name, labels })).sort((a, b) => a.labels - b.labels);
 }
 
 /** Writes report.md and report.html into `dir`; returns their paths. */
@@ -72,16 +77,25 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
   const figure6 = existsSync(figure('figure6')) ? (JSON.parse(readFileSync(figure('figure6'), 'utf8')) as { title: string; paper: string; bars: ApsBar[] }) : undefined;
   const target = loadExperiment(loadFigure(path.join(PROJECT_ROOT, 'experiments', 'figure5.yaml')).experiments[0]!.file).data.dataset;
   const otherData = Object.fromEntries(Object.entries(other).flatMap(([id, name]) => (name ? [[id, readFigureData(figure(name))]] : [])));
-  const fewLabels = labelVariants(figuresDir).map((variant) => ({ ...variant, data: readFigureData(figure(variant.id)) }));
-  const claims = [...judgeClaims(figure5, figure7, figure6?.bars), ...fewLabels.flatMap((v) => fewLabelClaims(v.data, v.labels)), ...otherColumnClaims(otherData['figure-conv-gamma'], otherData['figure-conv'], otherData['figure-alexnet'])];
+  const withData = (variant: { id: string; labels: number }) => ({ ...variant, data: readFigureData(figure(variant.id)) });
+  const fewLabels = labelVariants(figuresDir, 'figure5').map(withData);
+  const convFewLabels = labelVariants(figuresDir, 'figure-conv').map(withData);
+  const claims = [
+    ...judgeClaims(figure5, figure7, figure6?.bars),
+    ...fewLabels.flatMap((v) => fewLabelClaims(v.data, v.labels)),
+    ...otherColumnClaims(otherData['figure-conv-gamma'], otherData['figure-conv'], otherData['figure-alexnet']),
+    ...convFewLabels.flatMap((v) => convFewLabelClaims(v.data, v.labels)),
+  ];
   const stamp = await machineStamp('report');
   const curveSection = (id: string, data: FigureData): Section => ({ id, title: data.title, svgFile: `${id}.svg`, svg: readSvg(figuresDir, id), tables: [summaryTable(data), seedsTable(data)], paper: data.paper });
+  const labelSection = (v: ReturnType<typeof withData>) => ({ ...curveSection(v.id, v.data), title: `${v.data.title}, ${v.labels} target labels` });
   const sections: Section[] = [
     ...(figure5 ? [curveSection('figure5', figure5)] : []),
-    ...fewLabels.map((v) => ({ ...curveSection(v.id, v.data), title: `${v.data.title}, ${v.labels} target labels` })),
+    ...fewLabels.map(labelSection),
     ...(figure6 ? [{ id: 'figure6', title: figure6.title, svgFile: 'figure6.svg', svg: readSvg(figuresDir, 'figure6'), tables: [apsTable(figure6.bars)], paper: figure6.paper }] : []),
     ...(figure7 ? [curveSection('figure7', figure7)] : []),
     ...OTHER_FIGURES.flatMap((id) => (other[id] && otherData[id] ? [curveSection(other[id], otherData[id])] : [])),
+    ...convFewLabels.map(labelSection),
   ];
   const title = `Progressive Ladder Networks reproduced: MNIST -> ${DATASET_TITLES[target] ?? target}`;
   const unfinished = [figure5, figure7].some((d) => d && !d.complete);
