@@ -50,7 +50,7 @@ def recipe() -> tuple:
     return model, experiment["training"]
 
 
-def trainers(seeds: int, device: torch.device):
+def timed_steps(seeds: int, device: torch.device):
     """One LadderTrainer (seeds == 1) or a BatchedLadderTrainer of `seeds` seeds on random MNIST-shaped data, and a
     function running k steps of it -> their seconds."""
     model, training = recipe()
@@ -126,7 +126,7 @@ def side_by_side(processes: int, iterations: int, device: str) -> float:
 
 def single(device: torch.device, iterations: int) -> None:
     """One process of `side_by_side`: its timed span on the wall clock, as the last line of its output."""
-    run, _ = trainers(1, device)
+    run, _ = timed_steps(1, device)
     started = time.time()
     run(iterations)
     print(json.dumps({"started": started, "ended": time.time()}))
@@ -149,7 +149,7 @@ def main(argv: List[str]) -> int:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {os.cpu_count()} cores"
     found = {"device": name, "torch": torch.__version__, "iterations": args.iterations}
     print(f"device-check on {name}, torch {torch.__version__}")
-    run, training = trainers(1, device)
+    run, training = timed_steps(1, device)
     step = seconds_per_iteration(run, args.iterations)
     examples = training["labeled_batch"] + training["unlabeled_batch"]
     run_minutes = step * training["iterations_per_epoch"] * training["epochs"] / 60
@@ -162,7 +162,7 @@ def main(argv: List[str]) -> int:
     print("profiler: " + ", ".join(f"{k} {v:.3g}" for k, v in found["profile"].items() if v is not None))
     found["batched"] = []
     for seeds in (int(k) for k in args.seeds_batched.split(",") if k):
-        batched_run, _ = trainers(seeds, device)
+        batched_run, _ = timed_steps(seeds, device)
         per_step = seconds_per_iteration(batched_run, args.iterations)
         found["batched"].append({"seeds": seeds, "step_ms": 1e3 * per_step,
                                  "examples_per_second": seeds * examples / per_step})
