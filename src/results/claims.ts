@@ -16,8 +16,9 @@ export interface Claim {
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
-/** Final test accuracy of each seed that finished (diverged ones left out). */
-const finals = (a: ApproachData | undefined) => (a ? a.runs.filter((r) => !r.diverged && r.test_accuracy.length).map((r) => r.test_accuracy.at(-1)!) : []);
+/** Final test accuracy of each seed that finished (diverged ones and seeds still training left out: a seed stopped
+ * part way would be compared at another epoch than the others). */
+const finals = (a: ApproachData | undefined) => (a ? a.runs.filter((r) => r.complete && !r.diverged && r.test_accuracy.length).map((r) => r.test_accuracy.at(-1)!) : []);
 const range = (values: number[]) => (values.length ? `${pct(Math.min(...values))}-${pct(Math.max(...values))}` : 'n/a');
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 

@@ -68,7 +68,7 @@ function labelVariants(dir: string, id: string): { id: string; labels: number }[
 /** Writes report.md and report.html into `dir`; returns their paths. */
 export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJECT_ROOT, 'figures')): Promise<{ markdown: string; html: string; claims: Claim[] }> {
   const figure = (name: string) => path.join(figuresDir, `${name}.json`);
-  // The other columns' figures may exist only as shortened variants (figure-conv-epochs5.json): the longest is shown.
+  // The other columns' figures may exist only as shortened variants (figure-conv-epochs20.json): the longest is shown.
   const other = Object.fromEntries(OTHER_FIGURES.map((id) => [id, longestVariant(figuresDir, id)]));
   const present = ['figure5', 'figure6', 'figure7'].filter((name) => existsSync(figure(name)));
   if (!present.length) throw new ReportError(`no figure in ${figuresDir} yet: draw them first (make reproduce, or bin/pladder reproduce --no-train from runs already trained)`);
