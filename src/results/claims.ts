@@ -52,7 +52,7 @@ function speedClaim(data: FigureData | undefined): Claim {
   const level = data?.accuracies.indexOf(0.74) ?? -1;
   const reach = (name: string) => {
     const a = byExperiment(data, name);
-    return a && level >= 0 ? a.runs.filter((r) => !r.diverged).map((r) => r.test_accuracy.findIndex((acc) => acc >= 0.74) + 1 || Infinity) : [];
+    return a && level >= 0 ? a.runs.filter((r) => r.complete && !r.diverged).map((r) => r.test_accuracy.findIndex((acc) => acc >= 0.74) + 1 || Infinity) : [];
   };
   const ladder = reach('transfer-mnistm-ladder-sup');
   const supervised = reach('transfer-mnistm-sup-sup');
