@@ -484,27 +484,14 @@ def bench_seeds_ladder(x: str, y: str, model: dict, training: dict, seeds: int, 
     -> {"seeds", "how", "iterations", "seconds_per_iteration", "examples_per_second" (all seeds together),
     "examples", "started", "ended" (the timed iterations' wall clock, time.time(): kernels run side by side are
     counted over the span from the first start to the last end)}."""
-    from py_kernels.batched_training import BatchedLadderTrainer
-    from py_kernels.models import build_model
-    from py_kernels.models.batched_ladder import stack_ladders
-    from py_kernels.seed_threads import SeedThreadsTrainer
-    from py_kernels.training import LadderTrainer
+    from py_kernels.reference.seed_trainers import ladder_trainer
 
     if how == "alone" and seeds != 1:
         raise KernelInputError(f"a run alone trains one seed; got seeds={seeds} with how='alone'")
-    store, device = session().store, session().device
-    xs, ys = store.get(x), store.get(y)
+    store = session().store
     options = {k: v for k, v in model.items() if k != "architecture"}
-    schedule = {"epochs_planned": training["epochs"], "lr": training["learning_rate"],
-                "decay_fraction": training["decay_fraction"]}
-    ladders = [build_model("ladder", seed=s, **options).to(device) for s in range(1, seeds + 1)]
-    if how == "batched_network":
-        trainer = BatchedLadderTrainer(stack_ladders(ladders), [(xs[:100], ys[:100], xs)] * seeds,
-                                       list(range(1, seeds + 1)), **schedule)
-    else:
-        singles = [LadderTrainer(ladder, xs[:100], ys[:100], xs, seed=k + 1, **schedule)
-                   for k, ladder in enumerate(ladders)]
-        trainer = singles[0] if how == "alone" else SeedThreadsTrainer(singles, session().threads)
+    trainer = ladder_trainer(options, training, store.get(x), store.get(y), seeds, how, session().device,
+                             session().threads)
     batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
     trainer.train_epoch(iterations=2, **batches)  # warm-up: allocations, Adam's state
     started = time.time()

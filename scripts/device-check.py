@@ -16,6 +16,7 @@ Prints one line per figure and writes them all as JSON to --out."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -32,18 +33,16 @@ import yaml  # noqa: E402
 from torch.autograd import DeviceType  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-from py_kernels.batched_training import BatchedLadderTrainer  # noqa: E402
 from py_kernels.cpu_threads import configure_cpu_runtime, cpu_threads_for  # noqa: E402
-from py_kernels.models import build_model  # noqa: E402
-from py_kernels.models.batched_ladder import stack_ladders  # noqa: E402
-from py_kernels.training import LadderTrainer  # noqa: E402
+from py_kernels.reference.seed_trainers import ladder_trainer  # noqa: E402
 
 EXPERIMENT = os.path.join(ROOT, "experiments", "ladder-mnist100.yaml")
 POOL = 10000  # unlabeled images; the first 100 are the labeled ones
 
 
+@functools.lru_cache(maxsize=None)
 def recipe() -> tuple:
-    """ladder-mnist100.yaml's model options and training block."""
+    """ladder-mnist100.yaml's model options and training block (read once)."""
     with open(EXPERIMENT) as f:
         experiment = yaml.safe_load(f)
     model = {k: v for k, v in experiment["model"].items() if k != "architecture"}
@@ -51,20 +50,13 @@ def recipe() -> tuple:
 
 
 def timed_steps(seeds: int, device: torch.device):
-    """One LadderTrainer (seeds == 1) or a BatchedLadderTrainer of `seeds` seeds on random MNIST-shaped data, and a
-    function running k steps of it -> their seconds."""
+    """One run (seeds == 1) or `seeds` seeds as one batched network on random MNIST-shaped data
+    (reference/seed_trainers.py), and a function running k steps of it -> their seconds."""
     model, training = recipe()
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(POOL, 784, generator=generator).to(device)
     y = torch.randint(0, 10, (POOL,), generator=generator).to(device)
-    schedule = {"epochs_planned": training["epochs"], "lr": training["learning_rate"],
-                "decay_fraction": training["decay_fraction"]}
-    ladders = [build_model("ladder", seed=s, **model).to(device) for s in range(1, seeds + 1)]
-    if seeds == 1:
-        trainer = LadderTrainer(ladders[0], x[:100], y[:100], x, seed=1, **schedule)
-    else:
-        trainer = BatchedLadderTrainer(stack_ladders(ladders), [(x[:100], y[:100], x)] * seeds,
-                                       list(range(1, seeds + 1)), **schedule)
+    trainer = ladder_trainer(model, training, x, y, seeds, "alone" if seeds == 1 else "batched_network", device)
     batches = {"labeled_batch": training["labeled_batch"], "unlabeled_batch": training["unlabeled_batch"]}
 
     def run(k: int) -> float:

@@ -16,9 +16,11 @@ export interface Claim {
 
 const pct = (x: number | null | undefined) => (x === null || x === undefined || !Number.isFinite(x) ? 'n/a' : `${(100 * x).toFixed(1)}%`);
 
-/** Final test accuracy of each seed that finished (diverged ones and seeds still training left out: a seed stopped
- * part way would be compared at another epoch than the others). */
-const finals = (a: ApproachData | undefined) => (a ? a.runs.filter((r) => r.complete && !r.diverged && r.test_accuracy.length).map((r) => r.test_accuracy.at(-1)!) : []);
+/** The seeds a claim is judged on: those that finished (diverged ones and seeds still training left out: a seed
+ * stopped part way would be compared at another epoch than the others). */
+const finished = (a: ApproachData) => a.runs.filter((r) => r.complete && !r.diverged && r.test_accuracy.length);
+/** Final test accuracy of each seed that finished. */
+const finals = (a: ApproachData | undefined) => (a ? finished(a).map((r) => r.test_accuracy.at(-1)!) : []);
 const range = (values: number[]) => (values.length ? `${pct(Math.min(...values))}-${pct(Math.max(...values))}` : 'n/a');
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 
@@ -52,7 +54,7 @@ function speedClaim(data: FigureData | undefined): Claim {
   const level = data?.accuracies.indexOf(0.74) ?? -1;
   const reach = (name: string) => {
     const a = byExperiment(data, name);
-    return a && level >= 0 ? a.runs.filter((r) => r.complete && !r.diverged).map((r) => r.test_accuracy.findIndex((acc) => acc >= 0.74) + 1 || Infinity) : [];
+    return a && level >= 0 ? finished(a).map((r) => r.test_accuracy.findIndex((acc) => acc >= 0.74) + 1 || Infinity) : [];
   };
   const ladder = reach('transfer-mnistm-ladder-sup');
   const supervised = reach('transfer-mnistm-sup-sup');
