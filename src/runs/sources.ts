@@ -1,5 +1,7 @@
 /** Source columns of a progressive experiment: each `from: source` column becomes the column.pt of a trained run of
  * its source experiment, from the source cache when that exact training was done before, else trained now. */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../spec/experiment.js';
@@ -42,9 +44,25 @@ export async function resolveSources(experiment: Experiment, runSeed: number, co
       context.events.log(`${whose}: reusing the trained source ${source.name} seed ${seed} (${path})`);
     } else {
       context.events.log(`${whose}: its weights come from ${source.name} seed ${seed}, which is trained first`);
-      path = `${await context.train(source, seed)}/column.pt`;
+      const runDir = await context.train(source, seed);
+      // The cache's copy where the run stored one, so the path is the same whether the source was trained now or before
+      // (a run started with one and continued with the other is the same definition).
+      path = cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir }) ?? `${runDir}/column.pt`;
     }
     columns.push({ ...column, weights: { from: 'file', path } });
   }
+  return { ...experiment, model: { ...model, columns } };
+}
+
+/** The experiment with each column file named by its content (sha256) where the file exists: two definitions that
+ * differ only in where the same trained column lies (a run directory, or the source cache's copy) compare equal. */
+export function columnFilesByContent(experiment: Experiment): Experiment {
+  const { model } = experiment;
+  if (model.architecture !== 'progressive') return experiment;
+  const columns = model.columns.map((column) => {
+    const { weights } = column;
+    if (weights.from !== 'file' || !existsSync(weights.path)) return column;
+    return { ...column, weights: { ...weights, path: `sha256:${createHash('sha256').update(readFileSync(weights.path)).digest('hex')}` } };
+  });
   return { ...experiment, model: { ...model, columns } };
 }

@@ -1,11 +1,13 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveDataLocation } from '../../src/data/index.js';
 import { loadExperiment } from '../../src/experiments/load.js';
-import { sourceKey } from '../../src/runs/source-cache.js';
-import { resolveSources } from '../../src/runs/sources.js';
+import { applyQuick } from '../../src/runs/runner.js';
+import { sourceKey, storeSource } from '../../src/runs/source-cache.js';
+import { columnFilesByContent, resolveSources } from '../../src/runs/sources.js';
+import type { Experiment } from '../../src/spec/experiment.js';
 
 describe('resolving the source columns of a progressive experiment', () => {
   it('announces a source by the experiment and column that take it (the pre-trained approach\'s column is "target")', async () => {
@@ -23,6 +25,51 @@ describe('resolving the source columns of a progressive experiment', () => {
     expect(trained).toEqual(['source-ladder-mnist100/1']);
     expect(lines).toEqual(["transfer-mnistm-pretrained, column 'target': its weights come from source-ladder-mnist100 seed 1, which is trained first"]);
     expect(resolved.model.architecture === 'progressive' && resolved.model.columns[0]!.weights).toEqual({ from: 'file', path: '/runs/source-ladder-mnist100/seed-1/column.pt' });
+  });
+});
+
+describe('a source trained now and found in the cache later', () => {
+  const context = (train: (source: Experiment, seed: number) => Promise<string>) => ({
+    where: resolveDataLocation(),
+    device: 'cpu',
+    quick: true,
+    events: { progress: () => undefined, log: () => undefined },
+    train,
+  });
+  const columnPath = (experiment: Experiment) => (experiment.model.architecture === 'progressive' && experiment.model.columns[0]!.weights.from === 'file' ? experiment.model.columns[0]!.weights.path : undefined);
+
+  it('resolves to the same file both times (the cache\'s copy), so a run started with one continues with the other', async () => {
+    process.env.PLADDER_SOURCES = mkdtempSync(path.join(os.tmpdir(), 'pladder-sources-'));
+    const target = loadExperiment('experiments/transfer-mnistm-pretrained.yaml');
+    // Trained now: the run (quick, as asked) stores its column in the cache as it finishes (runner.ts), as this stand-in does.
+    const trainedNow = await resolveSources(target, 1, context(async (source, seed) => {
+      const runDir = mkdtempSync(path.join(os.tmpdir(), 'pladder-source-run-'));
+      writeFileSync(path.join(runDir, 'column.pt'), 'weights');
+      storeSource({ experiment: applyQuick(source), seed, quick: true, device: 'cpu', data_dir: 'data' }, path.join(runDir, 'column.pt'), runDir);
+      return runDir;
+    }));
+    const foundLater = await resolveSources(target, 1, context(async () => expect.fail('the cached source is trained again')));
+    expect(columnPath(trainedNow)).toContain(process.env.PLADDER_SOURCES);
+    expect(foundLater).toEqual(trainedNow);
+  });
+
+  it('compares column files by their content: the same bytes elsewhere are the same definition, other bytes are not', () => {
+    const folder = mkdtempSync(path.join(os.tmpdir(), 'pladder-columns-'));
+    const column = (name: string) => path.join(folder, name, 'column.pt');
+    const [a, b, c] = [column('a'), column('b'), column('c')];
+    for (const [file, bytes] of [[a, 'weights'], [b, 'weights'], [c, 'other weights']] as [string, string][]) {
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, bytes);
+    }
+    const base = loadExperiment('experiments/transfer-mnistm-pretrained.yaml');
+    const at = (file: string): Experiment => {
+      if (base.model.architecture !== 'progressive') throw new Error('a progressive experiment');
+      const [first, ...rest] = base.model.columns;
+      return { ...base, model: { ...base.model, columns: [{ ...first!, weights: { from: 'file', path: file } }, ...rest] } };
+    };
+    expect(columnFilesByContent(at(a))).toEqual(columnFilesByContent(at(b)));
+    expect(columnFilesByContent(at(a))).not.toEqual(columnFilesByContent(at(c)));
+    expect(columnFilesByContent(at(path.join(folder, 'missing.pt')))).toEqual(at(path.join(folder, 'missing.pt'))); // a missing file: compared by its path
   });
 });
 
