@@ -75,14 +75,19 @@ export function progressLines(title: string, write: (text: string) => void, ever
     const percent = lane.total > 0 ? Math.floor((100 * lane.done) / lane.total) : 0;
     return `${title} ${percent}% | ${lane.label} | ${formatDuration(t - started)} elapsed, ${formatDuration(left)} left\n`;
   };
+  // Lanes whose end was printed: a run reports its end more than once (its last iteration, then its result), and a
+  // lane made again by the later reports would be printed as done every `everyMs` to the end of the job.
+  const ended = new Set<string>();
   const update = (done: number, total: number, label = '', key = '') => {
+    if (done >= total && ended.has(key)) return;
+    ended.delete(key); // going again (a run retried from its last epoch)
     const lane = lanes.get(key) ?? { done, total, label, since: { at: now(), done } };
-    const finished = done >= total && lane.done < total;
     Object.assign(lane, { done, total, label });
     lanes.set(key, lane);
-    if (finished) {
+    if (done >= total) {
       write(line(lane));
       lanes.delete(key);
+      ended.add(key);
     } else if (now() - lastPrint >= everyMs) {
       lastPrint = now();
       for (const each of lanes.values()) write(line(each));
