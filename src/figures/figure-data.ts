@@ -34,6 +34,8 @@ const seedRunSchema = z.object({
   complete: z.boolean(),
   diverged: divergenceSchema.nullable(),
   command: z.string().nullable(),
+  /** Each time the run was continued (--continue, --resume): after which epoch, and the command. */
+  resumes: z.array(z.object({ after_epoch: z.number(), command: z.string() })).default([]),
   test_accuracy: z.array(z.number()),
   validation_accuracy: z.array(z.number().nullable()),
   /** Wall time of each epoch (training, evaluation, checkpoint), as the run recorded it. */
@@ -110,9 +112,19 @@ function trainingRunOf(columnFile: string): string | undefined {
   return existsSync(path.join(folder, 'config.json')) ? folder : undefined;
 }
 
-/** The command that started a run (from its environment.json), as a person would type it. */
-export function commandOf(dir: RunDirectory): string | null {
-  if (!existsSync(dir.file('environment.json'))) return null;
-  const argv = dir.readEnvironment().argv;
-  return Array.isArray(argv) ? `bin/pladder ${argv.join(' ')}` : null;
+const typed = (argv: unknown) => (Array.isArray(argv) ? `bin/pladder ${argv.join(' ')}` : null);
+
+/** The command that started a run and those that continued it (from its environment.json), as a person would type
+ * them; what the file lacks is left out. */
+export function commandsOf(dir: RunDirectory): { command: string | null; resumes: { after_epoch: number; command: string }[] } {
+  if (!existsSync(dir.file('environment.json'))) return { command: null, resumes: [] };
+  const environment = dir.readEnvironment();
+  const resumes = Array.isArray(environment.resumes) ? (environment.resumes as { after_epoch?: unknown; argv?: unknown }[]) : [];
+  return {
+    command: typed(environment.argv),
+    resumes: resumes.flatMap(({ after_epoch, argv }) => {
+      const command = typed(argv);
+      return typeof after_epoch === 'number' && command ? [{ after_epoch, command }] : [];
+    }),
+  };
 }

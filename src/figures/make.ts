@@ -14,7 +14,7 @@ import { provenanceLines, readRunEnvironment } from '../results/record.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { commandOf, figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
+import { commandsOf, figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
 import { apsFigureData, apsSpec, apsTable } from './aps-figure.js';
 import { drawLearningCurve } from './learning-curve.js';
 import { curvesSpec, finalSpec } from './paper.js';
@@ -117,7 +117,7 @@ function approachData(label: string, file: string, a: ExperimentRuns, accuracies
         dir: r.dir,
         complete: r.complete,
         diverged: r.diverged ?? null,
-        command: commandOf(dir),
+        ...commandsOf(dir),
         test_accuracy: r.records.map((record) => record.test_accuracy),
         validation_accuracy: r.records.map((record) => record.validation_accuracy),
         epoch_seconds: r.records.map((record) => record.seconds),
@@ -180,11 +180,10 @@ async function drawApsFigure(kernel: Kernel, figure: Figure, byFile: Map<string,
 async function writeFigureSection(figure: Figure, name: string, files: RenderedFigure, markdown: string, options: FigureOptions, approaches: ExperimentRuns[], complete: boolean): Promise<void> {
   const stamp = await machineStamp(options.device);
   const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.seeds ? ` --seeds ${options.seeds.join(',')}` : ''}${options.noTrain ? ' --no-train' : ''}`;
-  // Drawn from runs as they stand, the section says who trained them (that may have been days before).
-  const trainedBy = () => approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
-  const made = options.noTrain
-    ? [...provenanceLines(trainedBy()), `- drawn: ${stamp.date} at commit ${stamp.commit}`]
-    : [`- machine: ${stamp.machine}`, `- date: ${stamp.date}`, `- commit: ${stamp.commit}`];
+  // Who trained the runs (commands, resumes, machines, commits): this command, or others days before (a run reused,
+  // continued or drawn with --no-train); then where and when the figure was drawn.
+  const trainedBy = approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
+  const made = [...provenanceLines(trainedBy), `- drawn: ${stamp.date} at commit ${stamp.commit} (${stamp.machine})`];
   writeSection(
     name,
     [

@@ -101,6 +101,11 @@ describe('a figure stopped part way', () => {
     expect(run('tiny-long', 2).readMetrics().map((r) => r.epoch)).toEqual([1, 2, 3]);
     expect(JSON.parse(readFileSync(run('tiny-long', 2).file('environment.json'), 'utf8')).resumes[0].after_epoch).toBe(stoppedAt);
     expect(readFileSync(`${partialOutput}.md`, 'utf8')).toContain('| Long | 2 | 3 |');
+    // The figure's JSON says how the continued seed was trained: the command that started it and the one that went on.
+    const seeds = JSON.parse(readFileSync(`${partialOutput}.json`, 'utf8')).approaches[1].runs;
+    expect(seeds[1].command).toBe(`bin/pladder ${args.join(' ')}`);
+    expect(seeds[1].resumes).toEqual([{ after_epoch: stoppedAt, command: `bin/pladder ${[...args, '--continue'].join(' ')}` }]);
+    expect(seeds[0].resumes).toEqual([]);
   }, 300_000);
 });
 
