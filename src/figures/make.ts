@@ -182,7 +182,12 @@ async function writeFigureSection(figure: Figure, name: string, files: RenderedF
   const flags = `${options.epochs ? ` --epochs ${options.epochs}` : ''}${options.labels !== undefined ? ` --labels ${options.labels ?? 'all'}` : ''}${options.seeds ? ` --seeds ${options.seeds.join(',')}` : ''}${options.noTrain ? ' --no-train' : ''}`;
   // Who trained the runs (commands, resumes, machines, commits): this command, or others days before (a run reused,
   // continued or drawn with --no-train); then where and when the figure was drawn.
-  const trainedBy = approaches.flatMap((a) => a.runs.map((r) => ({ seed: r.seed, environment: readRunEnvironment(new RunDirectory(r.dir)) })));
+  const trainedBy = approaches.flatMap((a) =>
+    a.runs.map((r) => {
+      const dir = new RunDirectory(r.dir);
+      return { seed: r.seed, experiment: dir.readConfig().experiment.name, environment: readRunEnvironment(dir) };
+    }),
+  );
   const made = [...provenanceLines(trainedBy), `- drawn: ${stamp.date} at commit ${stamp.commit} (${stamp.machine})`];
   writeSection(
     name,

@@ -25,7 +25,7 @@ const environmentSchema = z.object({
   }),
   resumes: z.array(z.object({ after_epoch: z.number(), started_at: z.string(), git_commit: z.string(), argv: z.array(z.string()) })).default([]),
 });
-type Environment = z.infer<typeof environmentSchema>;
+export type Environment = z.infer<typeof environmentSchema>;
 
 interface SeedRuns {
   seed: number;
@@ -72,11 +72,11 @@ export function readRunEnvironment(dir: RunDirectory): Environment {
   return environment.data;
 }
 
-/** Who trained these runs: the commands (resumes included), where they were resumed, machine and versions, start
- * dates and commits. */
-export function provenanceLines(runs: { seed: number; environment: Environment }[]): string[] {
+/** Who trained these runs: the commands (resumes included), where they were resumed (named by experiment where the
+ * runs are of several), machine and versions, start dates and commits. */
+export function provenanceLines(runs: { seed: number; environment: Environment; experiment?: string }[]): string[] {
   const commands = unique(runs.flatMap((r) => [r.environment.argv, ...r.environment.resumes.map((x) => x.argv)].map((argv) => `\`bin/pladder ${argv.join(' ')}\``)));
-  const resumes = runs.flatMap((r) => r.environment.resumes.map((x) => `seed ${r.seed} after epoch ${x.after_epoch} (${x.started_at.slice(0, 10)})`));
+  const resumes = runs.flatMap((r) => r.environment.resumes.map((x) => `${r.experiment ? `${r.experiment} ` : ''}seed ${r.seed} after epoch ${x.after_epoch} (${x.started_at.slice(0, 10)})`));
   const starts = runs.map((r) => r.environment.started_at).sort();
   return [
     `- commands: ${commands.join('; ')}`,

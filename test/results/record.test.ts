@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadExperiment } from '../../src/experiments/load.js';
-import { recordSection, RecordError } from '../../src/results/record.js';
+import { provenanceLines, recordSection, RecordError, type Environment } from '../../src/results/record.js';
 import { RunDirectory, type EpochRecord } from '../../src/runs/run-dir.js';
 
 const experiment = loadExperiment('experiments/ladder-mnist100.yaml'); // 150 epochs planned
@@ -61,5 +61,28 @@ describe('pladder record: runs as a section of the results document', () => {
     await expect(recordSection(empty, { figuresDir: empty })).rejects.toThrow(RecordError);
     await expect(recordSection(empty, { figuresDir: empty })).rejects.toThrow(`${empty} holds no seed-N run directory`);
     await expect(recordSection(path.join(empty, 'missing'), { figuresDir: empty })).rejects.toThrow('does not exist');
+  });
+});
+
+describe('the provenance lines of runs', () => {
+  const environment = (argv: string[], resumes: Environment['resumes'] = []): Environment => ({
+    started_at: '2026-11-28T10:00:00.000Z',
+    git_commit: 'abc1234567',
+    platform: 'linux x64',
+    cpus: '2 x CPU',
+    argv,
+    kernel: { python_version: '3.11.2', torch: '1.13.0', device: 'cpu', threads: 1, cuda_name: null },
+    resumes,
+  });
+  const resume = { after_epoch: 5, started_at: '2026-11-29T08:00:00.000Z', git_commit: 'def7654321', argv: ['figure', 'f.yaml', '--continue'] };
+
+  it('gives every command once, resumes included, and names the experiment of a resumed seed where runs are of several', () => {
+    const lines = provenanceLines([
+      { seed: 3, experiment: 'transfer-a', environment: environment(['figure', 'f.yaml']) },
+      { seed: 3, experiment: 'transfer-b', environment: environment(['figure', 'f.yaml'], [resume]) },
+    ]);
+    expect(lines[0]).toBe('- commands: `bin/pladder figure f.yaml`; `bin/pladder figure f.yaml --continue`');
+    expect(lines[1]).toBe('- resumed: transfer-b seed 3 after epoch 5 (2026-11-29)');
+    expect(provenanceLines([{ seed: 3, environment: environment(['run', 'e.yaml'], [resume]) }])[1]).toBe('- resumed: seed 3 after epoch 5 (2026-11-29)');
   });
 });
