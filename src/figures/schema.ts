@@ -1,6 +1,7 @@
 /** A figure file (experiments/figure5.yaml, figure7.yaml): which experiments it compares, and how. */
 import path from 'node:path';
 import { z } from 'zod';
+import { PROJECT_ROOT } from '../paths.js';
 import { parseYamlFile, readInputFile } from '../experiments/yaml-file.js';
 
 export const figureSchema = z.strictObject({
@@ -15,9 +16,15 @@ export const figureSchema = z.strictObject({
   /** The paper's numbers, quoted next to ours. */
   paper: z.string().default(''),
 });
-export type Figure = z.output<typeof figureSchema>;
+/** `file`: where the figure was read from, relative to the project when inside it (as a command names it). */
+export type Figure = z.output<typeof figureSchema> & { file: string };
 
 export function loadFigure(file: string): Figure {
   const { data } = parseYamlFile(readInputFile(file, 'figure'), file, figureSchema, 'figure');
-  return { ...data, experiments: data.experiments.map((e) => ({ ...e, file: path.resolve(path.dirname(file), e.file) })) };
+  const inProject = path.relative(PROJECT_ROOT, path.resolve(file));
+  return {
+    ...data,
+    file: inProject.startsWith('..') || path.isAbsolute(inProject) ? path.resolve(file) : inProject,
+    experiments: data.experiments.map((e) => ({ ...e, file: path.resolve(path.dirname(file), e.file) })),
+  };
 }

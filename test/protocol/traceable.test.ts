@@ -73,6 +73,7 @@ describe('a transfer figure', () => {
       expect(section).toContain(row);
     }
     expect(section).toContain(`| Progressive | 2 | 2 | ${pct(data.approaches[0].final.mean)} (95% CI`);
+    expect(section).toContain(`- command: \`bin/pladder figure ${figure}\`\n`); // the file as given: no make target makes it
     // Who trained the runs, from their environment.json: the command (the sources were trained by it too), the commit.
     expect(section).toContain(`- commands: \`bin/pladder figure ${figure} --device cpu --runs-dir ${path.join(root, 'runs')}\``);
     const { git_commit: commit, started_at: started } = JSON.parse(readFileSync(new RunDirectory(runs[0].dir).file('environment.json'), 'utf8'));
