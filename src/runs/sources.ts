@@ -37,8 +37,8 @@ export async function resolveSources(experiment: Experiment, runSeed: number, co
     const seed = sourceSeed(column.weights, runSeed);
     const source = loadExperiment(file);
     const effective = context.quick ? applyQuick(source) : source;
-    const cached = cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir });
-    let path = cached;
+    const inCache = () => cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir });
+    let path = inCache();
     const whose = `${experiment.name}, column '${column.name}'`; // the same source may serve columns of several experiments
     if (path) {
       context.events.log(`${whose}: reusing the trained source ${source.name} seed ${seed} (${path})`);
@@ -47,7 +47,7 @@ export async function resolveSources(experiment: Experiment, runSeed: number, co
       const runDir = await context.train(source, seed);
       // The cache's copy where the run stored one, so the path is the same whether the source was trained now or before
       // (a run started with one and continued with the other is the same definition).
-      path = cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir }) ?? `${runDir}/column.pt`;
+      path = inCache() ?? `${runDir}/column.pt`;
     }
     columns.push({ ...column, weights: { from: 'file', path } });
   }
