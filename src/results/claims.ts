@@ -138,12 +138,39 @@ function levelClaim(section: string, claim: string, paper: string, data: FigureD
   return { section, claim, paper, ours, verdict };
 }
 
+/** The paper's transfer claims for its other columns (section 4.2, "Convolutional Networks" and "Progressive
+ * AlexNet"), by the figure that tests each: the approach it says is no better, and the baseline. */
+const OTHER_TRANSFER_CLAIMS = {
+  'figure-conv': {
+    claim: 'With convolutional columns the progressive ladder network does poorly: the Gamma-model column does not help the target',
+    paper: 'about 50%',
+    better: 'transfer-mnistm-conv-baseline',
+    worse: 'transfer-mnistm-conv-ladder-sup',
+  },
+  'figure-alexnet': {
+    claim: "The progressive AlexNet does worse than its head alone, because AlexNet's scale does not match the ladder's layers (here: laterals added after the head's batch norm, so scale cannot matter)",
+    paper: '30.43%',
+    better: 'transfer-mnistm-alexnet-baseline',
+    worse: 'transfer-mnistm-alexnet-ladder',
+  },
+} as const;
+export type OtherTransferFigure = keyof typeof OTHER_TRANSFER_CLAIMS;
+export const OTHER_TRANSFER_FIGURES = Object.keys(OTHER_TRANSFER_CLAIMS) as OtherTransferFigure[];
+
+/** The claim `figure` tests; with `labels`, where the target has only that many labeled examples (its label-budget
+ * variant, figure-conv[-epochsN]-labelsN), beside the paper's number with every label. */
+export function otherTransferClaim(figure: OtherTransferFigure, data: FigureData | undefined, labels?: number): Claim {
+  const { claim, paper, better, worse } = OTHER_TRANSFER_CLAIMS[figure];
+  if (labels === undefined) return accuracyClaim('4.2', claim, paper, data, better, worse);
+  return accuracyClaim(`4.2 (${labels} labels)`, `${claim}, with ${labels} target labels`, `${paper} (all SVHN labels)`, data, better, worse);
+}
+
 /** The paper's other two columns (section 4.2, "Convolutional Networks" and "Progressive AlexNet"). */
 export function otherColumnClaims(convGamma: FigureData | undefined, conv: FigureData | undefined, alexnet: FigureData | undefined): Claim[] {
   return [
     levelClaim('4.2', 'A convolutional ladder network (Gamma-model) reaches only about 82% on MNIST with 100 labels', '82% (its code dropped the denoising cost); Rasmus et al. 99.11%', convGamma, 'conv-gamma-mnist100', 0.82),
-    accuracyClaim('4.2', 'With convolutional columns the progressive ladder network does poorly: the Gamma-model column does not help the target', 'about 50%', conv, 'transfer-mnistm-conv-baseline', 'transfer-mnistm-conv-ladder-sup'),
-    accuracyClaim('4.2', 'The progressive AlexNet does worse than its head alone, because AlexNet\'s scale does not match the ladder\'s layers (here: laterals added after the head\'s batch norm, so scale cannot matter)', '30.43%', alexnet, 'transfer-mnistm-alexnet-baseline', 'transfer-mnistm-alexnet-ladder'),
+    otherTransferClaim('figure-conv', conv),
+    otherTransferClaim('figure-alexnet', alexnet),
   ];
 }
 
@@ -154,13 +181,6 @@ export function fewLabelClaims(data: FigureData, labels: number): Claim[] {
   return [
     accuracyClaim(`4.2 (${labels} labels)`, `The progressive ladder network ends above the supervised baseline on the target${where}`, 'baseline about 35%, progressive ladder 77.7% (all SVHN labels)', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-baseline'),
     accuracyClaim(`4.2 (${labels} labels)`, `A semi-supervised (ladder) source column is worth more than a supervised one${where}`, 'progressive ladder above supervised -> supervised', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-sup-sup'),
-  ];
-}
-
-/** The conv transfer claim again where the target has only `labels` labeled examples (figure-conv[-epochsN]-labelsN). */
-export function convFewLabelClaims(data: FigureData, labels: number): Claim[] {
-  return [
-    accuracyClaim(`4.2 (${labels} labels)`, `With convolutional columns the progressive ladder network does poorly: the Gamma-model column does not help the target, with ${labels} target labels`, 'about 50% (all SVHN labels)', data, 'transfer-mnistm-conv-baseline', 'transfer-mnistm-conv-ladder-sup'),
   ];
 }
 

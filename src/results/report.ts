@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from '../paths.js';
 import { variantOf, type Variant } from '../runs/runner.js';
 import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { convFewLabelClaims, fewLabelClaims, judgeClaims, otherColumnClaims, type Claim } from './claims.js';
+import { fewLabelClaims, judgeClaims, otherColumnClaims, otherTransferClaim, OTHER_TRANSFER_FIGURES, type Claim } from './claims.js';
 import { table, writeSection } from './document.js';
 
 export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
@@ -79,12 +79,13 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
   const otherData = Object.fromEntries(Object.entries(other).flatMap(([id, name]) => (name ? [[id, readFigureData(figure(name))]] : [])));
   const withData = (variant: { id: string; labels: number }) => ({ ...variant, data: readFigureData(figure(variant.id)) });
   const fewLabels = labelVariants(figuresDir, 'figure5').map(withData);
-  const convFewLabels = labelVariants(figuresDir, 'figure-conv').map(withData);
+  // The conv and AlexNet transfers at a label budget, each with the claim its figure tests.
+  const otherFewLabels = OTHER_TRANSFER_FIGURES.flatMap((figure) => labelVariants(figuresDir, figure).map((v) => ({ ...withData(v), figure })));
   const claims = [
     ...judgeClaims(figure5, figure7, figure6?.bars),
     ...fewLabels.flatMap((v) => fewLabelClaims(v.data, v.labels)),
     ...otherColumnClaims(otherData['figure-conv-gamma'], otherData['figure-conv'], otherData['figure-alexnet']),
-    ...convFewLabels.flatMap((v) => convFewLabelClaims(v.data, v.labels)),
+    ...otherFewLabels.map((v) => otherTransferClaim(v.figure, v.data, v.labels)),
   ];
   const stamp = await machineStamp('report');
   const curveSection = (id: string, data: FigureData): Section => ({ id, title: data.title, svgFile: `${id}.svg`, svg: readSvg(figuresDir, id), tables: [summaryTable(data), seedsTable(data)], paper: data.paper });
@@ -95,7 +96,7 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
     ...(figure6 ? [{ id: 'figure6', title: figure6.title, svgFile: 'figure6.svg', svg: readSvg(figuresDir, 'figure6'), tables: [apsTable(figure6.bars)], paper: figure6.paper }] : []),
     ...(figure7 ? [curveSection('figure7', figure7)] : []),
     ...OTHER_FIGURES.flatMap((id) => (other[id] && otherData[id] ? [curveSection(other[id], otherData[id])] : [])),
-    ...convFewLabels.map(labelSection),
+    ...otherFewLabels.map(labelSection),
   ];
   const title = `Progressive Ladder Networks reproduced: MNIST -> ${DATASET_TITLES[target] ?? target}`;
   const unfinished = [figure5, figure7].some((d) => d && !d.complete);
