@@ -139,7 +139,8 @@ function levelClaim(section: string, claim: string, paper: string, data: FigureD
 }
 
 /** The paper's transfer claims for its other columns (section 4.2, "Convolutional Networks" and "Progressive
- * AlexNet"), by the figure that tests each: the approach it says is no better, and the baseline. */
+ * AlexNet"), by the figure that tests each: the approach the paper says does better (the baseline) and the one it
+ * says does worse (the progressive network). */
 const OTHER_TRANSFER_CLAIMS = {
   'figure-conv': {
     claim: 'With convolutional columns the progressive ladder network does poorly: the Gamma-model column does not help the target',
