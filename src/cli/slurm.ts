@@ -8,6 +8,7 @@ import { formatStatus, jobStatus, latestSubmission, readPlan, writeMarker } from
 import { submitPlan, type SlurmOptions } from '../slurm/submit.js';
 import { reportAndExitCode, UsageError } from './exit.js';
 import type { parseTrainingArgs } from './training-options.js';
+import { shownPath } from '../util/shown-path.js';
 
 type Parsed = ReturnType<typeof parseTrainingArgs> & { slurm: SlurmOptions };
 
@@ -24,9 +25,7 @@ export function submitToSlurm(name: string, files: string[], parsed: Parsed, typ
     console.log(`stage ${stage.name}: Slurm job ${stage.job_id}, ${stage.tasks.length} task(s)${stage.tasks.length <= 8 ? `: ${stage.tasks.map((t) => t.label).join(', ')}` : ''}`);
   }
   const skipped = submitted.stages.find((s) => s.name === 'targets') ? '' : ' (every run was already complete)';
-  const relative = path.relative(process.cwd(), experiment.runsDir);
-  const shown = relative.startsWith('..') || path.isAbsolute(relative) ? experiment.runsDir : relative || '.';
-  console.log(`submitted${skipped}; plan, scripts and logs in ${dir}\nfollow it with: bin/pladder status ${shown}`);
+  console.log(`submitted${skipped}; plan, scripts and logs in ${dir}\nfollow it with: bin/pladder status ${shownPath(experiment.runsDir, process.cwd())}`);
 }
 
 /** `pladder task PLAN STAGE INDEX`: one array task: the command of the plan's task, with start and end recorded. */

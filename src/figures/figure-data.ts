@@ -112,19 +112,3 @@ function trainingRunOf(columnFile: string): string | undefined {
   return existsSync(path.join(folder, 'config.json')) ? folder : undefined;
 }
 
-const typed = (argv: unknown) => (Array.isArray(argv) ? `bin/pladder ${argv.join(' ')}` : null);
-
-/** The command that started a run and those that continued it (from its environment.json), as a person would type
- * them; what the file lacks is left out. */
-export function commandsOf(dir: RunDirectory): { command: string | null; resumes: { after_epoch: number; command: string }[] } {
-  if (!existsSync(dir.file('environment.json'))) return { command: null, resumes: [] };
-  const environment = dir.readEnvironment();
-  const resumes = Array.isArray(environment.resumes) ? (environment.resumes as { after_epoch?: unknown; argv?: unknown }[]) : [];
-  return {
-    command: typed(environment.argv),
-    resumes: resumes.flatMap(({ after_epoch, argv }) => {
-      const command = typed(argv);
-      return typeof after_epoch === 'number' && command ? [{ after_epoch, command }] : [];
-    }),
-  };
-}

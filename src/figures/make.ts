@@ -10,11 +10,11 @@ import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../spec/experiment.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { describeDivergence, existingRuns, MissingRunsError, runExperiments, type ExistingRun, type ExperimentOptions, type ExperimentOutcome } from '../runs/experiment.js';
-import { provenanceLines, readRunEnvironment } from '../results/record.js';
+import { commandLine, provenanceLines, readRunEnvironment, runEnvironmentIfAny } from '../results/record.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { applyVariant, variantSuffix, type RunEvents } from '../runs/runner.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
-import { commandsOf, figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
+import { figureDataSchema, readFigureData, sourcesOf, type ApproachData } from './figure-data.js';
 import { apsFigureData, apsSpec, apsTable } from './aps-figure.js';
 import { drawLearningCurve } from './learning-curve.js';
 import { curvesSpec, finalSpec } from './paper.js';
@@ -112,12 +112,14 @@ function approachData(label: string, file: string, a: ExperimentRuns, accuracies
     reach: accuracies.map((acc) => epochsToAccuracy(curve, acc)),
     runs: a.runs.map((r) => {
       const dir = new RunDirectory(r.dir);
+      const environment = runEnvironmentIfAny(dir);
       return {
         seed: r.seed,
         dir: r.dir,
         complete: r.complete,
         diverged: r.diverged ?? null,
-        ...commandsOf(dir),
+        command: environment ? commandLine(environment.argv) : null,
+        resumes: (environment?.resumes ?? []).map(({ after_epoch, argv }) => ({ after_epoch, command: commandLine(argv) })),
         test_accuracy: r.records.map((record) => record.test_accuracy),
         validation_accuracy: r.records.map((record) => record.validation_accuracy),
         epoch_seconds: r.records.map((record) => record.seconds),
@@ -185,6 +187,7 @@ async function writeFigureSection(figure: Figure, name: string, files: RenderedF
   const trainedBy = approaches.flatMap((a) =>
     a.runs.map((r) => {
       const dir = new RunDirectory(r.dir);
+      const environment = runEnvironmentIfAny(dir);
       return { seed: r.seed, experiment: dir.readConfig().experiment.name, environment: readRunEnvironment(dir) };
     }),
   );

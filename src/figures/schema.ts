@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths.js';
+import { shownPath } from '../util/shown-path.js';
 import { parseYamlFile, readInputFile } from '../experiments/yaml-file.js';
 
 export const figureSchema = z.strictObject({
@@ -21,10 +22,9 @@ export type Figure = z.output<typeof figureSchema> & { file: string };
 
 export function loadFigure(file: string): Figure {
   const { data } = parseYamlFile(readInputFile(file, 'figure'), file, figureSchema, 'figure');
-  const inProject = path.relative(PROJECT_ROOT, path.resolve(file));
   return {
     ...data,
-    file: inProject.startsWith('..') || path.isAbsolute(inProject) ? path.resolve(file) : inProject,
+    file: shownPath(file, PROJECT_ROOT),
     experiments: data.experiments.map((e) => ({ ...e, file: path.resolve(path.dirname(file), e.file) })),
   };
 }

@@ -158,12 +158,17 @@ const OTHER_TRANSFER_CLAIMS = {
 export type OtherTransferFigure = keyof typeof OTHER_TRANSFER_CLAIMS;
 export const OTHER_TRANSFER_FIGURES = Object.keys(OTHER_TRANSFER_CLAIMS) as OtherTransferFigure[];
 
+/** A claim of section 4.2 judged again where the target has only `labels` labeled examples: its section and its
+ * wording say so. */
+const atLabels = (labels: number, claim: string) => ({ section: `4.2 (${labels} labels)`, claim: `${claim}, with ${labels} target labels` });
+
 /** The claim `figure` tests; with `labels`, where the target has only that many labeled examples (its label-budget
  * variant, figure-conv[-epochsN]-labelsN), beside the paper's number with every label. */
 export function otherTransferClaim(figure: OtherTransferFigure, data: FigureData | undefined, labels?: number): Claim {
   const { claim, paper, better, worse } = OTHER_TRANSFER_CLAIMS[figure];
   if (labels === undefined) return accuracyClaim('4.2', claim, paper, data, better, worse);
-  return accuracyClaim(`4.2 (${labels} labels)`, `${claim}, with ${labels} target labels`, `${paper} (all SVHN labels)`, data, better, worse);
+  const budget = atLabels(labels, claim);
+  return accuracyClaim(budget.section, budget.claim, `${paper} (all SVHN labels)`, data, better, worse);
 }
 
 /** The paper's other two columns (section 4.2, "Convolutional Networks" and "Progressive AlexNet"). */
@@ -178,10 +183,11 @@ export function otherColumnClaims(convGamma: FigureData | undefined, conv: Figur
 /** Figure 5's two accuracy claims again where the target has only `labels` labeled examples (figure5-labelsN): the
  * paper's baseline was weak (SVHN), ours with every label is not, so fewer labels come nearer its setting. */
 export function fewLabelClaims(data: FigureData, labels: number): Claim[] {
-  const where = `, with ${labels} target labels`;
+  const above = atLabels(labels, 'The progressive ladder network ends above the supervised baseline on the target');
+  const worth = atLabels(labels, 'A semi-supervised (ladder) source column is worth more than a supervised one');
   return [
-    accuracyClaim(`4.2 (${labels} labels)`, `The progressive ladder network ends above the supervised baseline on the target${where}`, 'baseline about 35%, progressive ladder 77.7% (all SVHN labels)', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-baseline'),
-    accuracyClaim(`4.2 (${labels} labels)`, `A semi-supervised (ladder) source column is worth more than a supervised one${where}`, 'progressive ladder above supervised -> supervised', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-sup-sup'),
+    accuracyClaim(above.section, above.claim, 'baseline about 35%, progressive ladder 77.7% (all SVHN labels)', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-baseline'),
+    accuracyClaim(worth.section, worth.claim, 'progressive ladder above supervised -> supervised', data, 'transfer-mnistm-ladder-sup', 'transfer-mnistm-sup-sup'),
   ];
 }
 

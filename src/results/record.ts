@@ -66,16 +66,26 @@ export function readSeedRuns(experimentDir: string): SeedRuns[] {
     .sort((a, b) => a.seed - b.seed);
 }
 
+const parseEnvironment = (dir: RunDirectory) => environmentSchema.safeParse(dir.readEnvironment());
+
 export function readRunEnvironment(dir: RunDirectory): Environment {
-  const environment = environmentSchema.safeParse(dir.readEnvironment());
+  const environment = parseEnvironment(dir);
   if (!environment.success) throw new RecordError(`${dir.file('environment.json')}: not a run environment (${environment.error.issues[0]?.message ?? 'invalid'})`);
   return environment.data;
 }
 
+/** The run's environment, or undefined where its environment.json is missing or is not a run environment. */
+export function runEnvironmentIfAny(dir: RunDirectory): Environment | undefined {
+  return existsSync(dir.file('environment.json')) ? parseEnvironment(dir).data : undefined;
+}
+
+/** A command of the run as a person would type it. */
+export const commandLine = (argv: string[]) => `bin/pladder ${argv.join(' ')}`;
+
 /** Who trained these runs: the commands (resumes included), where they were resumed (named by experiment where the
  * runs are of several), machine and versions, start dates and commits. */
 export function provenanceLines(runs: { seed: number; environment: Environment; experiment?: string }[]): string[] {
-  const commands = unique(runs.flatMap((r) => [r.environment.argv, ...r.environment.resumes.map((x) => x.argv)].map((argv) => `\`bin/pladder ${argv.join(' ')}\``)));
+  const commands = unique(runs.flatMap((r) => [r.environment.argv, ...r.environment.resumes.map((x) => x.argv)].map((argv) => `\`${commandLine(argv)}\``)));
   const resumes = runs.flatMap((r) => r.environment.resumes.map((x) => `${r.experiment ? `${r.experiment} ` : ''}seed ${r.seed} after epoch ${x.after_epoch} (${x.started_at.slice(0, 10)})`));
   const starts = runs.map((r) => r.environment.started_at).sort();
   return [

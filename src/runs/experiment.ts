@@ -2,7 +2,6 @@
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import { Kernel } from '../bridge/index.js';
 import { summarize, type Summary } from '../analysis/stats.js';
 import type { DataLocation } from '../data/index.js';
@@ -12,7 +11,7 @@ import { acquireRunLock } from './lock.js';
 import { checkInputs } from './preflight.js';
 import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
 import { applyVariant, runDirFor, trainRun, trainRunsBatched, whySeedsApart, type RunEvents } from './runner.js';
-import { columnFilesByContent, resolveSources } from './sources.js';
+import { resolveSources, sameDefinition } from './sources.js';
 import { runOnWorkers, visibleDevices, workerSlots, type PoolJob } from './workers.js';
 
 export interface ExperimentOptions {
@@ -229,7 +228,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
         const experiment = await sourcesResolved(plan, seed);
         if (!dir.exists()) dir.writeConfig({ experiment, seed, quick: options.quick, device: worker.device, data_dir: where.dataDir });
         // --continue: only the experiment it was started with may be continued, or its epochs would mix two recipes.
-        else if (!isDeepStrictEqual(columnFilesByContent(dir.readConfig().experiment), columnFilesByContent(experiment))) {
+        else if (!sameDefinition(dir.readConfig().experiment, experiment)) {
           throw new RunExistsError(`${dir.dir} was started from another definition of ${plan.effective.name} (its config.json differs from the experiment file now); start it over with --fresh`);
         }
       }

@@ -2,6 +2,7 @@
  * its source experiment, from the source cache when that exact training was done before, else trained now. */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../spec/experiment.js';
@@ -54,8 +55,14 @@ export async function resolveSources(experiment: Experiment, runSeed: number, co
   return { ...experiment, model: { ...model, columns } };
 }
 
-/** The experiment with each column file named by its content (sha256) where the file exists: two definitions that
- * differ only in where the same trained column lies (a run directory, or the source cache's copy) compare equal. */
+/** Whether a run started as `recorded` may continue as `now`: the same definition, a column file counting as the same
+ * where its bytes are, wherever it lies (a source's run directory, or the source cache's copy). Files are read only
+ * when the paths differ. */
+export function sameDefinition(recorded: Experiment, now: Experiment): boolean {
+  return isDeepStrictEqual(recorded, now) || isDeepStrictEqual(columnFilesByContent(recorded), columnFilesByContent(now));
+}
+
+/** The experiment with each column file named by its content (sha256) where the file exists. */
 export function columnFilesByContent(experiment: Experiment): Experiment {
   const { model } = experiment;
   if (model.architecture !== 'progressive') return experiment;
