@@ -39,8 +39,9 @@ commands:
                                    --plan: train nothing, list the job's runs (sources too) and the time they take
                                    here, from the epochs measured in the runs directory
   run --resume DIR                 continue a run from its last complete epoch
-  figure FILE... [--quick] [--epochs N] [--labels N|all] [--devices L] [--parallel N] [--fresh|--continue] [--no-train]
-           [--slurm ...]
+  figure FILE... [--quick] [--epochs N] [--labels N|all] [--no-train] [--plan] [--slurm ...] [run's other options:
+           --seeds, --runs-dir, --devices, --parallel, --threads, --[no-]batch-seeds, --fresh|--continue,
+           --allow-divergence]
                                    a paper figure (experiments/figure5.yaml, figure7.yaml): runs what it needs,
                                    then SVG + PNG + table in figures/ (and docs/results.md for full runs);
                                    --no-train: draw from the runs as they stand, finished or not, training nothing
@@ -58,7 +59,7 @@ commands:
   bench [--device D] [--only NAME] benchmarks, recorded in docs/results.md (NAME: bridge, data, ladder, seeds)
   reproduce [figure's options]     reproduce the paper: Figures 5, 6, 7, the conv Gamma-model, the conv transfer and the
                                    progressive AlexNet (not with --quick), then the report (--slurm: on a cluster;
-                                   --plan: its time here, recorded in docs/results.md)
+                                   --plan: its time here, recorded in docs/results.md once every run is measured)
   status [DIR] [--json]            where the job submitted with --slurm into runs directory DIR (default runs) stands
   task PLAN STAGE INDEX            one task of a submitted job (Slurm runs it)
 

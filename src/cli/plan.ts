@@ -1,6 +1,7 @@
 /** `--plan` on run, figure and reproduce: the job's runs and how long they take here, from the epochs this machine has
- * measured; trains nothing. `reproduce --plan` at full length also records it (figures/reproduce-plan.json and its
- * section of docs/results.md), as the time of a full reproduction on this machine. */
+ * measured; trains nothing. `reproduce --plan` at full length, once every run's epoch time is measured here, also
+ * records it (figures/reproduce-plan.json and its section of docs/results.md), as the time of a full reproduction on
+ * this machine; a plan with runs not measured leaves the record as it was (a fresh clone would replace it by zeros). */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
@@ -59,7 +60,13 @@ export async function planCommand(command: string, files: string[], parsed: Pars
   const workers = sideBySide(parsed);
   console.log(`${planTable(plan)}\n\n${totals(plan, workers)}`);
   const full = command === 'reproduce' && !options.quick && !options.seeds && !options.epochs && options.labels === undefined;
-  if (full) await recordPlan(plan, workers, options.device);
+  if (!full) return;
+  if (plan.unmeasured.length) {
+    console.log(`\nnot recorded: ${plan.unmeasured.length} of ${plan.runs.length} runs have no epoch measured here, so ` +
+      `${path.relative(process.cwd(), PLAN_FILE)} and section 'reproduce-time' of docs/results.md keep the last complete plan`);
+    return;
+  }
+  await recordPlan(plan, workers, options.device);
 }
 
 /** The plan as a picture: each experiment's hours of run time (all its seeds, one after another), trained and left. */

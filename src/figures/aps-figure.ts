@@ -67,8 +67,12 @@ export async function apsFigureData(kernel: Kernel, approaches: ApsApproach[], w
   return { approaches: measured, bars };
 }
 
+/** No seed's noise at this site has a path to the output (e.g. the source's logits, which feed no lateral): its APS
+ * is 0 by construction, not a measured insensitivity, and the table and picture say so. */
+const unreachable = (b: ApsBar) => b.seeds.every((s) => !s.reaches_output);
+
 export function apsSpec(title: string, bars: ApsBar[], note?: string): TopLevelSpec {
-  const values = bars.filter((b) => b.mean !== null).map((b) => ({ ...b, scaleLabel: b.scale === 'raw' ? 'raw noise' : 'relative noise' }));
+  const values = bars.filter((b) => b.mean !== null).map((b) => ({ ...b, scaleLabel: b.scale === 'raw' ? 'raw noise' : 'relative noise', unreachable: unreachable(b) }));
   return {
     $schema: VEGA_LITE_SCHEMA,
     title: {
@@ -91,13 +95,18 @@ export function apsSpec(title: string, bars: ApsBar[], note?: string): TopLevelS
       layer: [
         { mark: { type: 'bar' }, encoding: { y: { field: 'mean', type: 'quantitative', title: 'APS', scale: { domain: [0, 1] } }, color: { field: 'column', type: 'nominal', title: null, sort: ['source', 'target'] } } },
         { mark: { type: 'rule' }, encoding: { y: { field: 'min', type: 'quantitative' }, y2: { field: 'max' } } },
+        // An empty bar would read as "measured, insensitive": say that this site has no path to the output.
+        { transform: [{ filter: 'datum.unreachable' }], mark: { type: 'text', angle: 270, align: 'left', baseline: 'middle', dy: 0, dx: 3, fontSize: 9 }, encoding: { y: { datum: 0 }, text: { value: 'no path to the output' } } },
       ],
     },
   };
 }
 
-const cell = (b: ApsBar | undefined) =>
-  !b ? '-' : b.mean === null ? (b.seeds.every((s) => !s.reaches_output) ? 'cannot reach the output' : 'no halving in range') : `${b.mean.toFixed(2)} (${b.min!.toFixed(2)}-${b.max!.toFixed(2)})`;
+function cell(b: ApsBar | undefined): string {
+  if (!b) return '-';
+  if (b.mean === null) return unreachable(b) ? 'cannot reach the output' : 'no halving in range';
+  return unreachable(b) ? `${b.mean.toFixed(2)}: cannot reach the output` : `${b.mean.toFixed(2)} (${b.min!.toFixed(2)}-${b.max!.toFixed(2)})`;
+}
 
 /** Per noise scale and approach, each layer's APS for the source and the target column (mean, range over seeds). */
 export function apsTable(bars: ApsBar[]): string {

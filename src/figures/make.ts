@@ -187,7 +187,6 @@ async function writeFigureSection(figure: Figure, name: string, files: RenderedF
   const trainedBy = approaches.flatMap((a) =>
     a.runs.map((r) => {
       const dir = new RunDirectory(r.dir);
-      const environment = runEnvironmentIfAny(dir);
       return { seed: r.seed, experiment: dir.readConfig().experiment.name, environment: readRunEnvironment(dir) };
     }),
   );

@@ -24,7 +24,7 @@ function finalCell(point: ApproachData['final'], complete: boolean): string {
 
 export function summaryTable(data: FigureData): string {
   return table(
-    ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy', ...data.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
+    ['approach', 'seeds', 'epochs', 'final test accuracy', 'best test accuracy (+- 95% CI)', ...data.accuracies.map((acc) => `epochs to ${pct(acc)}`)],
     data.approaches.map((a) => [
       a.label,
       ...progressCells(a),

@@ -1,11 +1,12 @@
 /** `--plan`: a job's runs, sources included, and their time here from the epochs measured in the runs directory. */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jobRuns } from '../../src/runs/job.js';
 import { RunDirectory, type EpochRecord } from '../../src/runs/run-dir.js';
 import { timePlan } from '../../src/runs/time-plan.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import { pladder } from '../helpers/cli.js';
 
 const TARGET = 'experiments/transfer-mnistm-ladder-sup.yaml'; // its source: source-ladder-mnist100, which stops at a validation accuracy
@@ -79,5 +80,18 @@ describe('the time plan', () => {
     expect(result.stdout).toMatch(/6 runs\. From scratch: 1m 26s of run time one after another, about 1m 26s with 1 side by side\. Left to train: 56s/);
     expect(readdirSync(runsDir).sort()).toEqual(before);
     expect(existsSync(path.join(runsDir, 'transfer-mnistm-ladder-sup-epochs3', 'seed-3'))).toBe(false);
+  }, 60_000);
+
+  it('reproduce --plan with runs not measured here keeps the recorded plan (a fresh clone would write zeros over it)', async () => {
+    const recorded = path.join(PROJECT_ROOT, 'figures', 'reproduce-plan.json');
+    const before = readFileSync(recorded);
+    const doc = path.join(root, 'results.md');
+    const result = await pladder(['reproduce', '--plan', '--runs-dir', path.join(root, 'no-runs')], { PLADDER_RESULTS_DOC: doc, PLADDER_SOURCES: path.join(root, 'empty-source-cache') });
+    const after = readFileSync(recorded);
+    if (!after.equals(before)) writeFileSync(recorded, before); // the committed record, put back if the check fails
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/not recorded: (\d+) of \1 runs have no epoch measured here/);
+    expect(after.equals(before)).toBe(true);
+    expect(existsSync(doc)).toBe(false);
   }, 60_000);
 });
