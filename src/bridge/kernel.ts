@@ -3,6 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { API_MODULE } from '../paths.js';
+import { writableDirProblem } from '../util/writable-dir.js';
 import { findPython } from './interpreter.js';
 import { calls, type CallArgs, type CallName, type CallResult } from './calls.js';
 import { trackKernel } from './cleanup.js';
@@ -22,7 +23,24 @@ export function isSlowBlas(info: { device: string; matmul_gflops: number | null;
 }
 
 /** Sized for a whole training epoch on a slow CPU; override per call or with PLADDER_CALL_TIMEOUT_MS. */
-export const DEFAULT_CALL_TIMEOUT_MS = Number(process.env.PLADDER_CALL_TIMEOUT_MS ?? 30 * 60_000);
+export const DEFAULT_CALL_TIMEOUT_MS = 30 * 60_000;
+const LONGEST_TIMER_MS = 2 ** 31 - 1; // Node's timers fire at once beyond this (TimeoutOverflowWarning)
+
+/** What is wrong with `value` as PLADDER_CALL_TIMEOUT_MS, or undefined when it is a usable timeout. */
+export function callTimeoutProblem(value: string): string | undefined {
+  const ms = Number(value);
+  if (/^\s*\d+\s*$/.test(value) && ms >= 1 && ms <= LONGEST_TIMER_MS) return undefined;
+  return `PLADDER_CALL_TIMEOUT_MS=${value}: give each kernel call's timeout in milliseconds, a whole number from 1 to ${LONGEST_TIMER_MS} (default ${DEFAULT_CALL_TIMEOUT_MS}, 30 minutes), or unset it`;
+}
+
+/** Each call's timeout unless the call gives its own: PLADDER_CALL_TIMEOUT_MS, checked, else the default. */
+function defaultCallTimeoutMs(): number {
+  const value = process.env.PLADDER_CALL_TIMEOUT_MS;
+  if (value === undefined) return DEFAULT_CALL_TIMEOUT_MS;
+  const problem = callTimeoutProblem(value);
+  if (problem) throw new KernelError('BAD_ARGUMENTS', problem);
+  return Number(value);
+}
 
 export interface KernelOptions {
   /** 'auto' (CUDA when present), 'cpu', 'cuda', 'cuda:N'. */
@@ -238,7 +256,7 @@ export class Kernel {
     running: Running,
     name: N,
     args: CallArgs<N>,
-    { timeoutMs = DEFAULT_CALL_TIMEOUT_MS, onProgress }: CallOptions,
+    { timeoutMs = defaultCallTimeoutMs(), onProgress }: CallOptions,
   ): Promise<CallResult<N>> {
     const declared = calls[name];
     const parsedArgs = declared.args.safeParse(args);
@@ -311,7 +329,11 @@ function checkBlas(info: KernelInfo, allowSlow: boolean): void {
 
 /** Bulk tensors travel as files here: RAM-backed /dev/shm where it exists. One folder per kernel, removed at stop. */
 function makeExchangeDir(device: string): string {
-  const base = process.env.PLADDER_EXCHANGE_DIR ?? (isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir());
+  const chosen = process.env.PLADDER_EXCHANGE_DIR;
+  // Checked before Node's recursive mkdir, which loops forever under /proc.
+  const problem = chosen === undefined ? undefined : writableDirProblem('PLADDER_EXCHANGE_DIR', chosen);
+  if (problem) throw new KernelError('BAD_ARGUMENTS', problem, { device });
+  const base = chosen ?? (isWritableDir('/dev/shm') ? '/dev/shm' : os.tmpdir());
   const dir = path.join(base, `pladder-${process.pid}-${device.replace(/[^a-z0-9]/gi, '_')}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   return dir;

@@ -6,6 +6,7 @@ import { gitCommit } from '../provenance/machine.js';
 import { stopAllKernels } from '../bridge/index.js';
 import { dataCommand } from './data.js';
 import { doctor, formatDoctor } from './doctor.js';
+import { checkEnvironment } from './environment.js';
 import { figureCommand } from './figure.js';
 import { reportInterruptions } from './interrupt.js';
 import { reportAndExitCode, UsageError } from './exit.js';
@@ -141,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
   void gitCommit(); // read now: the commit of the code this process loaded, whatever is committed while it runs
   try {
     if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);
+    checkEnvironment();
     await command(rest);
     return 0;
   } catch (error) {

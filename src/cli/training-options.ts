@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { resolveDataLocation, type DataLocation } from '../data/index.js';
-import { CLASSES } from '../spec/experiment.js';
+import { CLASSES, trainingSchema } from '../spec/experiment.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
 import type { SlurmOptions } from '../slurm/submit.js';
 import type { RunEvents } from '../runs/runner.js';
@@ -98,7 +98,11 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   if (values.fresh && values.continue) throw new UsageError('--fresh and --continue: choose one (start unfinished runs over, or continue them)');
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
-  if (epochs !== undefined && (!Number.isInteger(epochs) || epochs < 1)) throw new UsageError(`--epochs ${values.epochs}: a whole number of epochs, at least 1`);
+  // The experiment file's own rule for epochs (a whole number >= 1 that a double holds exactly): a variant's length
+  // is written into its config.json, which must read back.
+  if (epochs !== undefined && !(/^\s*\d+\s*$/.test(values.epochs!) && trainingSchema.shape.epochs.safeParse(epochs).success)) {
+    throw new UsageError(`--epochs ${values.epochs}: a whole number of epochs, from 1 to ${Number.MAX_SAFE_INTEGER}`);
+  }
   const labels = values.labels === undefined ? undefined : values.labels === 'all' ? null : Number(values.labels);
   if (typeof labels === 'number' && (!Number.isInteger(labels) || labels < CLASSES || labels % CLASSES !== 0)) {
     throw new UsageError(`--labels ${values.labels}: labeled target examples, a multiple of the ${CLASSES} classes (e.g. 1000), or 'all'`);

@@ -9,8 +9,17 @@ import { InputFileError, parseYamlFile, readInputFile } from './yaml-file.js';
 /** An experiment file with problems (the name experiments and their tests use). */
 export { InputFileError as ExperimentError, type FileProblem as ExperimentProblem } from './yaml-file.js';
 
+/** The files being read, outermost first: a source experiment is read to check it, and one that comes back to a file
+ * on this chain (itself, or a source of its own source) would be read forever. */
+const reading: string[] = [];
+
 export function loadExperiment(file: string): Experiment {
-  return parseExperiment(readInputFile(file, 'experiment'), file);
+  reading.push(path.resolve(file));
+  try {
+    return parseExperiment(readInputFile(file, 'experiment'), file);
+  } finally {
+    reading.pop();
+  }
 }
 
 export function parseExperiment(text: string, file = '<experiment>'): Experiment {
@@ -68,7 +77,10 @@ function checkProgressive(experiment: Experiment, file: string): { path: (string
     if (column.weights.from === 'source') {
       const source = path.resolve(path.dirname(file), column.weights.experiment);
       if (!existsSync(source)) problems.push({ path: [...at, 'experiment'], message: `the source experiment ${source} does not exist (paths are relative to ${path.dirname(path.resolve(file))})` });
-      else {
+      else if (reading.includes(source) || source === path.resolve(file)) {
+        const through = reading.slice(reading.indexOf(source) + 1).map((f) => path.basename(f));
+        problems.push({ path: [...at, 'experiment'], message: `${path.basename(source)} is ${through.length ? `a source of its own source (through ${through.join(' -> ')})` : 'this experiment itself'}: a column cannot be trained from itself; name an experiment that trains the source column` });
+      } else {
         const shared = sharedDigits(loadExperiment(source).data, experiment.data);
         if (shared) problems.push({ path: [...at, 'experiment'], message: `${path.basename(source)} ${shared}` });
       }

@@ -8,7 +8,7 @@ import type { DataLocation } from '../data/index.js';
 import type { Experiment } from '../spec/experiment.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import { acquireRunLock } from './lock.js';
-import { checkInputs } from './preflight.js';
+import { checkInputs, refuseSharedRunDirs, refuseUnseenDevices } from './preflight.js';
 import { RunDirectory, type Divergence, type EpochRecord, type RunResult } from './run-dir.js';
 import { applyVariant, runDirFor, trainRun, trainRunsBatched, whySeedsApart, type RunEvents } from './runner.js';
 import { resolveSources, sameDefinition } from './sources.js';
@@ -145,6 +145,8 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
     const seeds = (options.seeds ?? experiment.seeds).map((seed) => ({ seed, dir: new RunDirectory(runDirFor(options.runsDir, experiment, seed, options)) }));
     return { effective, seeds, resolved: new Map<number, Promise<Experiment>>() };
   });
+  refuseSharedRunDirs(plans.map((plan) => ({ name: plan.effective.name, dirs: plan.seeds.map(({ dir }) => dir.dir) })));
+  if (options.devices) await refuseUnseenDevices(kernel, options.devices);
   // One process per run directory: all of the job's are taken before anything is removed or trained.
   const releases: (() => void)[] = [];
   try {

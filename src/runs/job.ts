@@ -3,6 +3,7 @@
 import { loadExperiment } from '../experiments/load.js';
 import type { Experiment } from '../spec/experiment.js';
 import type { ExperimentOptions } from './experiment.js';
+import { refuseSharedRunDirs } from './preflight.js';
 import { RunDirectory } from './run-dir.js';
 import { applyQuick, applyVariant, runDirFor } from './runner.js';
 import { cachedSource, cachedSourceRun } from './source-cache.js';
@@ -31,8 +32,9 @@ export interface JobRun {
 export function jobRuns(files: string[], options: ExperimentOptions, dataDir: string): JobRun[] {
   const targets: JobRun[] = [];
   const sources = new Map<string, JobRun>();
-  for (const file of files) {
-    const experiment = loadExperiment(file);
+  const experiments = files.map((file) => ({ file, experiment: loadExperiment(file) }));
+  refuseSharedRunDirs(experiments.map(({ experiment }) => ({ name: experiment.name, dirs: (options.seeds ?? experiment.seeds).map((seed) => runDirFor(options.runsDir, experiment, seed, options)) })));
+  for (const { file, experiment } of experiments) {
     const effective = applyVariant(experiment, options);
     for (const seed of options.seeds ?? experiment.seeds) {
       const dir = runDirFor(options.runsDir, experiment, seed, options);

@@ -13,6 +13,32 @@ export class JobInputError extends Error {
   override readonly name = 'JobInputError';
 }
 
+/** Two experiments of one job that would train into the same run directory (one file named twice, or two files with
+ * the same `name`) are refused before anything trains: both would write it at once, and the second's "started from
+ * another definition" advice (--fresh) would delete the first's run. */
+export function refuseSharedRunDirs(experiments: { name: string; dirs: string[] }[]): void {
+  const seen = new Set<string>();
+  for (const { name, dirs } of experiments) {
+    const shared = dirs.find((dir) => seen.has(dir));
+    if (shared) {
+      throw new JobInputError(`nothing was trained: the job names experiment '${name}' twice, so two runs would share ${shared}; name each experiment file once, and give different experiments different names`);
+    }
+    for (const dir of dirs) seen.add(dir);
+  }
+}
+
+/** `--devices` naming a CUDA device this machine's kernel does not see is refused before anything trains (the runs
+ * on the devices it has would otherwise train, and the job fail part way when a run reached the missing one). */
+export async function refuseUnseenDevices(kernel: Kernel, devices: string[]): Promise<void> {
+  const cuda = devices.filter((d) => d.startsWith('cuda'));
+  if (!cuda.length) return;
+  const count = (await kernel.info()).cuda_device_count;
+  const unseen = cuda.filter((d) => (d === 'cuda' ? 0 : Number(d.slice('cuda:'.length))) >= count);
+  if (!unseen.length) return;
+  const seen = count ? `the ${count} CUDA device(s) this machine's kernel sees are cuda:0${count > 1 ? `..cuda:${count - 1}` : ''}` : "this machine's kernel sees no CUDA device";
+  throw new JobInputError(`nothing was trained: --devices ${devices.join(',')} names ${unseen.join(', ')}, but ${seen}; name devices it has (e.g. --devices cpu)`);
+}
+
 interface Need {
   dataset: DatasetName;
   labels: number | null;

@@ -98,7 +98,9 @@ export const experimentSchema = z
     model: modelSchema,
     data: dataSchema,
     training: trainingSchema,
-    seeds: z.array(z.int().nonnegative()).min(1).default([1]),
+    seeds: z.array(z.int().nonnegative()).min(1)
+      .refine((seeds) => new Set(seeds).size === seeds.length, 'a seed is named twice; each seed is one run, name each once (e.g. [1, 2, 3])')
+      .default([1]),
     /** What `--quick` changes: a run of the whole pipeline in a minute. */
     quick: quickSchema.prefault({}),
   })

@@ -96,4 +96,18 @@ describe('experiment files', () => {
     expect(() => loadExperiment(file)).toThrow(`${file}:8:11 training.epochs`);
     expect(() => loadExperiment(path.join(dir, 'missing.yaml'))).toThrow(/cannot read the file \(ENOENT\)/);
   });
+
+  it('refuses a source column trained from itself, directly or through its own source (it was read forever)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'exp-'));
+    const progressive = (name: string, source: string) =>
+      [`name: ${name}`, 'model:', '  architecture: progressive', '  columns:',
+        `    - { name: src, widths: [784, 64, 10], weights: { from: source, experiment: ${source} }, frozen: true }`,
+        '    - { name: tgt, widths: [784, 64, 10] }', '  laterals:', '    - { from: { column: src, layer: 1 }, to: { column: tgt, layer: 2 } }',
+        'data: { dataset: mnist, labels: 100 }', 'training: { epochs: 1 }'].join('\n');
+    writeFileSync(path.join(dir, 'self.yaml'), progressive('self', 'self.yaml'));
+    writeFileSync(path.join(dir, 'a.yaml'), progressive('a', 'b.yaml'));
+    writeFileSync(path.join(dir, 'b.yaml'), progressive('b', 'a.yaml'));
+    expect(() => loadExperiment(path.join(dir, 'self.yaml'))).toThrow(/self\.yaml:5:\d+ model\.columns\[0\]\.weights\.experiment: self\.yaml is this experiment itself: a column cannot be trained from itself/);
+    expect(() => loadExperiment(path.join(dir, 'a.yaml'))).toThrow(/b\.yaml:5:\d+ model\.columns\[0\]\.weights\.experiment: a\.yaml is a source of its own source \(through b\.yaml\)/);
+  });
 });
