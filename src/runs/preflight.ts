@@ -42,6 +42,8 @@ export async function refuseUnseenDevices(kernel: Kernel, devices: string[]): Pr
 interface Need {
   dataset: DatasetName;
   labels: number | null;
+  /** data.pool: the training images it draws from, [start, stop); null: every one. */
+  pool: { start: number; stop: number } | null;
   /** Who needs it, for the message: the experiment, or "the source X of Y". */
   by: string;
 }
@@ -57,6 +59,11 @@ export async function checkInputs(kernel: Kernel, jobs: { experiment: Experiment
     const report = reports.get(need.dataset) ?? (await describeDataset(kernel, need.dataset, where));
     reports.set(need.dataset, report);
     if (!report.found || report.errors.length) continue; // reported once below
+    const trainImages = (report.train_label_counts ?? []).reduce((a, b) => a + b, 0);
+    if (need.pool && need.pool.stop > trainImages) {
+      problems.push(`${need.by}: data.pool [${need.pool.start}, ${need.pool.stop}) goes past the ${trainImages} training images of ${need.dataset}; give a range within [0, ${trainImages})`);
+      continue;
+    }
     const smallestClass = Math.min(...(report.train_label_counts ?? [0]));
     const perClass = need.labels === null ? 0 : need.labels / (report.train_label_counts?.length ?? 10);
     if (perClass > smallestClass) {
@@ -73,7 +80,7 @@ export async function checkInputs(kernel: Kernel, jobs: { experiment: Experiment
 
 /** The datasets an experiment's runs (of `seeds`) train on, and those of their sources not trained yet (recursively). */
 function needsOf(experiment: Experiment, seeds: number[], by: string, where: DataLocation, options: { quick: boolean; device: string }): Need[] {
-  const own: Need = { dataset: experiment.data.dataset, labels: experiment.data.labels, by };
+  const own: Need = { dataset: experiment.data.dataset, labels: experiment.data.labels, pool: experiment.data.pool, by };
   const { model } = experiment;
   if (model.architecture !== 'progressive') return [own];
   return [

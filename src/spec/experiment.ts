@@ -1,15 +1,20 @@
 /** The experiment file, as zod schemas that are also the TypeScript types. Defaults are explicit here and nowhere
  * else; every object is strict, so a misspelt key is an error rather than a silently ignored setting. */
 import { z } from 'zod';
-import { CLASSES, datasetNameSchema } from './names.js';
+import { CLASSES, datasetNameSchema, FLAT784_FEATURES } from './names.js';
 import { channelsSchema, CONV_SMALL_CHANNELS, DEFAULT_WIDTHS, progressiveModelSchema, widthsSchema } from './progressive.js';
 
 export { CLASSES, DATASETS } from './names.js';
 
+/** A whole network's widths (a ladder's, an MLP's): it reads flat784 and its last layer is the classes' logits. */
+const networkWidthsSchema = widthsSchema
+  .refine((widths) => widths[0] === FLAT784_FEATURES, `the first width is the input: ${FLAT784_FEATURES} (a 28x28 digit, flattened), e.g. [${DEFAULT_WIDTHS.join(', ')}]`)
+  .refine((widths) => widths.at(-1) === CLASSES, `the last width is the output: one per class, ${CLASSES}, e.g. [${DEFAULT_WIDTHS.join(', ')}]`);
+
 export const ladderModelSchema = z
   .strictObject({
     architecture: z.literal('ladder'),
-    widths: widthsSchema.default(DEFAULT_WIDTHS),
+    widths: networkWidthsSchema.default(DEFAULT_WIDTHS),
     /** Std of the Gaussian noise on the input and on every normalised pre-activation of the corrupted path. */
     noise_std: z.number().nonnegative().default(0.3),
     /** lambda_l of the denoising cost, input layer first (the paper's and Rasmus et al.'s values). */
@@ -35,7 +40,7 @@ export const convLadderModelSchema = z.strictObject({
 
 export const mlpModelSchema = z.strictObject({
   architecture: z.literal('mlp'),
-  widths: widthsSchema.default(DEFAULT_WIDTHS),
+  widths: networkWidthsSchema.default(DEFAULT_WIDTHS),
 });
 
 export const modelSchema = z.discriminatedUnion('architecture', [ladderModelSchema, convLadderModelSchema, mlpModelSchema, progressiveModelSchema]);

@@ -11,6 +11,8 @@ export const splitSchema = z.enum(['train', 'test']);
  * alexnet-features: AlexNet's pool5 (9216 floats) of imagenet224, computed once per split by a frozen AlexNet and kept
  * in the view cache (py_kernels/data/features.py), what an AlexNet column with cached features reads. */
 export const viewSchema = z.enum(['flat784', 'rgb32', 'imagenet224', 'alexnet-features']);
+/** The features of a flat784 example: what a fully-connected network's first width must be. */
+export const FLAT784_FEATURES = 28 * 28;
 export type ViewName = z.infer<typeof viewSchema>;
 
 /** What a view computed by a frozen network needs besides its name: which AlexNet (ImageNet's weights, or a random

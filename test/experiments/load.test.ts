@@ -110,4 +110,11 @@ describe('experiment files', () => {
     expect(() => loadExperiment(path.join(dir, 'self.yaml'))).toThrow(/self\.yaml:5:\d+ model\.columns\[0\]\.weights\.experiment: self\.yaml is this experiment itself: a column cannot be trained from itself/);
     expect(() => loadExperiment(path.join(dir, 'a.yaml'))).toThrow(/b\.yaml:5:\d+ model\.columns\[0\]\.weights\.experiment: a\.yaml is a source of its own source \(through b\.yaml\)/);
   });
+
+  it("refuses a ladder or MLP whose first width is not the 784 inputs or whose last is not the 10 classes (the kernel's tensor shapes said it)", () => {
+    const mlp = (widths: string) => `name: m\nmodel: { architecture: mlp, widths: ${widths} }\ndata: { dataset: mnist, labels: 100 }\ntraining: { epochs: 1 }\n`;
+    expect(problems(mlp('[100, 50, 10]'))[0]).toMatchObject({ path: 'model.widths', message: expect.stringContaining('the first width is the input: 784') });
+    expect(problems(mlp('[784, 50, 7]'))[0]).toMatchObject({ path: 'model.widths', message: expect.stringContaining('the last width is the output: one per class, 10') });
+    expect(problems(VALID.replace('architecture: ladder', 'architecture: ladder\n  widths: [784, 50, 9]\n  denoising_weights: [1, 1, 1]'))[0]).toMatchObject({ path: 'model.widths' });
+  });
 });

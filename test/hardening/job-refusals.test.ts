@@ -46,3 +46,16 @@ describe('devices and lengths', () => {
     expect(result.stderr).toMatch(/--epochs 99999999999999999999: a whole number of epochs, from 1 to 9007199254740991/);
   });
 });
+
+describe('a data pool past the dataset', () => {
+  it('is refused naming the experiment, the pool and the range there is (the kernel said it without the experiment)', async () => {
+    const { dir, runsDir } = tinyExperimentFile();
+    const file = path.join(dir, 'bigpool.yaml');
+    writeFileSync(file, 'name: bigpool\nmodel: { architecture: mlp }\ndata: { dataset: mnist, labels: 100, pool: { start: 0, stop: 10000000 } }\ntraining: { epochs: 1, iterations_per_epoch: 5 }\n');
+    const result = await pladder(['run', file, '--quick', '--device', 'cpu', '--runs-dir', runsDir]);
+    expect(result.exitCode, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/bigpool: data\.pool \[0, 10000000\) goes past the 60000 training images of mnist; give a range within \[0, 60000\)/);
+    expect(existsSync(path.join(runsDir, 'bigpool-quick'))).toBe(false);
+  }, 60_000);
+});
+
