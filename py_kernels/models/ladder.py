@@ -193,8 +193,9 @@ class LadderBase(nn.Module):
             if self.training:
                 positions = z[0].numel() // z.shape[1]                   # 1 for a vector, H * W for a map
                 layer.update_running(mean[2], var[2], nu * positions)
-            z_corr.append(z[nl:nc])
-            z_clean.append(z[nc:])
+            _, corrupted_unlabeled, clean = z.split(sizes)              # one backward node for both (SplitBackward)
+            z_corr.append(corrupted_unlabeled)
+            z_clean.append(clean)
             clean_mean.append(mean[2])
             clean_inv.append(inv[2])
             h = layer.activate(z)                                        # (nc + nu, *layer_shapes[l])
