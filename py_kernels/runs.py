@@ -14,13 +14,13 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import torch
 
 from . import checkpoints, safe_load
 from .cpu_threads import cpu_threads_for
+from .data.atomic import save_torch
 from .errors import KernelInputError
 from .models import Column, build_model, column_from_state, get_model
 from .models.view_inputs import Input, ViewInputs
@@ -268,14 +268,11 @@ def close(run_id: str) -> None:
 
 
 def _save_atomic(obj: object, path: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    """A run's torch file (checkpoint.pt, model.pt, column.pt), written atomically (data/atomic.py): on a full disk the
+    previous file stays and the error says where and how to go on."""
+    run_dir = os.path.dirname(os.path.abspath(path))
+    save_torch(obj, path, hint=f"free space on that disk and continue the run (pladder run --resume {run_dir}), or "
+                               f"give --runs-dir on another disk")
 
 
 def path_determinism(run_id: str, x: torch.Tensor) -> dict:
