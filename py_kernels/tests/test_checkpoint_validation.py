@@ -2,6 +2,8 @@
 (edited, replaced, or of another configuration) is refused by name, before any of torch's loaders sees it."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -80,8 +82,7 @@ def test_an_edited_checkpoint_is_refused_by_name(tmp_path, store, name, edit, me
         runs.close("resumed")
     text = str(refused.value)
     assert text.startswith(f"checkpoint {checkpoint} "), text
-    assert "delete the checkpoint to train the run again from its first epoch" in text and "--fresh" in text
-    import re
+    assert "delete it to train the run again from its first epoch" in text and "--fresh" in text
     assert re.search(message, text), text
 
 
@@ -96,3 +97,37 @@ def test_the_unedited_checkpoint_still_loads(tmp_path, store):  # noqa: F811
         finally:
             runs.close("written")
             runs.close("resumed")
+
+
+@pytest.mark.parametrize("threads", [1, 2], ids=["batched network", "seed threads"])
+def test_seeds_trained_together_resume_from_their_checkpoints_and_refuse_an_edited_one(tmp_path, store, threads):  # noqa: F811
+    from py_kernels import run_groups
+    from py_kernels.tests.test_runs_checkpoint import MODELS, TRAINING
+
+    def group(group_id):
+        return run_groups.create(group_id, [MODELS["mlp"]] * 2, TRAINING, [1, 2],
+                                 {k: TENSORS[k] for k in ("train_x", "train_y", "test_x", "test_y")},
+                                 [{"train": "all", "labeled": "all", "validation": None}] * 2, None, store,
+                                 torch.device("cpu"), threads=threads)
+
+    paths = [str(tmp_path / f"seed-{seed}.pt") for seed in (1, 2)]
+    group("written")
+    try:
+        run_groups.epoch("written", paths, None)
+    finally:
+        run_groups.close("written")
+    group("resumed")
+    try:
+        assert run_groups.load_checkpoints("resumed", paths)["epoch"] == 1
+    finally:
+        run_groups.close("resumed")
+    state = torch.load(paths[1])
+    state["model"]["layers.0.weight"] = torch.zeros(3)
+    torch.save(state, paths[1])
+    group("edited")
+    try:
+        with pytest.raises(KernelInputError, match=rf"checkpoint {re.escape(paths[1])} has model\['layers\.0\.weight'\] "
+                                                   rf"of shape \(3,\)"):
+            run_groups.load_checkpoints("edited", paths)
+    finally:
+        run_groups.close("edited")

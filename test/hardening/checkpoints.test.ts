@@ -80,7 +80,7 @@ describe('pladder run --resume with a checkpoint.pt or config.json edited by han
     const result = await resume(dir);
     expectRefused(result, `checkpoint ${checkpoint}`);
     expect(result.stderr).toMatch(message);
-    expect(result.stderr).toContain('delete the checkpoint');
+    expect(result.stderr).toContain('delete it to train the run again from its first epoch');
     expect(readFileSync(checkpoint).equals(before)).toBe(true); // nothing changed
   }, 60_000);
 
