@@ -20,6 +20,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from . import checkpoints
 from .errors import KernelInputError
 from .models.batched_fc import BatchedMLP
 from .models.batched_ladder import BatchedLadder
@@ -107,6 +108,11 @@ class BatchedTrainer:
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
+
+    def seed_checkpoint_template(self, k: int) -> checkpoints.Template:
+        """What seed k's checkpoint must hold to be loaded (checkpoints.validate), as its single trainer's would."""
+        return checkpoints.template(self.seed_state_dict(k), [p.shape[1:] for group in self.optimizer.param_groups
+                                                              for p in group["params"]])
 
     def seed_model_state(self, k: int) -> dict:
         """Seed k's network as its single model's state_dict."""

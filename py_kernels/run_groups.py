@@ -198,7 +198,10 @@ def epoch(group_id: str, checkpoint_paths: Sequence[Optional[str]], progress: Op
 def load_checkpoints(group_id: str, paths: Sequence[str]) -> dict:
     """Every seed's checkpoint (one per seed, in seed order, all of one epoch) -> {"epoch", "last_metrics": [...]}."""
     group = get(group_id)
-    states = [read_checkpoint(path, group.trainer.device) for path in paths]
+    if len(paths) != len(group.seeds):
+        raise KernelInputError(f"{len(paths)} checkpoints for {len(group.seeds)} seeds; give one per seed")
+    states = [read_checkpoint(path, group.trainer.device, group.trainer.seed_checkpoint_template(k))
+              for k, path in enumerate(paths)]
     group.trainer.load_seed_state_dicts(states)
     return {"epoch": group.trainer.epoch, "last_metrics": [s.get("last_metrics") for s in states]}
 

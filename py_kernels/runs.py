@@ -14,13 +14,13 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import torch
 
-from . import safe_load
+from . import checkpoints, safe_load
 from .cpu_threads import cpu_threads_for
+from .data.atomic import save_torch
 from .errors import KernelInputError
 from .models import Column, build_model, column_from_state, get_model
 from .models.view_inputs import Input, ViewInputs
@@ -154,22 +154,16 @@ def save_checkpoint(run_id: str, path: str, last_metrics: Optional[dict] = None)
     _save_atomic(state, path)
 
 
-def read_checkpoint(path: str, device: torch.device) -> dict:
-    """A trainer checkpoint written by `pladder run` (safe-loaded onto `device`), or a KernelInputError that names it.
-    Without checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one."""
-    if not os.path.isfile(path):
-        raise KernelInputError(f"checkpoint {path} does not exist")
-    state = safe_load.load(path, what="checkpoint", map_location=device,
-                           hint="delete it to train the run again from its first epoch")
-    if not isinstance(state, dict) or "kind" not in state:
-        raise KernelInputError(f"checkpoint {path} is not a trainer checkpoint (no 'kind'); it was not written by "
-                               f"pladder run; delete it to train the run again from its first epoch")
-    return state
+def read_checkpoint(path: str, device: torch.device, expected: checkpoints.Template) -> dict:
+    """A trainer checkpoint written by `pladder run` (safe-loaded onto `device`) that fits the trainer `expected`
+    describes (its checkpoint_template), or a KernelInputError that names it, what is wrong and what to do. Without
+    checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one."""
+    return checkpoints.read(path, device, expected)
 
 
 def load_checkpoint(run_id: str, path: str) -> dict:
     run, trainer = _trainer(run_id, "resume from a checkpoint")
-    state = read_checkpoint(path, trainer.device)
+    state = read_checkpoint(path, trainer.device, trainer.checkpoint_template())
     trainer.load_state_dict(state)
     return {"epoch": trainer.epoch, "last_metrics": state.get("last_metrics")}
 
@@ -274,14 +268,11 @@ def close(run_id: str) -> None:
 
 
 def _save_atomic(obj: object, path: str) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(f"{target.name}.tmp-{os.getpid()}")
-    with open(temporary, "wb") as handle:
-        torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    """A run's torch file (checkpoint.pt, model.pt, column.pt), written atomically (data/atomic.py): on a full disk the
+    previous file stays and the error says where and how to go on."""
+    run_dir = os.path.dirname(os.path.abspath(path))
+    save_torch(obj, path, hint=f"free space on that disk and continue the run (pladder run --resume {run_dir}), or "
+                               f"give --runs-dir on another disk")
 
 
 def path_determinism(run_id: str, x: torch.Tensor) -> dict:

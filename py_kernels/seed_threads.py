@@ -78,6 +78,9 @@ class SeedThreadsTrainer:
     def seed_state_dict(self, k: int) -> dict:
         return self.trainers[k].state_dict()
 
+    def seed_checkpoint_template(self, k: int):
+        return self.trainers[k].checkpoint_template()
+
     def seed_model_state(self, k: int) -> dict:
         return self.trainers[k].model.state_dict()
 

@@ -26,6 +26,7 @@ from typing import Dict, Generator, Optional, Tuple, Type, Union
 import torch
 import torch.nn as nn
 
+from . import checkpoints
 from .cpu_threads import configure_cpu_runtime
 from .errors import KernelInputError
 from .models.column_api import Column, Shape
@@ -225,6 +226,12 @@ class Trainer(Evaluator):
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
         return state
+
+    def checkpoint_template(self) -> checkpoints.Template:
+        """What a checkpoint must hold to be loaded into this trainer (checkpoints.validate): what it would write
+        now, and the shape of every parameter its optimiser steps."""
+        return checkpoints.template(self.state_dict(), [p.shape for group in self.optimizer.param_groups
+                                                        for p in group["params"]])
 
     def check_checkpoint(self, state: dict, whose: str = "") -> None:
         """A checkpoint this trainer can continue exactly: its kind and schedule; `whose` names it in the message

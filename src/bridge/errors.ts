@@ -11,6 +11,11 @@ export type KernelErrorCode =
   | 'SLOW_BLAS' // torch on the CPU runs on the reference BLAS: training would be an order of magnitude slower
   | 'NO_PYTHON'; // no interpreter with torch, torchvision, numpy and scipy was found
 
+/** Python's exceptions whose message is for a person (py_kernels/errors.py): a refused input (KernelInputError), bad data
+ * (DataError), a file the disk would not take (StorageError). Each fails the same way every time it is tried: exit 2,
+ * the message without the traceback, never retried. */
+export const USER_FIXABLE_PYTHON_ERRORS: ReadonlySet<string> = new Set(['KernelInputError', 'DataError', 'StorageError']);
+
 export interface PythonExceptionInfo {
   type: string;
   module: string;

@@ -2,7 +2,7 @@
 import { Kernel, type KernelOptions } from './kernel.js';
 
 export { calls, type CallArgs, type CallName, type CallResult, type DatasetReport, type DType, type EpochMetrics, type TensorMeta } from './calls.js';
-export { KernelError, type KernelErrorCode, type PythonExceptionInfo } from './errors.js';
+export { KernelError, USER_FIXABLE_PYTHON_ERRORS, type KernelErrorCode, type PythonExceptionInfo } from './errors.js';
 export { callTimeoutProblem, DEFAULT_CALL_TIMEOUT_MS, isSlowBlas, Kernel, SLOW_BLAS_GFLOPS, type CallOptions, type KernelInfo, type KernelOptions } from './kernel.js';
 export { pullTensor, pushTensor, type Tensor } from './tensor.js';
 export { isNonFinite, toNumber, type NonFinite, type ProgressEvent, type Real } from './wire.js';

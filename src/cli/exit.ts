@@ -1,5 +1,5 @@
 /** How the CLI ends on an error: a message a person can act on, and an exit code per kind of failure. */
-import { KernelError, type KernelErrorCode } from '../bridge/index.js';
+import { KernelError, USER_FIXABLE_PYTHON_ERRORS, type KernelErrorCode } from '../bridge/index.js';
 import { InputFileError } from '../experiments/yaml-file.js';
 import { DivergedError, MissingRunsError, RunExistsError } from '../runs/experiment.js';
 import { RunLockedError } from '../runs/lock.js';
@@ -25,8 +25,6 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
   SLOW_BLAS: 4,
 };
 
-const USER_FIXABLE = new Set(['DataError', 'KernelInputError']);
-
 /** Exit codes (the README lists them): 2 the user's input, 3 no usable Python, 4 a slow BLAS, 5 runs diverged,
  * 6 runs failed twice (the others completed), 130 stopped by SIGINT, 143 by SIGTERM, 1 anything else. */
 export const EXIT_DIVERGED = 5;
@@ -49,7 +47,7 @@ export function reportAndExitCode(error: unknown): number {
   }
   if (error instanceof KernelError) {
     // Bad input or bad data is the user's to fix: the message says how; the traceback only helps us (PLADDER_DEBUG=1).
-    const userFixable = error.python !== undefined && USER_FIXABLE.has(error.python.type);
+    const userFixable = error.python !== undefined && USER_FIXABLE_PYTHON_ERRORS.has(error.python.type);
     process.stderr.write(`pladder: ${userFixable && !process.env.PLADDER_DEBUG ? error.shortMessage : error.message}\n`);
     return userFixable ? 2 : EXIT_CODES[error.code];
   }
@@ -63,7 +61,8 @@ export function reportAndExitCode(error: unknown): number {
 }
 
 /** What the file system said, for a person: a path it would not read or write (a folder of theirs that is a file or
- * not theirs to write is theirs to fix: exit 2; a full disk, 1). The stack trace only helps us (PLADDER_DEBUG=1). */
+ * not theirs to write, a full disk or quota: theirs to fix, exit 2, as the kernel's StorageError). The stack trace only
+ * helps us (PLADDER_DEBUG=1). */
 const FILE_SYSTEM_REFUSALS: Record<string, string> = {
   EACCES: 'permission denied; give a path this user can write to',
   EPERM: 'operation not permitted; give a path this user can write to',
@@ -81,5 +80,5 @@ function fileSystemRefusal(error: unknown): { message: string; exitCode: number 
   const { code, syscall, path } = error as NodeJS.ErrnoException;
   const meaning = code === undefined ? undefined : FILE_SYSTEM_REFUSALS[code];
   if (!meaning || !syscall || !path) return undefined;
-  return { message: `${path}: ${meaning} (${syscall}: ${code})`, exitCode: code === 'ENOSPC' || code === 'EDQUOT' ? 1 : 2 };
+  return { message: `${path}: ${meaning} (${syscall}: ${code})`, exitCode: 2 };
 }

@@ -89,6 +89,15 @@ export class RunDirectory {
     }
     const parsed = runConfigSchema.safeParse(json);
     if (!parsed.success) throw new RunDirectoryError(`${file} is not a valid run configuration (${z.prettifyError(parsed.error).replace(/\n/g, '; ')}); start the run over with --fresh`);
+    // A run's identity is its folder's seed (runs/<experiment>/seed-N): a config.json that says another trains or
+    // reports another data split under this name.
+    const folderSeed = /^seed-(\d+)$/.exec(path.basename(this.dir))?.[1];
+    if (folderSeed !== undefined && Number(folderSeed) !== parsed.data.seed) {
+      throw new RunDirectoryError(
+        `${file} says "seed": ${parsed.data.seed}, but its run directory is seed-${folderSeed}; a run keeps the seed it was started with: ` +
+          `put "seed": ${folderSeed} back in config.json, or start the run over with --fresh`,
+      );
+    }
     return parsed.data;
   }
 

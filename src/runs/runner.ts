@@ -9,7 +9,7 @@ import { resumeRecord, runEnvironment } from '../provenance/environment.js';
 import type { Experiment } from '../spec/experiment.js';
 import type { KernelModel } from '../spec/kernel.js';
 import type { DatasetName, ViewName, ViewOptions } from '../spec/names.js';
-import { RunDirectory, type Divergence, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
+import { RunDirectory, RunDirectoryError, type Divergence, type EpochRecord, type RunConfig, type RunResult } from './run-dir.js';
 import { storeSource } from './source-cache.js';
 
 export interface RunEvents {
@@ -392,7 +392,12 @@ function keptRecords(dir: RunDirectory, epoch: number, lastMetrics: Omit<EpochMe
   if (kept.length < epoch && lastMetrics && lastMetrics.epoch === epoch) {
     kept.push({ ...lastMetrics, kernel_seconds: NaN, wall_seconds: NaN, bridge_seconds: NaN });
   }
-  if (kept.length !== epoch) throw new Error(`${dir.dir}: checkpoint is at epoch ${epoch} but metrics.jsonl holds ${kept.length} of its epochs`);
+  if (kept.length !== epoch) {
+    throw new RunDirectoryError(
+      `checkpoint ${dir.file('checkpoint.pt')} is at epoch ${epoch}, but ${dir.file('metrics.jsonl')} holds ${kept.length} of its epochs ` +
+        `(the two were not written together); delete the checkpoint to train the run again from its first epoch (or start the run over: pladder run FILE --fresh)`,
+    );
+  }
   dir.writeMetrics(kept);
   return kept;
 }

@@ -1,6 +1,6 @@
 /** Where a job's runs execute: worker processes over the devices asked for, and a pool that runs the job's runs on
  * them, retrying a run that crashed once while the others go on. */
-import { Kernel, KernelError } from '../bridge/index.js';
+import { Kernel, KernelError, USER_FIXABLE_PYTHON_ERRORS } from '../bridge/index.js';
 
 /** One worker: a Python process on `device` with `threads` CPU threads for torch. */
 export interface WorkerSlot {
@@ -39,14 +39,11 @@ export class RunsFailedError extends Error {
   }
 }
 
-/** Python's own input and data errors, and calls the kernel refused, fail the same way every time: never retried. */
-const KERNEL_INPUT_ERRORS = new Set(['KernelInputError', 'DataError']);
-
 /** A crash: the process died, a call timed out or Python raised something other than an input error. Anything else
  * (a refused input, a run that exists, a lock held) would fail the same way again. */
 export function isCrash(error: unknown): boolean {
   if (!(error instanceof KernelError)) return false;
-  if (error.python && KERNEL_INPUT_ERRORS.has(error.python.type)) return false;
+  if (error.python && USER_FIXABLE_PYTHON_ERRORS.has(error.python.type)) return false;
   return error.code === 'KERNEL_EXITED' || error.code === 'CALL_TIMEOUT' || error.code === 'PYTHON_EXCEPTION' || error.code === 'BAD_REPLY';
 }
 
