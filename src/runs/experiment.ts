@@ -166,7 +166,8 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   // Every run directory and every input (device, data files, label budgets, sources) is checked before any training,
   // and before any directory is made, so that a refusal never comes hours in nor leaves a directory behind.
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
-    if (dir.exists() && dir.hasProgress() && !dir.isComplete() && !options.continue && !options.fresh) {
+    // (--fresh first: a damaged run is what it starts over)
+    if (!options.continue && !options.fresh && dir.exists() && dir.hasProgress() && !dir.isComplete()) {
       throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'pladder run --resume ${dir.dir}'), or start over with --fresh.`);
     }
   }
