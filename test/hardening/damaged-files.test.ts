@@ -78,7 +78,7 @@ describe('a damaged run file', () => {
 });
 
 describe('a damaged figure JSON given to report', () => {
-  for (const [what, text] of [['cut short', '{"figure": "figure5", "title": "MNIST'], ['an empty object', '{}']]) {
+  for (const [what, text] of [['cut short', '{"figure": "figure5", "title": "MNIST'], ['an empty object', '{}']] as const) {
     it(`figure5.json ${what}: named, with the command that redraws it`, async () => {
       const figures = path.join(root, `figures-${what.replace(/\W/g, '-')}`);
       mkdirSync(figures, { recursive: true });
