@@ -1,4 +1,5 @@
-import { writableDirProblem } from '../util/writable-dir.js';
+import { existsSync, statSync } from 'node:fs';
+import { writableDirProblem, writableFileProblem } from '../util/writable-dir.js';
 import { UsageError } from './exit.js';
 
 /** Arguments as people type them: a negative number given to an option (`--epochs -3`) is that option's value, to be
@@ -24,4 +25,19 @@ export function joinNegativeValues(args: string[], options: Record<string, { typ
 export function requireWritableDir(label: string, dir: string, what?: string): void {
   const problem = writableDirProblem(label, dir);
   if (problem) throw new UsageError(what ? `${problem} (${what})` : problem);
+}
+
+/** Refuses, before any work, a file given as `label` that the command could not write (a folder, under a file, not
+ * writable, or, with `extensions`, named for another format): exit 2, naming it and what to fix. */
+export function requireWritableFile(label: string, file: string, what: string, extensions?: string[]): void {
+  const problem = writableFileProblem(label, file, what, extensions);
+  if (problem) throw new UsageError(problem);
+}
+
+/** Refuses a --data-dir that is a file: it names the folder that holds the datasets (mnist-m/, svhn/). A folder that
+ * does not exist is left to the command, which says what is missing from it. */
+export function requireDataDir(value: string | undefined): void {
+  if (value === undefined) return;
+  if (!value.trim()) throw new UsageError('--data-dir is empty; give the folder that holds the datasets, e.g. --data-dir data');
+  if (existsSync(value) && !statSync(value).isDirectory()) throw new UsageError(`--data-dir ${value}: this is a file, not a folder; give the folder that holds the datasets (mnist-m/, svhn/), e.g. --data-dir data`);
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { kernelFor, type DatasetReport } from '../bridge/index.js';
 import { DATASET_NAMES, describeDataset, resolveDataLocation, type DatasetName } from '../data/index.js';
-import { requireWritableDir } from './args.js';
+import { requireDataDir, requireWritableFile } from './args.js';
 import { UsageError } from './exit.js';
 import { progressBar } from './progress.js';
 
@@ -42,6 +42,7 @@ export async function dataCommand(args: string[]): Promise<void> {
       mirror: { type: 'string' },
     },
   });
+  requireDataDir(values['data-dir']);
   const where = resolveDataLocation(values['data-dir']);
   const kernel = kernelFor(values.device, { allowSlowBlas: true });
   const [action, target] = positionals;
@@ -60,7 +61,7 @@ export async function dataCommand(args: string[]): Promise<void> {
     const count = Number(values.count);
     if (!Number.isInteger(count) || count < 1) throw new UsageError(`--count ${values.count}: a whole number of samples, at least 1`);
     const out = path.resolve(values.out ?? path.join('figures', `data-${name}-${split}.png`));
-    requireWritableDir('--out', path.dirname(out), "the picture's folder");
+    requireWritableFile('--out', out, "the picture's folder", ['.png']);
     mkdirSync(path.dirname(out), { recursive: true });
     const sheet = await kernel.call('data_contact_sheet', { name, split, count, out_png: out, data_dir: where.dataDir, seed: Number(values.seed) });
     console.log(`wrote ${sheet.path}: ${sheet.indices.length} ${name} ${split} samples, labels ${sheet.labels.join(' ')}`);

@@ -1,6 +1,7 @@
 /** How the CLI ends on an error: a message a person can act on, and an exit code per kind of failure. */
 import { KernelError, USER_FIXABLE_PYTHON_ERRORS, type KernelErrorCode } from '../bridge/index.js';
 import { InputFileError } from '../experiments/yaml-file.js';
+import { FigureFileError } from '../figures/figure-data.js';
 import { DivergedError, MissingRunsError, RunExistsError } from '../runs/experiment.js';
 import { RunLockedError } from '../runs/lock.js';
 import { JobInputError } from '../runs/preflight.js';
@@ -30,7 +31,7 @@ const EXIT_CODES: Record<KernelErrorCode, number> = {
 export const EXIT_DIVERGED = 5;
 export const EXIT_RUNS_FAILED = 6;
 
-const USER_ERRORS = [UsageError, SlurmError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError, ReportError];
+const USER_ERRORS = [UsageError, SlurmError, InputFileError, RunExistsError, MissingRunsError, RecordError, RunLockedError, RunDirectoryError, JobInputError, ReportError, FigureFileError];
 
 export function reportAndExitCode(error: unknown): number {
   if (USER_ERRORS.some((kind) => error instanceof kind)) {

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { RESULTS_DOC, writeSection } from '../results/document.js';
 import { recordSection } from '../results/record.js';
-import { requireWritableDir } from './args.js';
+import { requireWritableFile } from './args.js';
 import { UsageError } from './exit.js';
 
 export async function recordCommand(args: string[]): Promise<void> {
@@ -18,7 +18,7 @@ export async function recordCommand(args: string[]): Promise<void> {
     throw new UsageError(`record: --section ${JSON.stringify(values.section)}: use lower-case letters, digits and '-' (it names the figure files too)`);
   }
   const doc = path.resolve(values.doc);
-  requireWritableDir('--doc', path.dirname(doc), "the document's folder");
+  requireWritableFile('--doc', values.doc, "the document's folder");
   const section = await recordSection(path.resolve(dir), {
     figuresDir: path.join(path.dirname(doc), 'figures'),
     ...(values.section ? { id: values.section } : {}),

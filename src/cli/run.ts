@@ -1,4 +1,5 @@
 /** `pladder run FILE...` and `pladder run --resume DIR`. */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { kernelFor } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
@@ -48,6 +49,9 @@ export async function runCommand(args: string[]): Promise<void> {
       const dir = new RunDirectory(path.resolve(resume));
       const config = dir.readConfig();
       if (dir.isComplete()) throw new UsageError(`${dir.dir} is already complete; nothing to resume`);
+      // Its records are read before anything is said or loaded: a damaged file is refused, named, up front.
+      dir.readMetrics();
+      if (existsSync(dir.file('environment.json'))) dir.readEnvironment();
       const release = acquireRunLock(dir.dir);
       try {
         const result = await trainRun(kernel, dir, resolveDataLocation(dataDir ?? config.data_dir), events, { allowDivergence: options.allowDivergence ?? false });

@@ -7,7 +7,7 @@ import { CLASSES, trainingSchema } from '../spec/experiment.js';
 import type { ExperimentOptions } from '../runs/experiment.js';
 import type { SlurmOptions } from '../slurm/submit.js';
 import type { RunEvents } from '../runs/runner.js';
-import { joinNegativeValues, requireWritableDir } from './args.js';
+import { joinNegativeValues, requireDataDir, requireWritableDir } from './args.js';
 import { UsageError } from './exit.js';
 import type { Bar } from './progress.js';
 
@@ -86,6 +86,9 @@ function slurmOptions(values: { [K in (typeof SLURM_ONLY)[number]]?: string | un
   };
 }
 
+/** What `run --resume DIR` reads of the options (src/cli/run.ts): where to train and what to allow. */
+const RESUME_OPTIONS = new Set(['resume', 'device', 'data-dir', 'allow-divergence']);
+
 /** `extra` adds the options of one command: `run --resume DIR`, `figure --no-train`. */
 export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noTrain?: boolean } = {}) {
   const options = {
@@ -93,8 +96,21 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     ...(extra.resume ? { resume: { type: 'string' } } : {}),
     ...(extra.noTrain ? { 'no-train': { type: 'boolean', default: false } } : {}),
   } as typeof shared & { resume?: { type: 'string' }; 'no-train'?: { type: 'boolean'; default: false } };
-  const { values, positionals } = parseArgs({ args: joinNegativeValues(args, options), allowPositionals: true, options });
+  const { values, positionals, tokens } = parseArgs({ args: joinNegativeValues(args, options), allowPositionals: true, options, tokens: true });
+  const own = values as { resume?: string; 'no-train'?: boolean };
+  if (own.resume !== undefined) {
+    // A resumed run keeps its own experiment, seed, length, labels and runs directory (its config.json): the options
+    // that would change them, or that choose runs, are refused by name rather than silently ignored.
+    const given = [...new Set(tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])))];
+    const ignored = given.filter((name) => !RESUME_OPTIONS.has(name) && !['plan', 'slurm', ...SLURM_ONLY].includes(name));
+    if (ignored.length) {
+      const names = ignored.map((name) => `--${name}`).join(', ');
+      throw new UsageError(`run --resume: ${names} ${ignored.length > 1 ? 'are' : 'is'} not used when resuming (a run keeps the experiment, seed, epochs and labels of its config.json; it takes --device, --data-dir and --allow-divergence); drop ${ignored.length > 1 ? 'them' : 'it'}, or give ${ignored.length > 1 ? 'them' : 'it'} to 'pladder run FILE' for a run of their own`);
+    }
+    if (positionals.length && !values.slurm && !values.plan) throw new UsageError(`run --resume ${own.resume}: ${positionals.join(' ')} is not used when resuming one run directory; drop it`);
+  }
   requireWritableDir('--runs-dir', values['runs-dir']);
+  requireDataDir(values['data-dir']);
   if (values.fresh && values.continue) throw new UsageError('--fresh and --continue: choose one (start unfinished runs over, or continue them)');
   const seeds = parseSeeds(values.seeds);
   const epochs = values.epochs === undefined ? undefined : Number(values.epochs);
@@ -134,7 +150,6 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
     ...(labels !== undefined ? { labels } : {}),
   };
   const where: DataLocation = resolveDataLocation(values['data-dir']);
-  const own = values as { resume?: string; 'no-train'?: boolean };
   const slurm = values.slurm ? slurmOptions(values) : undefined;
   if (!values.slurm && SLURM_ONLY.some((option) => values[option] !== undefined)) {
     throw new UsageError(`--${SLURM_ONLY.find((option) => values[option] !== undefined)} is an option of --slurm; add --slurm to submit the job to Slurm`);

@@ -41,9 +41,12 @@ export interface ParsedFile<T> {
 }
 
 export function parseYamlFile<S extends z.ZodType>(text: string, file: string, schema: S, kind: string): ParsedFile<z.output<S>> {
-  if (!text.trim()) throw new InputFileError(file, [{ path: '', line: 1, column: 1, message: `the file is empty; an ${kind} is a YAML mapping (see the files in experiments/)` }], kind);
+  const empty = (what: string) => new InputFileError(file, [{ path: '', line: 1, column: 1, message: `the file is empty${what}; an ${kind} is a YAML mapping (see the files in experiments/)` }], kind);
+  if (!text.trim()) throw empty('');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  // Only comments (or a lone `---`): no document, however many lines.
+  if (doc.errors.length === 0 && (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source))) throw empty(' (it holds only comments)');
   if (doc.errors.length > 0) {
     throw new InputFileError(
       file,
@@ -93,7 +96,12 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document
     offset = nodeOffset(doc, path.slice(0, -1));
   } else if (issue.code !== 'custom') {
     const received = doc.getIn(path);
-    if (received !== undefined && (typeof received !== 'object' || received === null)) message += `; got ${JSON.stringify(received)}`;
+    if (typeof received === 'number' && !Number.isFinite(received)) {
+      // YAML's .inf and .nan: JSON has no word for them (it would say null).
+      message = `must be a finite number; got ${Number.isNaN(received) ? '.nan' : received > 0 ? '.inf' : '-.inf'}`;
+    } else if (received !== undefined && (typeof received !== 'object' || received === null)) {
+      message += `; got ${JSON.stringify(received)}`;
+    }
   }
   const at = offset === undefined ? undefined : lines.linePos(offset);
   return { path: path.join('.'), line: at?.line, column: at?.col, message };

@@ -72,8 +72,41 @@ export const figureDataSchema = z.object({
 });
 export type FigureData = z.infer<typeof figureDataSchema>;
 
+/** A figure's JSON file (figures/NAME.json) that cannot be used: named, with the command that draws it again. */
+export class FigureFileError extends Error {
+  override readonly name = 'FigureFileError';
+}
+
+/** The command that draws figures/NAME.json again from the runs as they stand (NAME may carry a variant suffix,
+ * e.g. figure5-epochs10-labels1000 is `figure experiments/figure5.yaml --epochs 10 --labels 1000`). */
+export function redrawCommand(file: string): string {
+  const name = path.basename(file, '.json');
+  const [, base, epochs, labels, quick] = /^(.*?)(?:-epochs(\d+))?(?:-labels(\d+|all))?(-quick)?$/.exec(name)!;
+  const flags = [epochs ? `--epochs ${epochs}` : '', labels ? `--labels ${labels}` : '', quick ? '--quick' : ''].filter(Boolean).join(' ');
+  return `bin/pladder figure experiments/${base}.yaml --no-train${flags ? ` ${flags}` : ''}`;
+}
+
+/** A figure's JSON file checked against `schema`, or a FigureFileError naming it and saying how to redraw it. */
+export function readFigureFile<S extends z.ZodType>(file: string, schema: S): z.output<S> {
+  const fix = `redraw it (${redrawCommand(file)}) or remove it`;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new FigureFileError(`${file} cannot be read as JSON (${code ?? (error as Error).message}); ${fix}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const [first, ...more] = parsed.error.issues;
+    const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+    throw new FigureFileError(`${file} is not a figure's data (${where}${first?.message ?? 'invalid'}${more.length ? `, and ${more.length} more problem(s)` : ''}); ${fix}`);
+  }
+  return parsed.data;
+}
+
 export function readFigureData(file: string): FigureData {
-  return figureDataSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+  return readFigureFile(file, figureDataSchema);
 }
 
 /** The columns a run was built from files (its sources, resolved), each with the run that trained it. */

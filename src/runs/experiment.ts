@@ -114,6 +114,13 @@ export function existingRuns(experiment: Experiment, options: ExperimentOptions)
   return runs;
 }
 
+/** The files aggregate() and drawLearningCurve() write beside an experiment's seed-N folders. */
+const EXPERIMENT_SUMMARY_FILES = ['summary.json', 'learning-curve.svg', 'learning-curve.png'];
+
+function removeExperimentSummary(experimentDir: string): void {
+  for (const name of EXPERIMENT_SUMMARY_FILES) rmSync(path.join(experimentDir, name), { force: true });
+}
+
 export async function runExperiment(kernel: Kernel, experiment: Experiment, where: DataLocation, options: ExperimentOptions, events: RunEvents): Promise<ExperimentOutcome> {
   const [outcome] = await runExperiments(kernel, [experiment], where, options, events);
   return outcome!;
@@ -168,7 +175,8 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   // Every run directory and every input (device, data files, label budgets, sources) is checked before any training,
   // and before any directory is made, so that a refusal never comes hours in nor leaves a directory behind.
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
-    if (dir.exists() && dir.hasProgress() && !dir.isComplete() && !options.continue && !options.fresh) {
+    // (--fresh first: a damaged run is what it starts over)
+    if (!options.continue && !options.fresh && dir.exists() && dir.hasProgress() && !dir.isComplete()) {
       throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'pladder run --resume ${dir.dir}'), or start over with --fresh.`);
     }
   }
@@ -176,7 +184,12 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   await checkInputs(kernel, toTrain.filter((job) => job.seeds.length), where, options);
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
     // --fresh starts over; a directory holding nothing but its config (refused before its first epoch) is simply redone.
-    if (dir.exists() && (options.fresh || !dir.hasProgress())) rmSync(dir.dir, { recursive: true, force: true });
+    if (dir.exists() && (options.fresh || !dir.hasProgress())) {
+      rmSync(dir.dir, { recursive: true, force: true });
+      // The experiment's summary and learning curve described the run just removed: they go with it (written again
+      // when the job ends), so that a job that fails from here leaves nothing describing a run that is gone.
+      if (options.fresh) removeExperimentSummary(path.dirname(dir.dir));
+    }
   }
   // Sources are resolved (found in the cache, or trained) once per experiment and seed, when that run needs them.
   const sourcesResolved = (plan: Plan, seed: number): Promise<Experiment> => {

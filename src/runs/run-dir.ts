@@ -105,24 +105,36 @@ export class RunDirectory {
     writeJsonAtomic(this.file('config.json'), config);
   }
 
-  /** environment.json as written (its shape is checked by whoever reads a field of it). */
+  /** environment.json as written (its shape is checked by whoever reads a field of it); a file that is not a JSON
+   * object is refused, naming it. */
   readEnvironment(): Record<string, unknown> {
-    return JSON.parse(readFileSync(this.file('environment.json'), 'utf8')) as Record<string, unknown>;
+    const file = this.file('environment.json');
+    const json = readJson(file, this.startOver());
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new RunDirectoryError(`${file} is not a JSON object; the run directory is damaged: ${this.startOver()}`);
+    return json as Record<string, unknown>;
   }
 
   writeEnvironment(environment: Record<string, unknown>): void {
     writeJsonAtomic(this.file('environment.json'), environment);
   }
 
-  /** The records of completed epochs; a line that does not parse (never expected: writes are atomic) is dropped. */
+  /** The records of completed epochs. A line that is not a JSON object (never written by pladder: the file is written
+   * whole and atomically) is refused, naming the file and line; an object that is not an epoch record is dropped. */
   readMetrics(): EpochRecord[] {
     const file = this.file('metrics.jsonl');
     if (!existsSync(file)) return [];
     return readFileSync(file, 'utf8')
       .split('\n')
-      .filter((line) => line.trim())
-      .flatMap((line) => {
-        const parsed = epochRecordSchema.safeParse(JSON.parse(line));
+      .flatMap((line, i) => {
+        if (!line.trim()) return [];
+        let json: unknown;
+        try {
+          json = JSON.parse(line);
+        } catch (error) {
+          throw new RunDirectoryError(`${file}:${i + 1}: not a JSON epoch record (${(error as Error).message}); the file is damaged: ${this.startOver()}`);
+        }
+        if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new RunDirectoryError(`${file}:${i + 1}: not a JSON epoch record (an object per line); the file is damaged: ${this.startOver()}`);
+        const parsed = epochRecordSchema.safeParse(json);
         return parsed.success ? [parsed.data] : [];
       });
   }
@@ -141,7 +153,15 @@ export class RunDirectory {
   }
 
   readResult(): RunResult {
-    return runResultSchema.parse(JSON.parse(readFileSync(this.file('result.json'), 'utf8')));
+    const file = this.file('result.json');
+    const parsed = runResultSchema.safeParse(readJson(file, this.startOver()));
+    if (!parsed.success) throw new RunDirectoryError(`${file} is not a run's result (${z.prettifyError(parsed.error).replace(/\n/g, '; ')}); the run directory is damaged: ${this.startOver()}`);
+    return parsed.data;
+  }
+
+  /** What to do with a damaged run directory: train it again, or take it out of whatever reads it. */
+  private startOver(): string {
+    return `start the run over with --fresh, or delete ${this.dir} to leave it out`;
   }
 
   writeResult(result: RunResult): void {
@@ -152,6 +172,16 @@ export class RunDirectory {
 /** A path given as a run directory that is not one (missing, a file, an experiment's folder), or a damaged one. */
 export class RunDirectoryError extends Error {
   override readonly name = 'RunDirectoryError';
+}
+
+/** A JSON file of a run directory, or a RunDirectoryError naming it and saying `fix`. */
+function readJson(file: string, fix: string): unknown {
+  const text = readFileSync(file, 'utf8');
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new RunDirectoryError(`${file} cannot be read as JSON (${(error as Error).message}); the run directory is damaged: ${fix}`);
+  }
 }
 
 function notARunDirectory(dir: string): string {

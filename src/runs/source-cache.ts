@@ -1,6 +1,6 @@
 /** Trained source columns, cached by the hash of what determines them, so later experiments reuse them. */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -34,18 +34,53 @@ export function sourceKey(config: RunConfig): string {
   return createHash('sha256').update(canonical(identity)).digest('hex').slice(0, 20);
 }
 
-export function cachedSource(config: RunConfig, dir = sourceCacheDir()): string | undefined {
-  const file = path.join(dir, sourceKey(config), 'column.pt');
-  return existsSync(file) ? file : undefined;
+/** The cached column of `config`, or undefined when there is none. An entry is checked before it is used: its bytes
+ * against the sha256 source.json records (entries cached before that was recorded: against the run the column was
+ * trained in, where it still is). A damaged entry is rebuilt from that run's column.pt when the run still has it intact,
+ * else removed, so that the source is found or trained again as if never cached; `log` says which. `repair: false`
+ * only looks: a damaged entry is then as good as none, and left as it is. */
+export function cachedSource(config: RunConfig, dir = sourceCacheDir(), log?: (line: string) => void, { repair = true } = {}): string | undefined {
+  const entry = path.join(dir, sourceKey(config));
+  const file = path.join(entry, 'column.pt');
+  if (!existsSync(file)) return undefined;
+  const recorded = readSourceRecord(entry);
+  const runColumn = typeof recorded?.run === 'string' ? path.join(recorded.run, 'column.pt') : undefined;
+  const original = runColumn && existsSync(runColumn) && statSync(runColumn).isFile() ? runColumn : undefined;
+  const expected = typeof recorded?.sha256 === 'string' ? recorded.sha256 : original ? sha256(original) : undefined;
+  if (expected === undefined || sha256(file) === expected) return file;
+  if (!repair) return undefined; // (a look before the job: the entry is repaired when the job reaches it, and says so)
+  if (original && sha256(original) === expected) {
+    copyInto(original, file);
+    log?.(`the cached source column ${file} was damaged; rebuilt from ${original}`);
+    return file;
+  }
+  rmSync(entry, { recursive: true, force: true });
+  log?.(`the cached source column ${file} was damaged and its run's column.pt is gone or changed; the cache entry ${entry} was removed`);
+  return undefined;
+}
+
+const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+function copyInto(from: string, to: string): void {
+  const temporary = `${to}.tmp-${process.pid}`;
+  copyFileSync(from, temporary);
+  renameSync(temporary, to);
+}
+
+function readSourceRecord(entry: string): { run?: unknown; sha256?: unknown } | undefined {
+  try {
+    const json: unknown = JSON.parse(readFileSync(path.join(entry, 'source.json'), 'utf8'));
+    return typeof json === 'object' && json !== null ? (json as { run?: unknown; sha256?: unknown }) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function storeSource(config: RunConfig, columnFile: string, runDir: string, dir = sourceCacheDir()): string {
   const target = path.join(dir, sourceKey(config));
   mkdirSync(target, { recursive: true });
-  const temporary = path.join(target, `column.pt.tmp-${process.pid}`);
-  copyFileSync(columnFile, temporary);
-  renameSync(temporary, path.join(target, 'column.pt'));
-  writeJsonAtomic(path.join(target, 'source.json'), { experiment: config.experiment.name, seed: config.seed, quick: config.quick, run: runDir });
+  copyInto(columnFile, path.join(target, 'column.pt'));
+  writeJsonAtomic(path.join(target, 'source.json'), { experiment: config.experiment.name, seed: config.seed, quick: config.quick, run: runDir, sha256: sha256(path.join(target, 'column.pt')) });
   return path.join(target, 'column.pt');
 }
 

@@ -27,13 +27,20 @@ export interface PoolJob<T> {
   run(kernel: Kernel): Promise<T>;
 }
 
+/** An error's first line, without its closing punctuation, to be set inside a sentence ("exited with signal SIGKILL;
+ * trying it once more", not "SIGKILL.; trying"). */
+export function errorSummary(error: unknown): string {
+  const line = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+  return line.trim().replace(/[.;:,]+$/, '');
+}
+
 /** Runs of a job that failed twice (once, then again on a fresh process): reported after every other run ended. */
 export class RunsFailedError extends Error {
   override readonly name = 'RunsFailedError';
   constructor(readonly failures: { label: string; error: unknown }[]) {
     super(
       `${failures.length} run(s) failed twice (a second try on a fresh Python process did not help); every other run completed:\n` +
-        failures.map(({ label, error }) => `  ${label}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`).join('\n') +
+        failures.map(({ label, error }) => `  ${label}: ${errorSummary(error)}`).join('\n') +
         `\nRerun the same command with --continue to go on from their last complete epoch (PLADDER_DEBUG=1 shows tracebacks).`,
     );
   }
@@ -63,14 +70,14 @@ export async function runOnWorkers<T>(slots: WorkerSlot[], jobs: PoolJob<T>[], l
       return { status: 'fulfilled', value: await job.run(worker) };
     } catch (error) {
       if (!isCrash(error)) return { status: 'rejected', reason: error };
-      log(`${job.label} failed on ${worker.device}: ${(error as Error).message.split('\n')[0]}; trying it once more on a fresh Python process`);
+      log(`${job.label} failed on ${worker.device}: ${errorSummary(error)}; trying it once more on a fresh Python process`);
       await worker.stop(); // the next call starts a new process: nothing of the failed one is reused
       try {
         const value = await job.run(worker);
         log(`${job.label}: the second try succeeded`);
         return { status: 'fulfilled', value };
       } catch (again) {
-        log(`${job.label} failed again: ${(again as Error).message?.split('\n')[0] ?? String(again)}`);
+        log(`${job.label} failed again: ${errorSummary(again)}`);
         return { status: 'rejected', reason: again };
       }
     }

@@ -1,7 +1,7 @@
 /** Submitting a plan to Slurm: one job array per stage, each depending on the one before (afterok), written to
  * <runs dir>/.slurm/<time>/ with its batch scripts, logs and the task markers `pladder status` reads. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../paths.js';
 import { writeJsonAtomic } from '../util/atomic.js';
@@ -63,21 +63,45 @@ function sbatch(args: string[]): string {
   }
 }
 
-/** Submits every stage in order (each after the one before has succeeded) and writes the plan with its job ids. */
+/** Submits every stage in order (each after the one before has succeeded) and writes the plan with its job ids. When
+ * sbatch refuses a stage, nothing is left behind: the stages already queued are cancelled (they would wait on a chain
+ * that never completes) and the submission's folder is removed, so that `pladder status` never shows it. */
 export function submitPlan(plan: SlurmPlan, options: SlurmOptions): { dir: string; plan: SlurmPlan } {
   const dir = submissionDir(plan);
+  const slurmFolder = path.dirname(dir);
+  const madeSlurmFolder = !existsSync(slurmFolder);
   mkdirSync(path.join(dir, 'logs'), { recursive: true });
-  // The plan is on disk before any task can start and read it.
-  writeJsonAtomic(planFile(dir), plan);
-  let previous: string | null = null;
   const stages: SlurmStage[] = [];
-  for (const stage of plan.stages) {
-    const script = path.join(dir, `${stage.name}.sbatch`);
-    writeFileSync(script, batchScript(dir, stage, options), { mode: 0o755 });
-    const job = sbatch([...(previous ? [`--dependency=afterok:${previous}`, '--kill-on-invalid-dep=yes'] : []), ...options.extra, script]);
-    stages.push({ ...stage, job_id: job });
-    previous = job;
-    writeJsonAtomic(planFile(dir), { ...plan, stages: [...stages, ...plan.stages.slice(stages.length)] });
+  try {
+    // The plan is on disk before any task can start and read it.
+    writeJsonAtomic(planFile(dir), plan);
+    let previous: string | null = null;
+    for (const stage of plan.stages) {
+      const script = path.join(dir, `${stage.name}.sbatch`);
+      writeFileSync(script, batchScript(dir, stage, options), { mode: 0o755 });
+      const job = sbatch([...(previous ? [`--dependency=afterok:${previous}`, '--kill-on-invalid-dep=yes'] : []), ...options.extra, script]);
+      stages.push({ ...stage, job_id: job });
+      previous = job;
+      writeJsonAtomic(planFile(dir), { ...plan, stages: [...stages, ...plan.stages.slice(stages.length)] });
+    }
+  } catch (error) {
+    const cancelled = cancelJobs(stages.map((s) => s.job_id!));
+    rmSync(dir, { recursive: true, force: true });
+    if (madeSlurmFolder && existsSync(slurmFolder) && readdirSync(slurmFolder).length === 0) rmdirSync(slurmFolder);
+    if (error instanceof SlurmError && stages.length) throw new SlurmError(`${error.message}\n${cancelled}`);
+    throw error;
   }
   return { dir, plan: { ...plan, stages } };
+}
+
+/** Cancels the jobs of stages already queued when a later stage is refused; says what became of them. */
+function cancelJobs(jobs: string[]): string {
+  if (!jobs.length) return '';
+  try {
+    execFileSync('scancel', jobs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    return `the stages already queued were cancelled (Slurm job ${jobs.join(', ')}); nothing was submitted`;
+  } catch (error) {
+    const e = error as { stderr?: Buffer | string; message: string };
+    return `the stages already queued could not be cancelled (${String(e.stderr ?? e.message).trim()}): cancel them with 'scancel ${jobs.join(' ')}'`;
+  }
 }

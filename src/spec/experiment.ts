@@ -96,9 +96,15 @@ export const quickSchema = z.strictObject({
   test_subset: z.int().positive().default(2000),
 });
 
+/** The longest experiment name: a file name is at most 255 bytes, and the run folder adds the variant suffix. */
+export const EXPERIMENT_NAME_MAX = 100;
+
 export const experimentSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-" only (it names the run folder)'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'lower-case letters, digits, ".", "_" and "-" only (it names the run folder)')
+      .max(EXPERIMENT_NAME_MAX, `at most ${EXPERIMENT_NAME_MAX} characters (it names the run folder, with room for a variant such as -epochs10-labels1000-quick within the file system's 255)`),
     description: z.string().default(''),
     model: modelSchema,
     data: dataSchema,

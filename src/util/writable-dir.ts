@@ -26,3 +26,17 @@ export function writableDirProblem(label: string, value: string): string | undef
   }
   return undefined;
 }
+
+/** The problem with writing the file `value` (given as `label`, e.g. "--doc"), or undefined when there is none: its
+ * folder as writableDirProblem judges it, the file itself not a folder, and its extension one of `extensions` when
+ * given (e.g. ['.png']: what the command writes is in that format). `what` names the file's folder in a problem. */
+export function writableFileProblem(label: string, value: string, what: string, extensions?: string[]): string | undefined {
+  if (!value.trim()) return `${label} is empty; give a file name`;
+  const file = path.resolve(value);
+  if (extensions && !extensions.includes(path.extname(file).toLowerCase())) {
+    return `${label} ${value}: the file is written as ${extensions[0]!.slice(1).toUpperCase()}; give a name ending in ${extensions.join(' or ')}`;
+  }
+  if (existsSync(file) && statSync(file).isDirectory()) return `${label} ${value}: this is a folder; give a file name (e.g. ${path.join(value, `out${extensions?.[0] ?? '.md'}`)})`;
+  const dirProblem = writableDirProblem(label, path.dirname(value));
+  return dirProblem ? `${dirProblem} (${what})` : undefined;
+}

@@ -121,3 +121,45 @@ describe('run --resume on something that is not a run directory', () => {
     await refused(['run', '--resume', dir], message);
   });
 });
+
+describe('more careless input: each refused by name, exit 2', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pladder-careless-'));
+  const experiment = (name: string, training = 'epochs: 1, iterations_per_epoch: 5') => {
+    const file = path.join(dir, `${name.slice(0, 20)}-${training.length}.yaml`);
+    writeFileSync(file, [`name: ${name}`, 'model: { architecture: mlp }', 'data: { dataset: mnist, labels: 100 }', `training: { ${training} }`, 'seeds: [1]'].join('\n'));
+    return file;
+  };
+
+  it('an experiment name too long for a folder name says the limit', async () => {
+    const file = experiment('a'.repeat(300));
+    await refused(['run', file, '--quick', '--device', 'cpu', '--runs-dir', path.join(dir, 'runs')], new RegExp(`${file}:1:7 name: at most 100 characters`));
+  });
+
+  it('a learning rate of .inf or .nan must be a finite number', async () => {
+    for (const value of ['.inf', '-.inf', '.nan']) {
+      const file = experiment('finite', `epochs: 1, learning_rate: ${value}`);
+      await refused(['run', file], new RegExp(`training.learning_rate: must be a finite number; got ${value.replace('.', '\\.')}$`, 'm'));
+    }
+  });
+
+  it('a YAML file holding only comments gets the empty-file message', async () => {
+    const file = path.join(dir, 'comments.yaml');
+    writeFileSync(file, '# nothing here yet\n\n# name: later\n');
+    await refused(['run', file], new RegExp(`${file}:1:1 the file is empty \\(it holds only comments\\)`));
+  });
+
+  it('record --doc a folder', async () => {
+    await refused(['record', 'runs/x', '--doc', dir], /--doc .*: this is a folder; give a file name/);
+  });
+
+  it('data --data-dir a file, and data show --out a picture of another format', async () => {
+    await refused(['data', '--data-dir', '/etc/passwd'], /--data-dir \/etc\/passwd: this is a file, not a folder/);
+    await refused(['run', 'x.yaml', '--data-dir', '/etc/passwd'], /--data-dir \/etc\/passwd: this is a file, not a folder/);
+    await refused(['data', 'show', 'mnist', '--out', path.join(dir, 'x.jpg')], /--out .*x\.jpg: the file is written as PNG; give a name ending in \.png/);
+  });
+
+  it('run --resume refuses the options it does not use, naming them', async () => {
+    await refused(['run', '--resume', dir, '--epochs', '2', '--labels', '1000', '--seeds', '5'], /run --resume: --epochs, --labels, --seeds are not used when resuming/);
+    await refused(['run', '--resume', dir, '--quick'], /run --resume: --quick is not used when resuming/);
+  });
+});
