@@ -26,14 +26,6 @@ FIX = "delete it to train the run again from its first epoch (or start the run o
 # The optimiser's hyperparameters that the trainers' Adam reads in every step (optim.py), with the kind each has.
 _GROUP_KEYS = {"lr": "number", "betas": "pair", "eps": "number", "weight_decay": "number", "amsgrad": "bool"}
 
-# The epoch record a checkpoint carries (`last_metrics`, returned to TypeScript: bridge/calls.ts epochMetricsSchema).
-_METRIC_INTS = ("epoch", "iterations", "test_examples")
-_METRIC_NUMBERS = ("lr", "seconds", "examples_per_s", "test_accuracy", "test_error", "train_seconds", "eval_seconds")
-_METRIC_LOSSES = ("loss_total", "loss_supervised")                      # a number, or None when not finite
-_METRIC_OPTIONAL = {"validation_accuracy": "number?", "validation_error": "number?", "validation_examples": "int",
-                    "seeds_batched": "int", "seed_threads": "int"}
-
-
 @dataclass
 class Template:
     """What a checkpoint must look like to be loaded into a trainer: `reference`, a checkpoint the trainer would write
@@ -50,6 +42,8 @@ def template(reference: dict, parameters: Sequence[Sequence[int]]) -> Template:
 def read(path: str, device: torch.device, expected: Template) -> dict:
     """The checkpoint in `path` (safe-loaded onto `device`), checked against `expected`; else a KernelInputError that
     names the file, what is wrong with it and what to do."""
+    if os.path.isdir(path):
+        raise KernelInputError(f"checkpoint {path} is a folder, not a checkpoint file; {FIX}")
     if not os.path.isfile(path):
         raise KernelInputError(f"checkpoint {path} does not exist")
     state = safe_load.load(path, what="checkpoint", map_location=device, hint=FIX)
@@ -126,10 +120,8 @@ def validate(state: Any, expected: Template, path: str) -> None:
         refuse(f"has samplers {got}, the trainer has {sorted(mine)}")
     for name, sampler in samplers.items():
         _check_sampler(sampler, mine[name]["n"], f"samplers[{name!r}]", refuse)
-
-    # -- the record of its last epoch (returned to the runner) ----------------------------------------------------
-    if state.get("last_metrics") is not None:
-        _check_metrics(state["last_metrics"], refuse)
+    # `last_metrics`, the record of its last epoch, is checked where it is returned: the bridge validates every reply
+    # against its zod schema (bridge/calls.ts), the one definition of an epoch record.
 
 
 def _names(keys: Sequence[Any], limit: int = 4) -> str:
@@ -236,30 +228,3 @@ def _check_sampler(saved: Any, n: int, what: str, refuse) -> None:
     if not isinstance(perm, torch.Tensor) or perm.dtype != torch.int64 or _shape(perm) != (n,) \
             or not torch.equal(perm.sort().values.cpu(), torch.arange(n)):
         refuse(f"has {what} whose perm is not a permutation of the run's {n} examples")
-
-
-def _check_metrics(metrics: Any, refuse) -> None:
-    def bad(key: str) -> NoReturn:
-        refuse(f"has last_metrics[{key!r}] = {metrics.get(key)!r}, not an epoch record's value")
-
-    if not isinstance(metrics, dict):
-        refuse(f"has last_metrics of type {type(metrics).__name__}, not an epoch record (a dict) or None")
-    for key in _METRIC_INTS:
-        if not _is_int(metrics.get(key)) or (key == "epoch" and metrics[key] < 1):
-            bad(key)
-    for key in _METRIC_NUMBERS:
-        if not _is_number(metrics.get(key)):
-            bad(key)
-    for key in _METRIC_LOSSES:
-        if metrics.get(key) is not None and not _is_number(metrics[key]):
-            bad(key)
-    denoising = metrics.get("loss_denoising")
-    if denoising is not None and not (isinstance(denoising, list)
-                                      and all(v is None or _is_number(v) for v in denoising)):
-        bad("loss_denoising")
-    for key, kind in _METRIC_OPTIONAL.items():
-        value = metrics.get(key)
-        if value is None and (kind.endswith("?") or key not in metrics):
-            continue
-        if not (_is_int(value) if kind == "int" else _is_number(value)):
-            bad(key)

@@ -58,8 +58,6 @@ CASES = [
                                                  r"folder seed-1\)"),
     ("another schedule", lambda s: s.update(lr=0.5), r"was trained with lr = 0\.5, but the run's config\.json gives "
                                                      r"lr = 0\.002"),
-    ("a bad last record", lambda s: s["last_metrics"].update(test_error="x"),
-     r"has last_metrics\['test_error'\] = 'x'"),
 ]
 
 
@@ -84,6 +82,18 @@ def test_an_edited_checkpoint_is_refused_by_name(tmp_path, store, name, edit, me
     assert text.startswith(f"checkpoint {checkpoint} "), text
     assert "delete it to train the run again from its first epoch" in text and "--fresh" in text
     assert re.search(message, text), text
+
+
+def test_a_folder_in_the_checkpoints_place_is_named_as_one(tmp_path, store):  # noqa: F811
+    checkpoint = tmp_path / "checkpoint.pt"
+    checkpoint.mkdir()
+    _create("resumed", store, "mlp")
+    try:
+        with pytest.raises(KernelInputError, match=r"checkpoint .*checkpoint\.pt is a folder, not a checkpoint file; "
+                                                   r"delete it to train the run again"):
+            runs.load_checkpoint("resumed", str(checkpoint))
+    finally:
+        runs.close("resumed")
 
 
 def test_the_unedited_checkpoint_still_loads(tmp_path, store):  # noqa: F811

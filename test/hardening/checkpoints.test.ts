@@ -61,17 +61,12 @@ describe('pladder run --resume with a checkpoint.pt or config.json edited by han
 
   const resume = (dir: string) => pladder(['run', '--resume', dir, '--device', 'cpu']);
 
+  // One of each kind through the CLI (the network, the file's structure, the epoch); every other edit is refused by
+  // the same check, py_kernels/tests/test_checkpoint_validation.py, in milliseconds instead of a process each.
   const CHECKPOINT_EDITS: [string, string, RegExp][] = [
     ['a tensor of the wrong shape', 's["model"]["layers.0.weight"] = torch.zeros(3, 3)', /model\['layers\.0\.weight'\] of shape \(3, 3\), but the network built from the run's config\.json has \(1000, 784\)/],
-    ['a missing model key', 's["model"].pop("layers.0.weight")', /lacks model key\(s\) 'layers\.0\.weight'/],
-    ['an extra model key', 's["model"]["extra.weight"] = torch.zeros(1)', /has model key\(s\) 'extra\.weight' that the network/],
     ['no model', 's.pop("model")', /it has no 'model'/],
-    ["epoch 'x'", 's["epoch"] = "x"', /has epoch = 'x', which is not an integer/],
-    ['an RNG state of the wrong size', 's["torch_rng"] = torch.zeros(7, dtype=torch.uint8)', /torch_rng state .*of shape \(7,\)/],
-    ['empty optimizer param_groups', 's["optimizer"]["param_groups"] = []', /has 0 optimizer parameter group\(s\)/],
-    ['epoch -1', 's["epoch"] = -1', /is at epoch -1, outside the run's 2 planned epochs/],
     ['epoch 99', 's["epoch"] = 99', /is at epoch 99, outside the run's 2 planned epochs/],
-    ["another seed's checkpoint", 's["seed"] = 7', /is seed 7's, but the run is seed 1/],
   ];
 
   it.each(CHECKPOINT_EDITS)('%s', async (name, edit, message) => {

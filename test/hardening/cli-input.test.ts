@@ -4,6 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { reportAndExitCode } from '../../src/cli/exit.js';
 import { pladder } from '../helpers/cli.js';
 import { tinyExperimentFile } from '../helpers/experiments.js';
 
@@ -46,8 +47,26 @@ describe('the other commands\' output paths, and the file system refusing one an
   ])('%j', async (args, message) => {
     expect(await refused(args, message)).toBeLessThan(10_000); // report --out /proc/x once spun forever in Node's mkdir
   });
-  it('a path the file system refuses is named, with what to fix, and no stack trace', async () => {
-    await refused(['doctor'], /a-file\/pladder-\d+-.*: part of this path is a file, not a folder \(mkdir: ENOTDIR\)/, { PLADDER_EXCHANGE_DIR: aFile });
+  it('a path the file system refuses is named, with what to fix, and no stack trace', () => {
+    // Every folder a command writes is checked first (PLADDER_EXCHANGE_DIR a file, which this once reached, is refused
+    // by src/cli/environment.ts now); what the file system still refuses is reported by the last resort, given here
+    // the error Node itself throws.
+    let thrown: unknown;
+    try {
+      mkdirSync(path.join(aFile, 'pladder-1-cpu'), { recursive: true });
+    } catch (error) {
+      thrown = error;
+    }
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((text: string) => written.push(text)) as typeof process.stderr.write;
+    try {
+      expect(reportAndExitCode(thrown)).toBe(2);
+    } finally {
+      process.stderr.write = write;
+    }
+    expect(written.join('')).toMatch(/a-file.*: part of this path is a file, not a folder \(mkdir: ENOTDIR\)/);
+    noStackTrace(written.join(''));
   });
 });
 
