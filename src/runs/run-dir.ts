@@ -25,11 +25,16 @@ export const runConfigSchema = z.strictObject({
 });
 export type RunConfig = z.output<typeof runConfigSchema>;
 
+/** A timing TypeScript measures around the epoch's call: NaN where nobody measured it (an epoch recovered from the
+ * checkpoint of a run killed before its metrics were written), which JSON writes as null. */
+const timing = z.number().nullable().transform((seconds) => seconds ?? NaN);
+
 export const epochRecordSchema = epochMetricsSchema.extend({
+  kernel_seconds: timing,
   /** Wall time of the epoch's bridge call as TypeScript saw it. */
-  wall_seconds: z.number(),
+  wall_seconds: timing,
   /** wall_seconds minus the time spent inside the kernel: the bridge's share. */
-  bridge_seconds: z.number(),
+  bridge_seconds: timing,
 });
 export type EpochRecord = z.infer<typeof epochRecordSchema>;
 

@@ -72,19 +72,23 @@ interface Measured {
   expectedEpochs: number;
 }
 
+/** An epoch's wall time; the kernel's own time for an epoch whose wall time was not measured (recovered from a
+ * checkpoint). */
+const epochSeconds = (record: EpochRecord) => (Number.isFinite(record.wall_seconds) ? record.wall_seconds : record.seconds);
+
 function measure(run: JobRun, runsDir: string): Measured {
   const epochs = run.experiment.training.epochs;
   const own = new RunDirectory(run.trainedIn ?? run.dir);
   const done = own.readMetrics();
   const complete = run.complete || own.isComplete();
   if (done.length) {
-    const measured = { seconds_per_epoch: mean(done.map((r) => r.wall_seconds)), epochs_measured: done.length, from: [own.dir], kind: 'own' as const };
+    const measured = { seconds_per_epoch: mean(done.map(epochSeconds)), epochs_measured: done.length, from: [own.dir], kind: 'own' as const };
     return { measured, done, complete, expectedEpochs: complete ? done.length : epochs };
   }
   const siblings = siblingEpochs(runsDir, run.experiment.name, own.dir);
   if (!siblings.length) return { measured: null, done, complete, expectedEpochs: epochs };
   const records = siblings.flatMap((s) => s.records);
-  const measured = { seconds_per_epoch: mean(records.map((r) => r.wall_seconds)), epochs_measured: records.length, from: siblings.map((s) => s.dir), kind: 'sibling' as const };
+  const measured = { seconds_per_epoch: mean(records.map(epochSeconds)), epochs_measured: records.length, from: siblings.map((s) => s.dir), kind: 'sibling' as const };
   const stopped = siblings.filter((s) => s.complete).map((s) => s.records.length);
   const stopsEarly = run.experiment.training.stop_at_validation_accuracy !== null && stopped.length > 0;
   return { measured, done, complete, expectedEpochs: stopsEarly ? Math.min(epochs, Math.round(mean(stopped))) : epochs };
@@ -94,7 +98,7 @@ export function timePlan(runs: JobRun[], runsDir: string): TimePlan {
   const planned = runs.map((run): PlannedRun => {
     const { measured, done, complete, expectedEpochs } = measure(run, runsDir);
     const rate = measured?.seconds_per_epoch;
-    const doneSeconds = done.reduce((sum, r) => sum + r.wall_seconds, 0);
+    const doneSeconds = done.reduce((sum, r) => sum + epochSeconds(r), 0);
     const rest = complete ? 0 : Math.max(0, expectedEpochs - done.length);
     return {
       run: `${path.basename(path.dirname(run.dir))}/${path.basename(run.dir)}`,
