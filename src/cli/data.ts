@@ -63,7 +63,9 @@ export async function dataCommand(args: string[]): Promise<void> {
     const out = path.resolve(values.out ?? path.join('figures', `data-${name}-${split}.png`));
     requireWritableFile('--out', out, "the picture's folder", ['.png']);
     mkdirSync(path.dirname(out), { recursive: true });
-    const sheet = await kernel.call('data_contact_sheet', { name, split, count, out_png: out, data_dir: where.dataDir, seed: Number(values.seed) });
+    const seed = Number(values.seed);
+    if (!/^\d+$/.test(values.seed) || !Number.isSafeInteger(seed)) throw new UsageError(`--seed ${values.seed}: which samples to draw, a whole number >= 0`);
+    const sheet = await kernel.call('data_contact_sheet', { name, split, count, out_png: out, data_dir: where.dataDir, seed });
     console.log(`wrote ${sheet.path}: ${sheet.indices.length} ${name} ${split} samples, labels ${sheet.labels.join(' ')}`);
     return;
   }

@@ -14,6 +14,8 @@ export interface DoctorReport {
   matmulGflops: number | null;
   slowBlas: boolean;
   dataDir: string;
+  /** Where dataDir came from: --data-dir, PLADDER_DATA, ./data or ../shared/data. */
+  dataDirSource: string;
   datasets: { name: string; found: boolean; location: string; train: number | null; test: number | null; checksum: string }[];
 }
 
@@ -40,7 +42,8 @@ export async function doctor(device: string, dataDir?: string): Promise<DoctorRe
     fusedOps: env.fused_ops,
     matmulGflops: env.matmul_gflops,
     slowBlas: isSlowBlas(env),
-    dataDir: `${where.dataDir} (from ${where.source})`,
+    dataDir: where.dataDir,
+    dataDirSource: where.source,
     datasets,
   };
 }
@@ -59,7 +62,7 @@ export function formatDoctor(report: DoctorReport): string {
         : `${report.matmulGflops.toFixed(1)} GFLOP/s (1024x1024 float32)${report.slowBlas ? `  SLOW: below ${SLOW_BLAS_GFLOPS} with no optimised BLAS loaded; install OpenBLAS (Debian: apt-get install libopenblas0-pthread)` : '  ok'}`,
     ],
   ];
-  rows.push(['data dir', report.dataDir]);
+  rows.push(['data dir', `${report.dataDir} (from ${report.dataDirSource})`]);
   for (const d of report.datasets) {
     rows.push([d.name, d.found ? `found, ${d.train}/${d.test} examples, checksum ${d.checksum}  ${d.location}` : `not found in ${d.location} (pladder data says how to get it)`]);
   }

@@ -14,7 +14,7 @@ export function reportInterruptions(write: (text: string) => void = (text) => pr
           rmSync(dir.dir, { recursive: true, force: true });
           return `  ${dir.dir}: stopped before its first epoch ended; nothing kept (the same command starts it again)`;
         }
-        return `  ${dir.dir}: ${epochs} complete epoch(s) saved; continue it with 'pladder run --resume ${dir.dir}' (or the same command with --continue)`;
+        return `  ${dir.dir}: ${epochs} complete epoch(s) saved; continue it with the same command and --continue (or 'bin/pladder run --resume ${dir.dir}')`;
       });
       write(`\npladder: stopped by ${signal}.${lines.length ? `\n${lines.join('\n')}` : ' No run was in progress.'}\n`);
       process.exit(SIGNAL_EXIT[signal]); // 'exit' handlers end the kernels and release the run locks

@@ -47,11 +47,11 @@ commands:
                                    then SVG + PNG + table in figures/ (and docs/results.md for full runs);
                                    --no-train: draw from the runs as they stand, finished or not, training nothing
   data [--data-dir DIR] [--json]   each dataset: location, counts, checksum status, cache status
-  data show NAME [--split S] [--count N] [--out FILE.png]
+  data show NAME [--split S] [--count N] [--seed N] [--out FILE.png]
                                    a contact sheet of samples with their labels
   data download svhn [--split S] [--mirror URL]
                                    SVHN format 2 from the official site or a mirror (resumable, md5-checked)
-  record DIR [--section ID] [--note TEXT]
+  record DIR [--section ID] [--note TEXT] [--doc FILE]
                                    an experiment's runs (e.g. runs/ladder-mnist100, complete or not) as a section
                                    of docs/results.md: commands, machine, commit, errors by epoch, seeds' summary
   report [--out DIR] [--figures DIR]
@@ -114,7 +114,10 @@ async function dispatch(argv: string[]): Promise<void> {
   await command(rest);
 }
 
-/** One command's lines of the usage (its entries, with their continuation lines), and the shared options. */
+/** The commands that take the shared options (--device, --data-dir); the others refuse them. */
+const TAKES_SHARED_OPTIONS = new Set(['run', 'figure', 'reproduce', 'doctor', 'data']);
+
+/** One command's lines of the usage (its entries, with their continuation lines), and the shared options it takes. */
 function commandUsage(name: string): string {
   const lines = USAGE.split('\n');
   const own: string[] = [];
@@ -124,7 +127,8 @@ function commandUsage(name: string): string {
     else if (!/^ {3,}\S/.test(line)) inside = false;
     if (inside) own.push(line);
   }
-  return `usage: pladder ${name} [options]\n\n${own.join('\n')}\n\n${USAGE.slice(USAGE.indexOf('options:'))}`;
+  const shared = TAKES_SHARED_OPTIONS.has(name) ? `\n\n${USAGE.slice(USAGE.indexOf('options:'))}` : '\n';
+  return `usage: pladder ${name}${TAKES_SHARED_OPTIONS.has(name) ? ' [options]' : ''}\n\n${own.join('\n')}${shared}`;
 }
 
 async function main(argv: string[]): Promise<number> {

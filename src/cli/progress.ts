@@ -26,6 +26,9 @@ function terminalBars(title: string, stream: NodeJS.WriteStream): Bar {
       // Time left from the rate over the last ~2000 updates (kernels report every 0.2 s: about 7 minutes, several
       // epochs), not the last 10 s: an evaluation pause or a burst of load elsewhere must not swing it by hours.
       etaBuffer: 2000,
+      // Durations as the log lines write them ("1m 08s"); before any rate is known cli-progress's time left is a word
+      // ('NULL', 'INF'), which its own formatter cut into "NFs left".
+      formatTime: (seconds: number | string) => formatDuration(typeof seconds === 'number' ? seconds * 1000 : Number.NaN),
       fps: 5,
       clearOnComplete: false,
     },

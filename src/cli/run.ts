@@ -8,6 +8,7 @@ import { drawLearningCurve } from '../figures/learning-curve.js';
 import type { RenderedFigure } from '../figures/render.js';
 import { aggregate, describeDivergence, divergedError, runExperiments, type ExperimentOutcome } from '../runs/experiment.js';
 import { acquireRunLock } from '../runs/lock.js';
+import { runEnvironmentIfAny } from '../results/record.js';
 import { RunDirectory } from '../runs/run-dir.js';
 import { trainRun } from '../runs/runner.js';
 import { UsageError } from './exit.js';
@@ -29,6 +30,14 @@ export function formatOutcome(outcome: ExperimentOutcome, learningCurve: Rendere
   return lines.join('\n');
 }
 
+/** The CPU threads the run's steps used, so that a resume continues with its bits (README, "When results are
+ * bit-identical"): one for a seed trained in threads of a shared kernel (each its own BLAS thread), else the threads of
+ * the kernel that started it; undefined (the default) where environment.json does not say. */
+export function trainedThreads(dir: RunDirectory): number | undefined {
+  if (dir.readMetrics().at(-1)?.seed_threads) return 1;
+  return runEnvironmentIfAny(dir)?.kernel.threads;
+}
+
 export async function runCommand(args: string[]): Promise<void> {
   const parsed = parseTrainingArgs(args, { resume: true });
   const { positionals, experiment: options, where, dataDir, resume } = parsed;
@@ -40,7 +49,6 @@ export async function runCommand(args: string[]): Promise<void> {
     if (resume || !positionals.length) throw new UsageError('run --slurm: name the experiment files to submit, e.g. pladder run experiments/ladder-mnist100.yaml --slurm');
     return submitToSlurm('run', positionals, { ...parsed, slurm: parsed.slurm }, args);
   }
-  const kernel = kernelFor(options.device);
   const bar = progressBar('train');
   const events = barEvents(bar);
   try {
@@ -54,6 +62,7 @@ export async function runCommand(args: string[]): Promise<void> {
       if (existsSync(dir.file('environment.json'))) dir.readEnvironment();
       const release = acquireRunLock(dir.dir);
       try {
+        const kernel = kernelFor(options.device, { threads: trainedThreads(dir) });
         const result = await trainRun(kernel, dir, resolveDataLocation(dataDir ?? config.data_dir), events, { allowDivergence: options.allowDivergence ?? false });
         bar.stop();
         outcomes = [await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir)];
@@ -62,7 +71,7 @@ export async function runCommand(args: string[]): Promise<void> {
       }
     } else {
       if (!positionals.length) throw new UsageError('run: which experiment? e.g. pladder run experiments/ladder-mnist100.yaml [--quick]');
-      outcomes = await runExperiments(kernel, positionals.map((file) => loadExperiment(file)), where, options, events);
+      outcomes = await runExperiments(kernelFor(options.device), positionals.map((file) => loadExperiment(file)), where, options, events);
       bar.stop();
     }
     for (const outcome of outcomes) console.log(formatOutcome(outcome, await drawLearningCurve(outcome)));

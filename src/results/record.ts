@@ -98,9 +98,12 @@ export function provenanceLines(runs: { seed: number; environment: Environment; 
 
 const percent = (error: number) => `${(100 * error).toFixed(2)} %`;
 const unique = (values: string[]) => [...new Set(values)];
+/** The middle value; for an even count the mean of the two middle ones. */
 const median = (values: number[]) => {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.floor(sorted.length / 2)]! : NaN;
+  const middle = Math.floor(sorted.length / 2);
+  if (!sorted.length) return NaN;
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
 function summaryLine(label: string, summary: Summary): string {

@@ -177,7 +177,7 @@ async function runLocked(kernel: Kernel, plans: Plan[], where: DataLocation, opt
   for (const { dir } of plans.flatMap((plan) => plan.seeds)) {
     // (--fresh first: a damaged run is what it starts over)
     if (!options.continue && !options.fresh && dir.exists() && dir.hasProgress() && !dir.isComplete()) {
-      throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'pladder run --resume ${dir.dir}'), or start over with --fresh.`);
+      throw new RunExistsError(`${dir.dir} holds an unfinished run (${dir.readMetrics().length} epochs). Continue it with --continue (or 'bin/pladder run --resume ${dir.dir}'), or start over with --fresh.`);
     }
   }
   const toTrain = plans.map((plan) => ({ experiment: plan.effective, seeds: plan.seeds.filter(({ dir }) => options.fresh || !dir.isComplete()).map(({ seed }) => seed) }));

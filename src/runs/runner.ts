@@ -321,7 +321,8 @@ class RunProgress {
 
   label(epoch: number): string {
     const last = this.records.at(-1);
-    return `${this.runId} epoch ${epoch}/${this.training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}%` : ''}`;
+    // The error of the last epoch finished, said as such: while epoch N trains (its bar up to 100 %), N's is not known.
+    return `${this.runId} epoch ${epoch}/${this.training.epochs}${last ? `, test error ${(100 * last.test_error).toFixed(2)}% after epoch ${last.epoch}` : ''}`;
   }
 
   /** Records an epoch's metrics; true when the run ends with it (diverged, or at its validation target). */

@@ -46,7 +46,10 @@ export function latestSubmission(dir: string): string {
   if (existsSync(planFile(dir))) return dir;
   const root = path.join(dir, SLURM_FOLDER);
   const found = existsSync(root) ? readdirSync(root).filter((name) => existsSync(planFile(path.join(root, name)))).sort() : [];
-  if (!found.length) throw new SlurmError(`${dir}: no job was submitted with --slurm into this runs directory (no ${SLURM_FOLDER}/*/plan.json)`);
+  if (!existsSync(dir)) throw new SlurmError(`${dir}: no such runs directory; give the --runs-dir the job was submitted with (default runs)`);
+  if (!found.length) {
+    throw new SlurmError(`${dir}: no job was submitted with --slurm into this runs directory (no ${SLURM_FOLDER}/*/plan.json); for runs trained here, 'bin/pladder run FILE... --plan' (or figure/reproduce --plan) lists each run's epochs done and time left`);
+  }
   return path.join(root, found[found.length - 1]!);
 }
 

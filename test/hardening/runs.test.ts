@@ -134,7 +134,7 @@ describe('Ctrl-C and logs', () => {
     const stopped = await child;
     expect(stopped.exitCode).toBe(130);
     expect(stopped.stderr).toContain('pladder: stopped by SIGINT.');
-    expect(stopped.stderr).toMatch(new RegExp(`${run.dir}: [12] complete epoch\\(s\\) saved; continue it with 'pladder run --resume ${run.dir}'`));
+    expect(stopped.stderr).toMatch(new RegExp(`${run.dir}: [12] complete epoch\\(s\\) saved; continue it with the same command and --continue \\(or 'bin/pladder run --resume ${run.dir}'\\)`));
     // stderr is a pipe here, as in a log file: no bar drawing, no blank-line-separated copies.
     expect(stopped.stderr).not.toMatch(/\n\n\n/);
     expect(stopped.stderr).not.toContain('\u2588');
