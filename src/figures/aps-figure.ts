@@ -2,6 +2,7 @@
  * approach compared (the progressive ladder network, supervised -> supervised) and each noise scale, as the mean over
  * seeds with the range of the seeds. Measured on the finished runs (runs/perturbation.ts, kept in each aps.json). */
 import type { TopLevelSpec } from 'vega-lite';
+import { z } from 'zod';
 import { VEGA_LITE_SCHEMA } from './render.js';
 import { summarize } from '../analysis/stats.js';
 import type { Kernel } from '../bridge/index.js';
@@ -18,18 +19,20 @@ export interface ApsApproach {
   runs: ExistingRun[];
 }
 
-/** One bar: APS of `layer` of a column (source or target) for an approach and noise scale, over the seeds measured. */
-export interface ApsBar {
-  scale: string;
-  approach: string;
-  column: string;
-  layer: number;
+/** One bar: APS of `layer` of a column (source or target) for an approach and noise scale, over the seeds measured
+ * (figure6.json holds them; the report reads them back through this schema). */
+export const apsBarSchema = z.object({
+  scale: z.string(),
+  approach: z.string(),
+  column: z.string(),
+  layer: z.number(),
   /** Per seed: APS, or null where no column's noise at this layer changed the output within the range searched. */
-  seeds: { seed: number; aps: number | null; reaches_output: boolean }[];
-  mean: number | null;
-  min: number | null;
-  max: number | null;
-}
+  seeds: z.array(z.object({ seed: z.number(), aps: z.number().nullable(), reaches_output: z.boolean() })),
+  mean: z.number().nullable(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+});
+export type ApsBar = z.infer<typeof apsBarSchema>;
 
 export interface ApsFigureData {
   approaches: { label: string; experiment: string; runs: { seed: number; dir: string; measurements: ApsMeasurement[] }[] }[];

@@ -3,12 +3,11 @@
  * and each claim of the paper's section 4.2 and "Analysis and Discussion" with the verdict our data gives. */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { ApsBar } from '../figures/aps-figure.js';
 import { readFigureData, readFigureFile, type FigureData } from '../figures/figure-data.js';
 import { z } from 'zod';
 import { loadFigure } from '../figures/schema.js';
 import { seedsTable, summaryTable } from '../figures/tables.js';
-import { apsTable } from '../figures/aps-figure.js';
+import { apsBarSchema, apsTable } from '../figures/aps-figure.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
 import { variantOf, type Variant } from '../runs/runner.js';
@@ -33,11 +32,7 @@ interface Section {
 }
 
 /** What the report reads of figure6.json (its bars are shown and judged as written). */
-const apsFigureFileSchema = z.object({
-  title: z.string(),
-  paper: z.string(),
-  bars: z.array(z.object({ scale: z.string(), approach: z.string(), column: z.string(), layer: z.number(), seeds: z.array(z.object({ seed: z.number(), aps: z.number().nullable(), reaches_output: z.boolean() })), mean: z.number().nullable(), min: z.number().nullable(), max: z.number().nullable() })),
-});
+const apsFigureFileSchema = z.object({ title: z.string(), paper: z.string(), bars: z.array(apsBarSchema) });
 
 const DATASET_TITLES: Record<string, string> = { svhn: 'SVHN', 'mnist-m': 'MNIST-M (standing in for SVHN, which cannot be downloaded here)', mnist: 'MNIST' };
 
@@ -82,7 +77,7 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
   if (!present.length) throw new ReportError(`no figure in ${figuresDir} yet: draw them first (make reproduce, or bin/pladder reproduce --no-train from runs already trained)`);
   const figure5 = existsSync(figure('figure5')) ? readFigureData(figure('figure5')) : undefined;
   const figure7 = existsSync(figure('figure7')) ? readFigureData(figure('figure7')) : undefined;
-  const figure6 = existsSync(figure('figure6')) ? (readFigureFile(figure('figure6'), apsFigureFileSchema) as { title: string; paper: string; bars: ApsBar[] }) : undefined;
+  const figure6 = existsSync(figure('figure6')) ? readFigureFile(figure('figure6'), apsFigureFileSchema) : undefined;
   const target = loadExperiment(loadFigure(path.join(PROJECT_ROOT, 'experiments', 'figure5.yaml')).experiments[0]!.file).data.dataset;
   const otherData = Object.fromEntries(Object.entries(other).flatMap(([id, name]) => (name ? [[id, readFigureData(figure(name))]] : [])));
   const withData = (variant: { id: string; labels: number }) => ({ ...variant, data: readFigureData(figure(variant.id)) });
