@@ -21,7 +21,7 @@ from . import safe_load
 from .errors import KernelInputError
 
 # What to do about a checkpoint that is refused: the run directory holds its complete epochs in metrics.jsonl too.
-FIX = "delete it to train the run again from its first epoch (or start the run over: pladder run FILE --fresh)"
+FIX = "delete it to train the run again from its first epoch (or start the run over: bin/pladder run FILE --fresh)"
 
 # The optimiser's hyperparameters that the trainers' Adam reads in every step (optim.py), with the kind each has.
 _GROUP_KEYS = {"lr": "number", "betas": "pair", "eps": "number", "weight_decay": "number", "amsgrad": "bool"}

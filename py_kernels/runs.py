@@ -271,7 +271,7 @@ def _save_atomic(obj: object, path: str) -> None:
     """A run's torch file (checkpoint.pt, model.pt, column.pt), written atomically (data/atomic.py): on a full disk the
     previous file stays and the error says where and how to go on."""
     run_dir = os.path.dirname(os.path.abspath(path))
-    save_torch(obj, path, hint=f"free space on that disk and continue the run (pladder run --resume {run_dir}), or "
+    save_torch(obj, path, hint=f"free space on that disk and continue the run (bin/pladder run --resume {run_dir}), or "
                                f"give --runs-dir on another disk")
 
 
