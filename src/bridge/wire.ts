@@ -2,7 +2,7 @@
 import { z } from 'zod';
 
 /** Python's NaN and infinities arrive as this marker, never as bare JSON (which would kill Node's IPC parser). */
-export const nonFiniteSchema = z.object({ $nonfinite: z.enum(['NaN', 'Infinity', '-Infinity']) }).strict();
+export const nonFiniteSchema = z.object({ $nonfinite: z.literal(['NaN', 'Infinity', '-Infinity']) }).strict(); // a literal, not z.enum: tsc emits the enum's '-Infinity' key as [-Infinity], invalid in a .d.ts
 export type NonFinite = z.infer<typeof nonFiniteSchema>;
 
 /** A number that may be NaN or infinite, with that case explicit in the type. */
