@@ -173,7 +173,7 @@ def load_view(name: str, split: str, view: str, data_dir: str, cache_dir: Option
 def describe(name: str, data_dir: str, cache_dir: Optional[str] = None) -> dict:
     """A JSON-able report: where the files are, their md5 and checksum status, counts, train label counts, cache.
 
-    checksum: "ok" (MNIST, official bytes) | "official" (SVHN/MNIST-M, official bytes) | "unofficial" (another set,
+    checksum: "official" (the official bytes) | "unofficial" (SVHN/MNIST-M: another set of their format,
     e.g. a fixture subset) | "mismatch" (MNIST: not official, loading will refuse it; others: official size, other
     bytes) | "missing". Problems go to `errors` rather than raising, so a report can always be shown.
     """
@@ -196,7 +196,7 @@ def describe(name: str, data_dir: str, cache_dir: Optional[str] = None) -> dict:
             md5s.setdefault(split, []).append(digest)
             official = spec.official_md5[p.name]
             if spec.strict_md5:
-                entry["checksum"] = "ok" if digest == official else "mismatch"
+                entry["checksum"] = "official" if digest == official else "mismatch"
                 if digest != official:
                     errors.append(f"{p} has md5 {digest}, expected the official {official}; loading will refuse "
                                   f"it. {spec.fix_hint}")

