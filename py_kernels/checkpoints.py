@@ -70,9 +70,6 @@ def validate(state: Any, expected: Template, path: str) -> None:
                f"not written by pladder run, or was edited")
 
     # -- identity and schedule: the run's, from its config.json -----------------------------------------------------
-    if state["kind"] != reference["kind"]:
-        refuse(f"is for a {state['kind']!r} trainer, but the run's config.json builds a {reference['kind']!r} "
-               f"trainer")
     for key in ("epoch", "epochs_planned", "seed"):
         if not _is_int(state[key]):
             refuse(f"has {key} = {state[key]!r}, which is not an integer")
@@ -82,10 +79,7 @@ def validate(state: Any, expected: Template, path: str) -> None:
     if state["seed"] != reference["seed"]:
         refuse(f"is seed {state['seed']}'s, but the run is seed {reference['seed']} (its config.json and its "
                f"folder seed-{reference['seed']}); a checkpoint continues only the seed that wrote it")
-    for key in ("epochs_planned", "lr", "decay_fraction"):
-        if state[key] != reference[key]:
-            refuse(f"was trained with {key} = {state[key]}, but the run's config.json gives {key} = {reference[key]}; "
-                   f"it continues exactly only under the schedule it was trained with")
+    check_schedule(state, reference, refuse)
     if not 0 <= state["epoch"] <= state["epochs_planned"]:
         refuse(f"is at epoch {state['epoch']}, outside the run's {state['epochs_planned']} planned epochs "
                f"(0..{state['epochs_planned']})")
@@ -122,6 +116,18 @@ def validate(state: Any, expected: Template, path: str) -> None:
         _check_sampler(sampler, mine[name]["n"], f"samplers[{name!r}]", refuse)
     # `last_metrics`, the record of its last epoch, is checked where it is returned: the bridge validates every reply
     # against its zod schema (bridge/calls.ts), the one definition of an epoch record.
+
+
+def check_schedule(state: dict, reference: dict, refuse) -> None:
+    """`state` is a checkpoint of `reference`'s kind of trainer and schedule (epochs_planned, lr, decay_fraction): the
+    one rule, for a file read here and for a state handed to a trainer (Trainer.check_checkpoint)."""
+    if state.get("kind") != reference["kind"]:
+        refuse(f"is for a {state.get('kind')!r} trainer, but the run's config.json builds a {reference['kind']!r} "
+               f"trainer")
+    for key in ("epochs_planned", "lr", "decay_fraction"):
+        if state[key] != reference[key]:
+            refuse(f"was trained with {key} = {state[key]}, but the run's config.json gives {key} = {reference[key]}; "
+                   f"it continues exactly only under the schedule it was trained with")
 
 
 def _names(keys: Sequence[Any], limit: int = 4) -> str:

@@ -234,17 +234,14 @@ class Trainer(Evaluator):
                                                         for p in group["params"]])
 
     def check_checkpoint(self, state: dict, whose: str = "") -> None:
-        """A checkpoint this trainer can continue exactly: its kind and schedule; `whose` names it in the message
-        (e.g. "seed 2's ")."""
-        if state.get("kind") != self.kind:
-            raise KernelInputError(
-                f"{whose}checkpoint is for a {state.get('kind')!r} trainer, this is a {self.kind!r} trainer")
-        for key in ("epochs_planned", "lr", "decay_fraction"):
-            mine = getattr(self, {"lr": "base_lr"}.get(key, key))
-            if state[key] != mine:
-                raise KernelInputError(
-                    f"{whose}checkpoint was trained with {key}={state[key]}, this trainer has {key}={mine}; "
-                    f"build the trainer with the checkpoint's value to resume exactly")
+        """A checkpoint this trainer can continue exactly: its kind and schedule (checkpoints.check_schedule); `whose`
+        names it in the message (e.g. "seed 2's ")."""
+        def refuse(problem: str):
+            raise KernelInputError(f"{whose}checkpoint {problem}")
+
+        schedule = {"kind": self.kind, "epochs_planned": self.epochs_planned, "lr": self.base_lr,
+                    "decay_fraction": self.decay_fraction}
+        checkpoints.check_schedule(state, schedule, refuse)
 
     def load_state_dict(self, state: dict) -> None:
         self.check_checkpoint(state)

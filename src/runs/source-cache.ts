@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths.js';
 import { writeJsonAtomic } from '../util/atomic.js';
 import type { RunConfig } from './run-dir.js';
@@ -44,12 +45,12 @@ export function cachedSource(config: RunConfig, dir = sourceCacheDir(), log?: (l
   const file = path.join(entry, 'column.pt');
   if (!existsSync(file)) return undefined;
   const recorded = readSourceRecord(entry);
-  const runColumn = typeof recorded?.run === 'string' ? path.join(recorded.run, 'column.pt') : undefined;
+  const runColumn = recorded?.run === undefined ? undefined : path.join(recorded.run, 'column.pt');
   const original = runColumn && existsSync(runColumn) && statSync(runColumn).isFile() ? runColumn : undefined;
-  const expected = typeof recorded?.sha256 === 'string' ? recorded.sha256 : original ? sha256(original) : undefined;
-  if (expected === undefined || sha256(file) === expected) return file;
+  const expected = recorded?.sha256 ?? (original ? fileSha256(original) : undefined);
+  if (expected === undefined || fileSha256(file) === expected) return file;
   if (!repair) return undefined; // (a look before the job: the entry is repaired when the job reaches it, and says so)
-  if (original && sha256(original) === expected) {
+  if (original && fileSha256(original) === expected) {
     copyInto(original, file);
     log?.(`the cached source column ${file} was damaged; rebuilt from ${original}`);
     return file;
@@ -59,7 +60,17 @@ export function cachedSource(config: RunConfig, dir = sourceCacheDir(), log?: (l
   return undefined;
 }
 
-const sha256 = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+/** A file's sha256, read once per process while its size and mtime stay: a job asks for each source column of every
+ * run it plans, checks and trains (tens of MB each), not once. */
+const digests = new Map<string, { size: number; mtimeMs: number; digest: string }>();
+export function fileSha256(file: string): string {
+  const { size, mtimeMs } = statSync(file);
+  const known = digests.get(file);
+  if (known && known.size === size && known.mtimeMs === mtimeMs) return known.digest;
+  const digest = createHash('sha256').update(readFileSync(file)).digest('hex');
+  digests.set(file, { size, mtimeMs, digest });
+  return digest;
+}
 
 function copyInto(from: string, to: string): void {
   const temporary = `${to}.tmp-${process.pid}`;
@@ -67,10 +78,12 @@ function copyInto(from: string, to: string): void {
   renameSync(temporary, to);
 }
 
-function readSourceRecord(entry: string): { run?: unknown; sha256?: unknown } | undefined {
+/** What source.json says of an entry that is used here (a damaged or foreign one: nothing). */
+const sourceRecordSchema = z.object({ run: z.string().optional(), sha256: z.string().optional() });
+
+function readSourceRecord(entry: string): z.infer<typeof sourceRecordSchema> | undefined {
   try {
-    const json: unknown = JSON.parse(readFileSync(path.join(entry, 'source.json'), 'utf8'));
-    return typeof json === 'object' && json !== null ? (json as { run?: unknown; sha256?: unknown }) : undefined;
+    return sourceRecordSchema.safeParse(JSON.parse(readFileSync(path.join(entry, 'source.json'), 'utf8'))).data;
   } catch {
     return undefined;
   }
@@ -80,7 +93,7 @@ export function storeSource(config: RunConfig, columnFile: string, runDir: strin
   const target = path.join(dir, sourceKey(config));
   mkdirSync(target, { recursive: true });
   copyInto(columnFile, path.join(target, 'column.pt'));
-  writeJsonAtomic(path.join(target, 'source.json'), { experiment: config.experiment.name, seed: config.seed, quick: config.quick, run: runDir, sha256: sha256(path.join(target, 'column.pt')) });
+  writeJsonAtomic(path.join(target, 'source.json'), { experiment: config.experiment.name, seed: config.seed, quick: config.quick, run: runDir, sha256: fileSha256(path.join(target, 'column.pt')) });
   return path.join(target, 'column.pt');
 }
 

@@ -1,7 +1,6 @@
 /** Source columns of a progressive experiment: each `from: source` column becomes the column.pt of a trained run of
  * its source experiment, from the source cache when that exact training was done before, else trained now. */
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import type { DataLocation } from '../data/index.js';
 import { loadExperiment } from '../experiments/load.js';
@@ -9,7 +8,7 @@ import type { Experiment } from '../spec/experiment.js';
 import type { Column } from '../spec/progressive.js';
 import type { RunEvents } from './runner.js';
 import { applyQuick } from './runner.js';
-import { cachedSource } from './source-cache.js';
+import { cachedSource, fileSha256 } from './source-cache.js';
 
 export interface SourceContext {
   where: DataLocation;
@@ -69,7 +68,7 @@ export function columnFilesByContent(experiment: Experiment): Experiment {
   const columns = model.columns.map((column) => {
     const { weights } = column;
     if (weights.from !== 'file' || !existsSync(weights.path)) return column;
-    return { ...column, weights: { ...weights, path: `sha256:${createHash('sha256').update(readFileSync(weights.path)).digest('hex')}` } };
+    return { ...column, weights: { ...weights, path: `sha256:${fileSha256(weights.path)}` } };
   });
   return { ...experiment, model: { ...model, columns } };
 }

@@ -55,7 +55,7 @@ describe('pladder run --resume with a checkpoint.pt or config.json edited by han
     mkdirSync(path.dirname(dir), { recursive: true });
     cpSync(unfinished, dir, { recursive: true });
     const checkpoint = path.join(dir, 'checkpoint.pt');
-    if (edit) await python(`import torch\ns = torch.load(${py(checkpoint)})\n${edit}\ntorch.save(s, ${py(checkpoint)})`);
+    if (edit) await python(`import sys, torch\nsys.path.insert(0, ${py(PROJECT_ROOT)})\nfrom py_kernels import safe_load\ns = safe_load.load(${py(checkpoint)}, what='checkpoint', hint='')\n${edit}\ntorch.save(s, ${py(checkpoint)})`);
     return { dir, checkpoint, config: path.join(dir, 'config.json') };
   }
 
