@@ -1,9 +1,10 @@
 /** Reading an experiment file: YAML, then the schema; every problem reported with file, line, field and a fix. */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { buildGraph, formatPath, GraphError } from '../progressive/graph.js';
+import { buildGraph, GraphError } from '../progressive/graph.js';
 import { experimentSchema, type DataConfig, type Experiment, type Pool } from '../spec/experiment.js';
 import { SAME_DIGITS } from '../spec/names.js';
+import { formatPath } from '../util/field-path.js';
 import { InputFileError, parseYamlFile, readInputFile } from './yaml-file.js';
 
 /** An experiment file with problems (the name experiments and their tests use). */

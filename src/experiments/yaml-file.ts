@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
+import { formatPath } from '../util/field-path.js';
 
 export interface FileProblem {
   path: string;
@@ -104,7 +105,7 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document
     }
   }
   const at = offset === undefined ? undefined : lines.linePos(offset);
-  return { path: path.join('.'), line: at?.line, column: at?.col, message };
+  return { path: formatPath(issue.path), line: at?.line, column: at?.col, message };
 }
 
 export function nodeOffset(doc: Document, path: string[]): number | undefined {

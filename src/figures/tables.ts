@@ -35,10 +35,12 @@ export function summaryTable(data: FigureData): string {
   );
 }
 
-function sourceCell(source: SourceInfo): string {
+function sourceCell(source: SourceInfo, run: SeedRun): string {
   const name = source.experiment ? `${source.experiment} seed ${source.seed}` : source.column;
   const stop = source.stop_reason === 'validation_accuracy' ? ', stopped at its validation target' : '';
-  return `${name}: validation ${pct(source.validation_accuracy)}, test ${pct(source.test_accuracy)} (epoch ${source.epochs}${stop})`;
+  // Runs paired before sources took seed s + 1000 (src/runs/sources.ts): the same seed builds the same initial weights.
+  const coupled = source.experiment && source.seed === run.seed ? `; the run's own seed, so a fresh column of the run began at this column's initial weights` : '';
+  return `${name}: validation ${pct(source.validation_accuracy)}, test ${pct(source.test_accuracy)} (epoch ${source.epochs}${stop}${coupled})`;
 }
 
 /** Seconds as a person reads a duration: 41 s, 17.1 min, 42.7 h. */
@@ -66,7 +68,7 @@ function seedRow(approach: ApproachData, run: SeedRun): string[] {
     `${pct(best)} (epoch ${run.test_accuracy.indexOf(best) + 1})`,
     pct(run.validation_accuracy[last]),
     epochTimeCell(run, approach.planned_epochs),
-    run.sources.length ? run.sources.map(sourceCell).join('; ') : '-',
+    run.sources.length ? run.sources.map((source) => sourceCell(source, run)).join('; ') : '-',
   ];
 }
 

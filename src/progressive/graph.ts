@@ -4,7 +4,9 @@
  * from layer l of an earlier column feeds the pre-activation of layer l+1 of a later, trainable column. */
 import type { KernelColumn, KernelModel } from '../spec/kernel.js';
 import type { Adapter, Column, ProgressiveModel } from '../spec/progressive.js';
-import { closedLayers, depth, formatShape, inputView, layerShapes, units } from './shapes.js';
+import { outputProblem } from '../spec/names.js';
+import { formatPath } from '../util/field-path.js';
+import { closedLayers, depth, formatShape, layerShapes, units } from './shapes.js';
 
 export interface GraphProblem {
   /** Where, as a path into the experiment: ['model', 'laterals', 2, 'to', 'column']. */
@@ -12,7 +14,6 @@ export interface GraphProblem {
   message: string;
 }
 
-export const formatPath = (path: (string | number)[]) => path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
 
 export class GraphError extends Error {
   override readonly name = 'GraphError';
@@ -62,20 +63,12 @@ export function buildGraph(model: ProgressiveModel, path: (string | number)[] = 
     }
   });
   const last = model.columns.at(-1);
-  // Columns that read one view read the same input: a column (say, one read from a file) made for another input width
-  // cannot join them. Columns of different views (a ladder on flat784 beside an AlexNet on its features) read their own.
-  const inputs = (column: Column) => units(layerShapes(column)[0]!);
-  const firstOfView = new Map<string, Column>();
-  model.columns.forEach((column, i) => {
-    const view = inputView(column);
-    if (!firstOfView.has(view)) firstOfView.set(view, column);
-    const reference = last && inputView(last) === view ? last : firstOfView.get(view)!;
-    if (inputs(column) !== inputs(reference)) {
-      const field = column.architecture === 'fc' ? 'widths' : 'architecture';
-      problems.push({ path: [...path, 'columns', i, field], message: `column '${column.name}' takes ${inputs(column)} inputs but '${reference.name}' takes ${inputs(reference)}; columns that read one view (${view}) read the same input, so their first widths must agree` });
-    }
-  });
   if (last?.frozen) problems.push({ path: [...path, 'columns', model.columns.length - 1, 'frozen'], message: `the last column ('${last.name}') is the one trained on the target and cannot be frozen` });
+  const outputs = last && outputProblem(units(layerShapes(last).at(-1)!));
+  if (last && outputs) {
+    const field = { fc: 'widths', conv: 'channels', alexnet: 'head' }[last.architecture];
+    problems.push({ path: [...path, 'columns', model.columns.length - 1, field], message: `the last layer of '${last.name}' is the network's output and ${outputs}` });
+  }
 
   const declared: DeclaredLateral[] = model.laterals === 'all' ? allLaterals(model) : model.laterals === 'none' ? [] : model.laterals;
   const laterals: ResolvedLateral[] = [];

@@ -167,7 +167,7 @@ export async function runExperiments(kernel: Kernel, experiments: Experiment[], 
 interface Plan {
   effective: Experiment;
   seeds: { seed: number; dir: RunDirectory }[];
-  /** The experiment as each seed's run trains it (its sources found or trained: target seed s uses source seed s). */
+  /** The experiment as each seed's run trains it (its sources found or trained: target seed s uses source seed s + 1000). */
   resolved: Map<number, Promise<Experiment>>;
 }
 

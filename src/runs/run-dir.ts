@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { epochMetricsSchema } from '../bridge/calls.js';
 import { experimentSchema } from '../spec/experiment.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomic.js';
+import { formatPath } from '../util/field-path.js';
 import type { ApsMeasurement } from './perturbation.js';
 
 export const runConfigSchema = z.strictObject({
@@ -123,25 +124,33 @@ export class RunDirectory {
     writeJsonAtomic(this.file('environment.json'), environment);
   }
 
-  /** The records of completed epochs. A line that is not a JSON object (never written by pladder: the file is written
-   * whole and atomically) is refused, naming the file and line; an object that is not an epoch record is dropped. */
+  /** The records of completed epochs, 1, 2, 3, ... A line that is not such a record (never written by pladder: the
+   * file is written whole and atomically) is refused, naming the file, the line and what is wrong with it. */
   readMetrics(): EpochRecord[] {
     const file = this.file('metrics.jsonl');
     if (!existsSync(file)) return [];
-    return readFileSync(file, 'utf8')
+    const records: EpochRecord[] = [];
+    readFileSync(file, 'utf8')
       .split('\n')
-      .flatMap((line, i) => {
-        if (!line.trim()) return [];
+      .forEach((line, i) => {
+        if (!line.trim()) return;
+        const damaged = (what: string) => new RunDirectoryError(`${file}:${i + 1}: ${what}; the file is damaged: ${this.startOver()}`);
         let json: unknown;
         try {
           json = JSON.parse(line);
         } catch (error) {
-          throw new RunDirectoryError(`${file}:${i + 1}: not a JSON epoch record (${(error as Error).message}); the file is damaged: ${this.startOver()}`);
+          throw damaged(`not a JSON epoch record (${(error as Error).message})`);
         }
-        if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new RunDirectoryError(`${file}:${i + 1}: not a JSON epoch record (an object per line); the file is damaged: ${this.startOver()}`);
+        if (typeof json !== 'object' || json === null || Array.isArray(json)) throw damaged('not a JSON epoch record (an object per line)');
         const parsed = epochRecordSchema.safeParse(json);
-        return parsed.success ? [parsed.data] : [];
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw damaged(`not an epoch record: ${formatPath(issue.path) || 'the record'}: ${issue.message}`);
+        }
+        if (parsed.data.epoch !== records.length + 1) throw damaged(`the record of epoch ${parsed.data.epoch} where epoch ${records.length + 1}'s belongs`);
+        records.push(parsed.data);
       });
+    return records;
   }
 
   writeMetrics(records: EpochRecord[]): void {

@@ -19,8 +19,9 @@ export interface SourceContext {
   train(experiment: Experiment, seed: number): Promise<string>;
 }
 
-/** The seed of the source a column of run `seed` uses: its own when it names one, else the run's (paired sources). */
-export const sourceSeed = (weights: { seed?: number | undefined }, runSeed: number) => weights.seed ?? runSeed;
+/** The seed of the source a column of run `runSeed` uses: the one the experiment names, else the run's paired source's,
+ * `seed_offset` above it (src/spec/progressive.ts says why it is not 0). */
+export const sourceSeed = (weights: { seed?: number | undefined; seed_offset: number }, runSeed: number) => weights.seed ?? runSeed + weights.seed_offset;
 
 /** The experiment, as run `seed` trains it, with every `from: source` column replaced by `from: file` pointing at a
  * trained column. */

@@ -1,15 +1,19 @@
 /** The experiment file, as zod schemas that are also the TypeScript types. Defaults are explicit here and nowhere
  * else; every object is strict, so a misspelt key is an error rather than a silently ignored setting. */
 import { z } from 'zod';
-import { CLASSES, datasetNameSchema, FLAT784_FEATURES } from './names.js';
-import { channelsSchema, CONV_SMALL_CHANNELS, DEFAULT_WIDTHS, progressiveModelSchema, widthsSchema } from './progressive.js';
+import { CLASSES, datasetNameSchema, outputProblem } from './names.js';
+import { channelsSchema, CONV_SMALL_CHANNELS, DEFAULT_WIDTHS, flatInputWidthsSchema, progressiveModelSchema } from './progressive.js';
 
 export { CLASSES, DATASETS } from './names.js';
 
+/** A whole network's layer sizes end with its output, one unit per class; `example` is shown with the problem. */
+const classesLast = (example: readonly number[]) => (sizes: number[], ctx: z.RefinementCtx) => {
+  const problem = outputProblem(sizes.at(-1)!);
+  if (problem) ctx.addIssue({ code: 'custom', message: `the last layer is the output and ${problem}, e.g. [${example.join(', ')}]` });
+};
+
 /** A whole network's widths (a ladder's, an MLP's): it reads flat784 and its last layer is the classes' logits. */
-const networkWidthsSchema = widthsSchema
-  .refine((widths) => widths[0] === FLAT784_FEATURES, `the first width is the input: ${FLAT784_FEATURES} (a 28x28 digit, flattened), e.g. [${DEFAULT_WIDTHS.join(', ')}]`)
-  .refine((widths) => widths.at(-1) === CLASSES, `the last width is the output: one per class, ${CLASSES}, e.g. [${DEFAULT_WIDTHS.join(', ')}]`);
+const networkWidthsSchema = flatInputWidthsSchema.superRefine(classesLast(DEFAULT_WIDTHS));
 
 export const ladderModelSchema = z
   .strictObject({
@@ -31,7 +35,7 @@ export const ladderModelSchema = z
  * cost are at the top (py_kernels/models/conv_ladder.py). Its clean encoder is a 'conv' column. */
 export const convLadderModelSchema = z.strictObject({
   architecture: z.literal('conv_ladder'),
-  channels: channelsSchema.default(CONV_SMALL_CHANNELS),
+  channels: channelsSchema.superRefine(classesLast(CONV_SMALL_CHANNELS)).default(CONV_SMALL_CHANNELS),
   /** Std of the Gaussian noise on the input and on every normalised pre-activation of the corrupted path. */
   noise_std: z.number().nonnegative().default(0.3),
   /** lambda of the top layer's denoising cost, the only one (the reference's `--denoising-cost-x 0,...,0,1`). */

@@ -26,3 +26,7 @@ export const SAME_DIGITS: readonly (readonly [DatasetName, DatasetName])[] = [['
 
 /** Digits: every label budget is balanced over them. */
 export const CLASSES = 10;
+
+/** What a network's last layer must have: one output per class (the labels are 0..9); the problem, if any. */
+export const outputProblem = (units: number) =>
+  units === CLASSES ? undefined : `needs one unit per class (${CLASSES}), not ${units}`;

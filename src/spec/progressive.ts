@@ -1,12 +1,19 @@
 /** The progressive network as an experiment describes it: columns, lateral connections and their adapters. */
 import { z } from 'zod';
+import { FLAT784_FEATURES } from './names.js';
 
 /** The ladder's widths (Rasmus et al.): 784 inputs, five hidden layers, 10 classes. The one default for every
  * fully-connected network. */
 export const DEFAULT_WIDTHS = [784, 1000, 500, 250, 250, 250, 10];
 
-/** Input width first, classes last. */
+/** Input width first, classes last (the kernels take any: their tests build tiny networks). */
 export const widthsSchema = z.array(z.int().positive()).min(2);
+
+/** The widths of a fully-connected network an experiment declares: it reads the flat784 view. */
+export const flatInputWidthsSchema = widthsSchema.refine(
+  (widths) => widths[0] === FLAT784_FEATURES,
+  `the first width is the input: ${FLAT784_FEATURES} (a 28x28 digit, flattened), e.g. [${DEFAULT_WIDTHS.join(', ')}]`,
+);
 
 /** Conv-Small's channels (Rasmus et al. 2015): the output channels of its six layers, classes last. The one default for
  * every convolutional network. */
@@ -41,9 +48,13 @@ export const columnWeightsSchema = z.discriminatedUnion('from', [
     from: z.literal('source'),
     /** The source experiment's file, relative to this experiment's file. */
     experiment: z.string(),
-    /** The source's seed; by default the run's own (target seed s uses source seed s), so that the spread over seeds
-     * includes the sources' randomness. */
+    /** One source for every seed of the experiment. Without it each target seed has its own (`seed_offset`), so that
+     * the spread over seeds includes the sources' randomness. */
     seed: z.int().nonnegative().optional(),
+    /** Target seed s is built on source seed s + seed_offset. Not 0 by default: a network built from seed s starts
+     * from the same weights whatever it trains on, so with 0 a fresh target column begins at its own source column's
+     * initial weights (the protocol of the figures trained before 2026-11-29, kept for that ablation). */
+    seed_offset: z.int().nonnegative().default(1000),
   }),
   /** A column.pt written by an earlier run. */
   z.strictObject({ from: z.literal('file'), path: z.string() }),
@@ -66,7 +77,7 @@ export const fcColumnSchema = z.strictObject({
   name: columnName,
   /** The fully-connected batch-normalised encoder (the default). */
   architecture: z.literal('fc').default('fc'),
-  widths: widthsSchema.default(DEFAULT_WIDTHS),
+  widths: flatInputWidthsSchema.default(DEFAULT_WIDTHS),
   ...columnState,
 });
 

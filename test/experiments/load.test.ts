@@ -53,10 +53,10 @@ describe('experiment files', () => {
   it("lists a column's own keys for an unknown one: a conv column has channels, not widths", () => {
     const conv = VALID.replace('  architecture: ladder', '  architecture: progressive\n  columns:\n    - name: target\n      architecture: conv\n      widths: [784, 10]');
     const [problem] = problems(conv);
-    expect(problem).toMatchObject({ path: 'model.columns.0', line: 7 });
+    expect(problem).toMatchObject({ path: 'model.columns[0]', line: 7 });
     expect(problem?.message).toBe("unknown key 'widths'; allowed here: name, architecture, channels, weights, frozen, batch_norm");
     const unknown = problems(conv.replace('architecture: conv\n      widths: [784, 10]', 'architecture: resnet'));
-    expect(unknown[0]).toMatchObject({ path: 'model.columns.0.architecture', line: 6 });
+    expect(unknown[0]).toMatchObject({ path: 'model.columns[0].architecture', line: 6 });
   });
 
   it('refuses an unknown key, with its line and a suggestion', () => {
@@ -114,7 +114,24 @@ describe('experiment files', () => {
   it("refuses a ladder or MLP whose first width is not the 784 inputs or whose last is not the 10 classes (the kernel's tensor shapes said it)", () => {
     const mlp = (widths: string) => `name: m\nmodel: { architecture: mlp, widths: ${widths} }\ndata: { dataset: mnist, labels: 100 }\ntraining: { epochs: 1 }\n`;
     expect(problems(mlp('[100, 50, 10]'))[0]).toMatchObject({ path: 'model.widths', message: expect.stringContaining('the first width is the input: 784') });
-    expect(problems(mlp('[784, 50, 7]'))[0]).toMatchObject({ path: 'model.widths', message: expect.stringContaining('the last width is the output: one per class, 10') });
+    expect(problems(mlp('[784, 50, 7]'))[0]).toMatchObject({ path: 'model.widths', message: expect.stringContaining('the last layer is the output and needs one unit per class (10), not 7') });
     expect(problems(VALID.replace('architecture: ladder', 'architecture: ladder\n  widths: [784, 50, 9]\n  denoising_weights: [1, 1, 1]'))[0]).toMatchObject({ path: 'model.widths' });
+  });
+
+  it("refuses a conv Gamma-model or a progressive network whose output is not the 10 classes (the kernel's label check said it, without the file)", () => {
+    const conv = `name: c\nmodel: { architecture: conv_ladder, channels: [4, 4, 4, 4, 10, 5] }\ndata: { dataset: mnist, labels: 100 }\ntraining: { epochs: 1 }\n`;
+    expect(problems(conv)).toEqual([expect.objectContaining({ path: 'model.channels', line: 2, message: expect.stringContaining('the last layer is the output and needs one unit per class (10), not 5') })]);
+    const progressive = (target: string) => ['name: p', 'model:', '  architecture: progressive', '  columns:', `    - ${target}`, '  laterals: none',
+      'data: { dataset: mnist-m, labels: 100 }', 'training: { epochs: 1 }'].join('\n');
+    const outputs = [
+      ['{ name: t, widths: [784, 50, 5] }', 'widths', 5],
+      ['{ name: t, architecture: conv, channels: [4, 4, 4, 4, 10, 12] }', 'channels', 12],
+      ['{ name: t, architecture: alexnet, pretrained: false, head: [64, 3] }', 'head', 3],
+    ] as const;
+    for (const [target, field, units] of outputs) {
+      expect(problems(progressive(target))).toEqual([expect.objectContaining({ path: `model.columns[0].${field}`, line: 5,
+        message: `the last layer of 't' is the network's output and needs one unit per class (10), not ${units}` })]);
+    }
+    expect(() => parseExperiment(progressive('{ name: t, widths: [784, 50, 10] }'), 'exp.yaml')).not.toThrow();
   });
 });

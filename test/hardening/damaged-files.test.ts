@@ -23,6 +23,10 @@ const DAMAGE: [string, (text: string) => string][] = [
   ['a garbage line', (text) => `${text}this is not json\n`],
   ['a cut-off line', (text) => `${text}${text.slice(0, 40)}\n`],
   ['NaN', (text) => `${text}${text.trim().replace(/"lr":[^,]+/, '"lr":NaN')}\n`],
+  // JSON objects that are not the next epoch's record were dropped silently: the learning curve lost the epoch
+  ['an object that is not an epoch record', (text) => `${text}{"note": "an edit"}\n`],
+  ['a record without its test accuracy', (text) => `${text}${text.trim().replace(/"test_accuracy":[^,]+,/, '')}\n`],
+  ['the first epoch twice', (text) => `${text}${text}`],
 ];
 
 describe('a damaged run file', () => {

@@ -55,7 +55,7 @@ describe('a damaged source cache entry', () => {
     const again = await run('--fresh');
     expect(again.exitCode, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/was damaged and its run's column.pt is gone or changed; the cache entry .* was removed/);
-    expect(existsSync(path.join(runsDir, 'cache-source', 'seed-1', 'column.pt'))).toBe(true); // trained again
+    expect(existsSync(path.join(runsDir, 'cache-source', 'seed-1001', 'column.pt'))).toBe(true); // trained again
     expect(existsSync(cachedColumn())).toBe(true);
   });
 

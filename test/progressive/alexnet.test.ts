@@ -37,11 +37,17 @@ describe('the AlexNet column in the progressive spec', () => {
     ]);
   });
 
-  it('lets columns of different views read different inputs, and still holds columns of one view to one input width', () => {
+  it('lets columns of different views read different inputs, and holds every fc column to the flat784 view', () => {
     expect(() => buildGraph(model({ columns: [ladder, alexnet()] }))).not.toThrow(); // 784 grayscale beside 9216 features
-    expect(problems({ columns: [{ ...ladder, widths: [1024, 10] }, { name: 'target' }, alexnet()], laterals: 'none' })).toEqual([
-      "model.columns.1.widths: column 'target' takes 784 inputs but 'mnist' takes 1024; columns that read one view (flat784) read the same input, so their first widths must agree",
-    ]);
+    // every fc column reads 784 values, whichever column comes first: [1024, ...] is refused even where all agree
+    for (const widths of [[1024, 10], [1024, 500, 10]]) {
+      const parsed = progressiveModelSchema.safeParse({ architecture: 'progressive', columns: [{ ...ladder, widths }, { name: 'target', widths }, alexnet()], laterals: 'none' });
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`)).toEqual([
+        'columns.0.widths: the first width is the input: 784 (a 28x28 digit, flattened), e.g. [784, 1000, 500, 250, 250, 250, 10]',
+        'columns.1.widths: the first width is the input: 784 (a 28x28 digit, flattened), e.g. [784, 1000, 500, 250, 250, 250, 10]',
+      ]);
+    }
   });
 
   it('sends the kernel every AlexNet option, as its JSON Schema requires', () => {

@@ -33,18 +33,19 @@ describe('progressive graphs the kernel used to be the first to refuse', () => {
     expect(result.stderr).toContain(`${file}:9:7 model.laterals[1]: repeats laterals[0] (mnist layer 1 -> target layer 2)`);
   });
 
-  it('a frozen file column whose input width differs from the target\'s', async () => {
+  it('fc columns that do not read the 784 values of a flat784 digit, even where all of them agree', async () => {
     const file = experimentFile([
       '  columns:',
       '    - name: svhn-gray',
       '      widths: [1024, 500, 10]',
       '      weights: { from: file, path: column.pt }',
       '      frozen: true',
-      '    - { name: target }',
+      '    - { name: target, widths: [1024, 500, 10] }',
       '  laterals: none',
     ]);
     const result = await pladder(['run', file, '--device', 'cpu'], NO_PYTHON);
     expect(result.exitCode, result.stderr).toBe(2);
-    expect(result.stderr).toContain(`${file}:6:15 model.columns[0].widths: column 'svhn-gray' takes 1024 inputs but 'target' takes 784`);
+    expect(result.stderr).toContain(`${file}:6:15 model.columns[0].widths: the first width is the input: 784 (a 28x28 digit, flattened)`);
+    expect(result.stderr).toContain(`${file}:9:31 model.columns[1].widths: the first width is the input: 784`);
   });
 });

@@ -8,7 +8,7 @@ import { python } from '../helpers/data.js';
 
 const COLUMNS = [
   { name: 'fc', architecture: 'fc', widths: [784, 1000, 500, 250, 250, 250, 10] },
-  { name: 'fc-small', architecture: 'fc', widths: [12, 8, 4] },
+  { name: 'fc-small', architecture: 'fc', widths: [784, 8, 4] },
   { name: 'conv-small', architecture: 'conv' },
   { name: 'conv-narrow', architecture: 'conv', channels: [3, 4, 4, 5, 3, 4] },
   { name: 'alexnet', architecture: 'alexnet' },

@@ -50,10 +50,11 @@ describe('a transfer figure', () => {
     const runs = data.approaches[0].runs;
     expect(runs.map((r: { seed: number }) => r.seed)).toEqual([1, 2]);
     for (const run of runs) {
-      // Paired: target seed s on source seed s, whose own run directory gives the accuracies the JSON records.
+      // Paired: target seed s on source seed s + 1000 (never s, whose network starts from the target column's very
+      // weights), whose own run directory gives the accuracies the JSON records.
       expect(run.sources).toHaveLength(1);
       const [column] = run.sources;
-      expect(column).toMatchObject({ column: 'mnist', experiment: 'tiny-source', seed: run.seed, epochs: 2 });
+      expect(column).toMatchObject({ column: 'mnist', experiment: 'tiny-source', seed: run.seed + 1000, epochs: 2 });
       const last = new RunDirectory(column.run).readMetrics().at(-1)!;
       expect(column.validation_accuracy).toBe(last.validation_accuracy);
       expect(column.test_accuracy).toBe(last.test_accuracy);
@@ -69,7 +70,7 @@ describe('a transfer figure', () => {
       const [column] = run.sources;
       const seconds = run.epoch_seconds.reduce((a: number, b: number) => a + b, 0) / run.epoch_seconds.length;
       expect(run.epoch_seconds).toEqual(new RunDirectory(run.dir).readMetrics().map((r) => r.seconds));
-      const row = `| Progressive | ${run.seed} | 2 | ${pct(run.test_accuracy[1])} | ${pct(best)} (epoch ${run.test_accuracy.indexOf(best) + 1}) | n/a | ${duration(seconds)} | tiny-source seed ${run.seed}: validation ${pct(column.validation_accuracy)}, test ${pct(column.test_accuracy)} (epoch 2) |`;
+      const row = `| Progressive | ${run.seed} | 2 | ${pct(run.test_accuracy[1])} | ${pct(best)} (epoch ${run.test_accuracy.indexOf(best) + 1}) | n/a | ${duration(seconds)} | tiny-source seed ${run.seed + 1000}: validation ${pct(column.validation_accuracy)}, test ${pct(column.test_accuracy)} (epoch 2) |`;
       expect(section).toContain(row);
     }
     expect(section).toContain(`| Progressive | 2 | 2 | ${pct(data.approaches[0].final.mean)} (95% CI`);

@@ -6,8 +6,11 @@ import { resolveDataLocation } from '../../src/data/index.js';
 import { loadExperiment } from '../../src/experiments/load.js';
 import { applyQuick } from '../../src/runs/runner.js';
 import { sourceKey, storeSource } from '../../src/runs/source-cache.js';
-import { columnFilesByContent, resolveSources } from '../../src/runs/sources.js';
+import { columnFilesByContent, resolveSources, sourceSeed } from '../../src/runs/sources.js';
 import type { Experiment } from '../../src/spec/experiment.js';
+import { columnWeightsSchema } from '../../src/spec/progressive.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
+import { python } from '../helpers/data.js';
 
 describe('resolving the source columns of a progressive experiment', () => {
   it('announces a source by the experiment and column that take it (the pre-trained approach\'s column is "target")', async () => {
@@ -22,9 +25,9 @@ describe('resolving the source columns of a progressive experiment', () => {
       // Where a real job trains the source (runExperiment); here the run directory it would have made.
       train: async (source, seed) => (trained.push(`${source.name}/${seed}`), `/runs/${source.name}/seed-${seed}`),
     });
-    expect(trained).toEqual(['source-ladder-mnist100/1']);
-    expect(lines).toEqual(["transfer-mnistm-pretrained, column 'target': its weights come from source-ladder-mnist100 seed 1, which is trained first"]);
-    expect(resolved.model.architecture === 'progressive' && resolved.model.columns[0]!.weights).toEqual({ from: 'file', path: '/runs/source-ladder-mnist100/seed-1/column.pt' });
+    expect(trained).toEqual(['source-ladder-mnist100/1001']); // target seed 1's paired source: never seed 1 (sources.ts)
+    expect(lines).toEqual(["transfer-mnistm-pretrained, column 'target': its weights come from source-ladder-mnist100 seed 1001, which is trained first"]);
+    expect(resolved.model.architecture === 'progressive' && resolved.model.columns[0]!.weights).toEqual({ from: 'file', path: '/runs/source-ladder-mnist100/seed-1001/column.pt' });
   });
 });
 
@@ -83,5 +86,24 @@ describe('the key of a cached source column', () => {
     const set = { ...config, experiment: { ...experiment, training: { ...experiment.training, population_statistics: 1000 } } };
     expect(sourceKey(set)).not.toBe(sourceKey(config));
     expect(sourceKey({ ...config, seed: 3 })).not.toBe(sourceKey(config));
+  });
+});
+
+describe('the paired source of a target seed', () => {
+  it("never starts from the target column's initial weights (a network built from one seed starts alike whatever it trains on)", async () => {
+    // The supervised source (an MLP) of target seed s, and the target's fresh column, as the kernels build them.
+    const firstLayers = async (sourceOf: number) => JSON.parse(await python(`import json, sys; sys.path.insert(0, ${JSON.stringify(PROJECT_ROOT)})
+from py_kernels.models import build_model
+widths = [784, 1000, 500, 250, 250, 250, 10]
+source = build_model("mlp", widths=widths, seed=${sourceOf})
+column = {"name": "target", "architecture": "fc", "widths": widths, "batch_norm": True, "frozen": False, "weights": {"from": "init"}}
+target = build_model("progressive", spec={"columns": [column], "laterals": []}, seed=1)
+same = [bool((a == b).all()) for a, b in zip(source.state_dict().values(), target.columns[0].state_dict().values()) if a.dim() == 2]
+print(json.dumps(same))`));
+    expect(await firstLayers(1)).toEqual([true, true, true, true, true, true]); // what seed 1's source would have been
+    const weights = columnWeightsSchema.parse({ from: 'source', experiment: 'source-mlp-mnist.yaml' });
+    expect(weights.from === 'source' && sourceSeed(weights, 1)).toBe(1001);
+    expect(await firstLayers(1001)).toEqual([false, false, false, false, false, false]);
+    expect(sourceSeed({ seed: 7, seed_offset: 1000 }, 1)).toBe(7); // a source seed the experiment names is kept
   });
 });

@@ -32,7 +32,7 @@ describe('the time plan', () => {
     process.env.PLADDER_SOURCES = path.join(root, 'empty-source-cache');
     writeRun(path.join(runsDir, 'transfer-mnistm-ladder-sup-epochs3', 'seed-1'), [2, 2, 2], true);
     writeRun(path.join(runsDir, 'transfer-mnistm-ladder-sup-epochs3', 'seed-2'), [4], false);
-    writeRun(path.join(runsDir, 'source-ladder-mnist100', 'seed-1'), [10, 10], true); // stopped early, after 2 epochs
+    writeRun(path.join(runsDir, 'source-ladder-mnist100', 'seed-1001'), [10, 10], true); // stopped early, after 2 epochs
     // Not measurements of the target: a --quick run, and another experiment whose name starts like it.
     writeRun(path.join(runsDir, 'transfer-mnistm-ladder-sup-quick', 'seed-3'), [0.5], true);
     writeRun(path.join(runsDir, 'transfer-mnistm-ladder-sup-no-bn', 'seed-3'), [100], true);
@@ -48,7 +48,7 @@ describe('the time plan', () => {
     const byRun = Object.fromEntries(plan.runs.map((run) => [run.run, run]));
     expect(Object.keys(byRun)).toEqual([
       'transfer-mnistm-ladder-sup-epochs3/seed-1', 'transfer-mnistm-ladder-sup-epochs3/seed-2', 'transfer-mnistm-ladder-sup-epochs3/seed-3',
-      'source-ladder-mnist100/seed-1', 'source-ladder-mnist100/seed-2', 'source-ladder-mnist100/seed-3',
+      'source-ladder-mnist100/seed-1001', 'source-ladder-mnist100/seed-1002', 'source-ladder-mnist100/seed-1003',
     ]);
     expect(byRun['transfer-mnistm-ladder-sup-epochs3/seed-1']).toMatchObject({ epochs_done: 3, run_seconds: 6, left_seconds: 0 });
     // 1 epoch of 4 s done, 2 more at its own 4 s
@@ -58,8 +58,8 @@ describe('the time plan', () => {
     expect(third.measured).toMatchObject({ kind: 'sibling', seconds_per_epoch: 2.5, epochs_measured: 4 });
     expect(third).toMatchObject({ epochs_done: 0, run_seconds: 7.5, left_seconds: 7.5 });
     // The complete source took 20 s; the others are expected to stop where it did (2 epochs), not at its 150.
-    expect(byRun['source-ladder-mnist100/seed-1']).toMatchObject({ role: 'source', epochs: 2, epochs_done: 2, run_seconds: 20, left_seconds: 0 });
-    expect(byRun['source-ladder-mnist100/seed-2']).toMatchObject({ role: 'source', epochs: 2, epochs_done: 0, run_seconds: 20, left_seconds: 20 });
+    expect(byRun['source-ladder-mnist100/seed-1001']).toMatchObject({ role: 'source', epochs: 2, epochs_done: 2, run_seconds: 20, left_seconds: 0 });
+    expect(byRun['source-ladder-mnist100/seed-1002']).toMatchObject({ role: 'source', epochs: 2, epochs_done: 0, run_seconds: 20, left_seconds: 20 });
     expect(plan.total_run_seconds).toBeCloseTo(6 + 12 + 7.5 + 20 * 3);
     expect(plan.left_run_seconds).toBeCloseTo(8 + 7.5 + 20 + 20);
     expect(plan.unmeasured).toEqual([]);

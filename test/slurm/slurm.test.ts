@@ -47,7 +47,7 @@ describe.skipIf(!hasSlurm)('--slurm on a real Slurm', () => {
     const options = ['--quick', '--seeds', '1'];
     const submitted = await pladder(['run', ...TARGETS, ...options, '--runs-dir', runsDir, '--slurm', '--cpus-per-task', '1'], { ...env, PLADDER_SOURCES: path.join(base, 'sources') });
     expect(submitted.exitCode, submitted.stderr).toBe(0);
-    expect(submitted.stdout).toMatch(/stage sources: Slurm job \d+, 1 task\(s\): source-ladder-mnist100\/seed-1/);
+    expect(submitted.stdout).toMatch(/stage sources: Slurm job \d+, 1 task\(s\): source-ladder-mnist100\/seed-1001/);
     expect(submitted.stdout).toMatch(/stage targets: Slurm job \d+, 2 task\(s\)/);
 
     const dir = latestSubmission(runsDir);
