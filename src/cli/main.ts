@@ -148,7 +148,8 @@ async function main(argv: string[]): Promise<number> {
     if (!command) throw new UsageError(`unknown command '${name}'\n\n${USAGE}`);
     checkEnvironment();
     await command(rest);
-    return 0;
+    // `pladder task` reports its command's failure itself and leaves the code here: Slurm must see it (afterok)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
       return reportAndExitCode(new UsageError(`${name}: ${error.message}`));

@@ -41,6 +41,10 @@ export async function taskCommand(args: string[], dispatch: (argv: string[]) => 
   const dir = path.dirname(path.resolve(file));
   const started = new Date().toISOString();
   writeMarker(dir, stage.name, index, { host: hostname(), started, ended: null, exit_code: null });
+  // Stopped by a signal (scancel, Slurm's time limit: SIGTERM) the process exits from its handler, past the finally
+  // below: the marker records that end too, or `pladder status` would call the task running forever.
+  const onExit = (exitCode: number) => writeMarker(dir, stage.name, index, { host: hostname(), started, ended: new Date().toISOString(), exit_code: exitCode });
+  process.once('exit', onExit);
   console.log(`pladder task ${stage.name}[${index}] ${task.label}: pladder ${task.argv.join(' ')}`);
   let code = 0;
   try {
@@ -50,6 +54,7 @@ export async function taskCommand(args: string[], dispatch: (argv: string[]) => 
     code = reportAndExitCode(error); // said here, so that the marker and Slurm get the code the command would exit with
     process.exitCode = code;
   } finally {
+    process.removeListener('exit', onExit);
     writeMarker(dir, stage.name, index, { host: hostname(), started, ended: new Date().toISOString(), exit_code: code });
   }
 }

@@ -92,7 +92,8 @@ export function jobStatus(dir: string): { plan: SlurmPlan; tasks: TaskStatus[] }
       const base = { stage: stage.name, index, label: task.label };
       if (run?.isComplete() || (!run && marker?.exit_code === 0)) return { ...base, state: 'complete', detail: task.run_dir ?? 'done' };
       if (marker?.exit_code !== null && marker?.exit_code !== undefined) {
-        return { ...base, state: 'failed', detail: `exit code ${marker.exit_code} on ${marker.host}; log ${logFile(dir, stage.name, index)}` };
+        const stopped = { 130: ' (stopped by SIGINT)', 143: ' (stopped by SIGTERM: scancel, or the --time limit)' }[marker.exit_code] ?? '';
+        return { ...base, state: 'failed', detail: `exit code ${marker.exit_code}${stopped} on ${marker.host}; log ${logFile(dir, stage.name, index)}` };
       }
       if (marker) {
         const epochs = run?.readMetrics().length ?? 0;
