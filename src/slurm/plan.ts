@@ -80,7 +80,8 @@ export function planJob(command: SubmittedCommand, options: TaskOptions, where: 
   const runs = jobRuns(command.files, o, where.dataDir).filter((run) => run.toTrain);
   const task = (run: JobRun, variant: boolean): SlurmTask => ({
     label: `${run.experiment.name}/seed-${run.seed}`,
-    argv: ['run', run.file, '--seeds', String(run.seed), ...commonArgs(options, variant)],
+    // absolute: the batch scripts run in the project's folder, not the one the user typed the file's path in
+    argv: ['run', path.resolve(run.file), '--seeds', String(run.seed), ...commonArgs(options, variant)],
     run_dir: run.dir,
   });
   const sources = runs.filter((run) => run.role === 'source').map((run) => task(run, false));

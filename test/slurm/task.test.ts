@@ -1,13 +1,16 @@
-/** `pladder task` (what one Slurm array task runs), without Slurm: its exit status is the command's, so that a failed
+/** `pladder task` (what one Slurm array task runs) and --slurm's plan, without Slurm: its exit status is the command's, so that a failed
  * task fails its array job and the stages after it (sbatch --dependency=afterok) never start; and a task stopped by
- * SIGTERM (scancel, Slurm's time limit) records that it ended, so `pladder status` does not call it running forever. */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+ * SIGTERM (scancel, Slurm's time limit) records that it ended, so `pladder status` does not call it running forever;
+ * a file named relative to the user's folder reaches the tasks, which run in the project's folder. */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { jobStatus, markerFile } from '../../src/slurm/status.js';
 import { pladder } from '../helpers/cli.js';
-import { waitUntil } from '../helpers/processes.js';
+import { tinyExperimentFile } from '../helpers/experiments.js';
+import { VITE_NODE, waitUntil } from '../helpers/processes.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'pladder-task-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -51,5 +54,28 @@ describe('pladder task', () => {
     const [task] = jobStatus(dir).tasks;
     expect(task?.state).toBe('failed');
     expect(task?.detail).toContain('SIGTERM');
+  });
+});
+
+describe('run --slurm from another folder', () => {
+  it('the tasks name the experiment files the user gave relative to their folder by absolute path (the batch scripts cd to the project)', async () => {
+    const { dir: where, runsDir } = tinyExperimentFile({ architecture: 'mlp', epochs: 1, iterations: 5 });
+    const bin = path.join(root, 'relative', 'bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'sbatch'), '#!/bin/sh\necho 101\n');
+    chmodSync(path.join(bin, 'sbatch'), 0o755);
+    const result = await execa(VITE_NODE, [path.resolve('src/cli/main.ts'), 'run', 'tiny.yaml', '--quick', '--runs-dir', runsDir, '--slurm'], {
+      cwd: where,
+      reject: false,
+      env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+    });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const slurm = path.join(runsDir, '.slurm');
+    const plan = JSON.parse(readFileSync(path.join(slurm, readdirSync(slurm)[0]!, 'plan.json'), 'utf8')) as { stages: { name: string; tasks: { argv: string[] }[] }[] };
+    for (const stage of plan.stages) {
+      const file = stage.tasks[0]!.argv[1]!;
+      expect(path.isAbsolute(file), `${stage.name}: ${file}`).toBe(true);
+      expect(existsSync(file)).toBe(true);
+    }
   });
 });
