@@ -2,15 +2,19 @@ import { existsSync, statSync } from 'node:fs';
 import { writableDirProblem, writableFileProblem } from '../util/writable-dir.js';
 import { UsageError } from './exit.js';
 
+/** Options whose value is itself a list of options. */
+const OPTIONS_VALUED = new Set(['--sbatch-args']);
+
 /** Arguments as people type them: a negative number given to an option (`--epochs -3`) is that option's value, to be
- * judged by the option's own check, not Node's parseArgs "ambiguous option" error. */
+ * judged by the option's own check, not Node's parseArgs "ambiguous option" error; so is the value of an option that
+ * holds other options (`--sbatch-args '--account=lab --qos=normal'`, as the README writes it). */
 export function joinNegativeValues(args: string[], options: Record<string, { type: 'string' | 'boolean' }>): string[] {
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     const next = args[i + 1];
     const option = arg.startsWith('--') && !arg.includes('=') ? options[arg.slice(2)] : undefined;
-    if (option?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+    if (option?.type === 'string' && next !== undefined && (/^-\d/.test(next) || OPTIONS_VALUED.has(arg))) {
       joined.push(`${arg}=${next}`);
       i++;
     } else {

@@ -79,3 +79,17 @@ describe('run --slurm from another folder', () => {
     }
   });
 });
+
+describe('run --slurm --sbatch-args as the README writes it', () => {
+  it("--sbatch-args '--account=mylab --qos=normal' (a separate value starting with a dash) reaches sbatch", async () => {
+    const { file, runsDir } = tinyExperimentFile({ architecture: 'mlp', epochs: 1, iterations: 5 });
+    const bin = path.join(root, 'sbatch-args', 'bin');
+    const calls = path.join(root, 'sbatch-args', 'calls');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(path.join(bin, 'sbatch'), `#!/bin/sh\necho "$@" >> ${calls}\necho 101\n`);
+    chmodSync(path.join(bin, 'sbatch'), 0o755);
+    const result = await pladder(['run', file, '--quick', '--runs-dir', runsDir, '--slurm', '--sbatch-args', '--account=mylab --qos=normal'], { PATH: `${bin}:${process.env.PATH}` });
+    expect(result.exitCode, result.stderr).toBe(0);
+    for (const line of readFileSync(calls, 'utf8').trim().split('\n')) expect(line).toContain('--account=mylab --qos=normal');
+  });
+});
