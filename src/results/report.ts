@@ -15,6 +15,7 @@ import { machineStamp } from '../provenance/machine.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { fewLabelClaims, judgeClaims, otherColumnClaims, otherTransferClaim, OTHER_TRANSFER_FIGURES, type Claim } from './claims.js';
 import { table, writeSection } from './document.js';
+import { shownPath } from '../util/shown-path.js';
 
 export const REPORT_DIR = path.join(PROJECT_ROOT, 'docs', 'report');
 
@@ -69,7 +70,12 @@ function labelVariants(dir: string, id: string): { id: string; labels: number }[
 }
 
 /** Writes report.md and report.html into `dir`; returns their paths. */
-export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJECT_ROOT, 'figures')): Promise<{ markdown: string; html: string; claims: Claim[] }> {
+export async function writeReport(
+  dir = REPORT_DIR,
+  figuresDir = path.join(PROJECT_ROOT, 'figures'),
+  // figures/quick holds only --quick's figures (src/figures/make.ts): a check of the set-up, not a result
+  quick = path.resolve(figuresDir) === path.join(PROJECT_ROOT, 'figures', 'quick'),
+): Promise<{ markdown: string; html: string; claims: Claim[] }> {
   const figure = (name: string) => path.join(figuresDir, `${name}.json`);
   // The other columns' figures may exist only as shortened variants (figure-conv-epochs20.json): the longest is shown.
   const other = Object.fromEntries(OTHER_FIGURES.map((id) => [id, longestVariant(figuresDir, id)]));
@@ -104,7 +110,10 @@ export async function writeReport(dir = REPORT_DIR, figuresDir = path.join(PROJE
   const title = `Progressive Ladder Networks reproduced: MNIST -> ${DATASET_TITLES[target] ?? target}`;
   const unfinished = [figure5, figure7].some((d) => d && !d.complete);
   const intro = [
-    `Drawn ${stamp.date} at commit ${stamp.commit} from the figures' JSON in figures/ (every number here is read from those files).`,
+    `Drawn ${stamp.date} at commit ${stamp.commit} from the figures' JSON in ${shownPath(figuresDir, PROJECT_ROOT)}/ (every number here is read from those files).`,
+    ...(quick
+      ? ['These are --quick runs (2 short epochs, a test subset, one noise draw): a check that the set-up works end to end. Their numbers and verdicts say nothing about the paper; make reproduce (without QUICK=1) trains the real runs.']
+      : []),
     `Target domain: ${DATASET_TITLES[target] ?? target}.${unfinished ? ' Some runs are unfinished: the tables say which seeds ran how far.' : ''}`,
   ];
   const claimsTable = table(['section', 'claim', 'paper', 'ours', 'verdict'], claims.map((c) => [c.section, c.claim, c.paper, c.ours, `**${c.verdict}**`]));
