@@ -5,7 +5,7 @@ import { buildGraph, GraphError } from '../progressive/graph.js';
 import { experimentSchema, type DataConfig, type Experiment, type Pool } from '../spec/experiment.js';
 import { SAME_DIGITS } from '../spec/names.js';
 import { formatPath } from '../util/field-path.js';
-import { InputFileError, parseYamlFile, readInputFile } from './yaml-file.js';
+import { hasKeys, InputFileError, parseYamlFile, readInputFile } from './yaml-file.js';
 
 /** An experiment file with problems (the name experiments and their tests use). */
 export { InputFileError as ExperimentError, type FileProblem as ExperimentProblem } from './yaml-file.js';
@@ -24,7 +24,9 @@ export function loadExperiment(file: string): Experiment {
 }
 
 export function parseExperiment(text: string, file = '<experiment>'): Experiment {
-  const parsed = parseYamlFile(text, file, experimentSchema, 'experiment');
+  const figure = (value: unknown) =>
+    hasKeys(value, ['kind', 'experiments']) ? `this is a figure, not an experiment: draw it with 'bin/pladder figure ${file}'` : undefined;
+  const parsed = parseYamlFile(text, file, experimentSchema, 'experiment', figure);
   const problems = checkProgressive(parsed.data, file).map(({ path: at, message }) => {
     const pos = parsed.position(at);
     return { path: formatPath(at), line: pos?.line, column: pos?.column, message };

@@ -41,7 +41,14 @@ export interface ParsedFile<T> {
   position(path: (string | number)[]): { line: number; column: number } | undefined;
 }
 
-export function parseYamlFile<S extends z.ZodType>(text: string, file: string, schema: S, kind: string): ParsedFile<z.output<S>> {
+/** A file of the other kind (an experiment given where a figure is wanted, or the reverse): the one problem to name,
+ * instead of every field the two kinds do not share. */
+export type WrongKind = (value: unknown) => string | undefined;
+
+/** Whether `value` is a mapping with every one of `keys` at its top. */
+export const hasKeys = (value: unknown, keys: string[]) => typeof value === 'object' && value !== null && keys.every((key) => key in value);
+
+export function parseYamlFile<S extends z.ZodType>(text: string, file: string, schema: S, kind: string, wrongKind?: WrongKind): ParsedFile<z.output<S>> {
   const empty = (what: string) => new InputFileError(file, [{ path: '', line: 1, column: 1, message: `the file is empty${what}; an ${kind} is a YAML mapping (see the files in experiments/)` }], kind);
   if (!text.trim()) throw empty('');
   const lines = new LineCounter();
@@ -66,6 +73,8 @@ export function parseYamlFile<S extends z.ZodType>(text: string, file: string, s
     throw new InputFileError(file, [{ path: '', line: 1, column: 1, message: `YAML: ${(error as Error).message.split('\n')[0]}` }], kind);
   }
   const parsed = schema.safeParse(value);
+  const other = parsed.success ? undefined : wrongKind?.(value);
+  if (other) throw new InputFileError(file, [{ path: '', line: 1, column: 1, message: other }], kind);
   if (!parsed.success) throw new InputFileError(file, parsed.error.issues.map((issue) => describeIssue(issue, schema, doc, lines, value)), kind);
   return {
     data: parsed.data,

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { PROJECT_ROOT } from '../paths.js';
 import { shownPath } from '../util/shown-path.js';
-import { parseYamlFile, readInputFile } from '../experiments/yaml-file.js';
+import { hasKeys, parseYamlFile, readInputFile } from '../experiments/yaml-file.js';
 
 export const figureSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
@@ -21,7 +21,9 @@ export const figureSchema = z.strictObject({
 export type Figure = z.output<typeof figureSchema> & { file: string };
 
 export function loadFigure(file: string): Figure {
-  const { data } = parseYamlFile(readInputFile(file, 'figure'), file, figureSchema, 'figure');
+  const experiment = (value: unknown) =>
+    hasKeys(value, ['model', 'training']) ? `this is an experiment, not a figure: train it with 'bin/pladder run ${file}'; a figure lists experiments (experiments/figure5.yaml)` : undefined;
+  const { data } = parseYamlFile(readInputFile(file, 'figure'), file, figureSchema, 'figure', experiment);
   return {
     ...data,
     file: shownPath(file, PROJECT_ROOT),
