@@ -1,6 +1,6 @@
 /** Reading a YAML input file against a zod schema: every problem with file, line, column, field and a fix (an unknown
  * key gets a "did you mean"). Experiments and figures are both read this way. */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { formatPath } from '../util/field-path.js';
@@ -27,11 +27,30 @@ export class InputFileError extends Error {
   }
 }
 
+/** The largest experiment or figure file read: ours are a few KB; a larger one is not a hand-written input, and read
+ * whole (a 300 MB file, /dev/zero) it exhausted Node's heap. */
+export const INPUT_FILE_MAX_BYTES = 1 << 20;
+
 export function readInputFile(file: string, kind: string): string {
+  const refuse = (message: string) => new InputFileError(file, [{ path: '', line: undefined, column: undefined, message }], kind);
+  let fd: number;
   try {
-    return readFileSync(file, 'utf8');
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever and deaf to Ctrl-C.
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
-    throw new InputFileError(file, [{ path: '', line: undefined, column: undefined, message: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})` }], kind);
+    throw refuse(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw refuse(`is a directory; give the ${kind}'s YAML file`);
+    if (!stat.isFile()) throw refuse(`is not a regular file (a device, FIFO or socket); give the ${kind}'s YAML file`);
+    if (stat.size > INPUT_FILE_MAX_BYTES) throw refuse(`is ${stat.size} bytes, too large for an input file (${kind} files are a few KB; at most ${INPUT_FILE_MAX_BYTES} bytes are read): give the ${kind}'s YAML file`);
+    return readFileSync(fd, 'utf8');
+  } catch (error) {
+    if (error instanceof InputFileError) throw error;
+    throw refuse(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  } finally {
+    closeSync(fd);
   }
 }
 

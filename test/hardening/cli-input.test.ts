@@ -1,6 +1,7 @@
 /** Careless and hostile command lines and files: each ends in a message naming what is wrong, exit code 2, no stack
  * trace, and within a second or two (no kernel is started for any of them). */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, truncateSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -114,6 +115,18 @@ describe('malformed experiment files', () => {
     writeFileSync(bomb, `${levels.join('\n')}\nname: bomb\n`);
     await refused(['run', bomb], new RegExp(`${bomb}:1:1 YAML: Excessive alias count`));
   });
+
+  it('a huge file, a device, a FIFO or a folder is refused before it is read', async () => {
+    const huge = path.join(dir, 'huge.yaml');
+    writeFileSync(huge, 'name: huge\n');
+    truncateSync(huge, 3 << 20); // sparse: 3 MiB that take no disk; read whole, 300 MB exhausted Node's heap
+    const fifo = path.join(dir, 'fifo.yaml');
+    execFileSync('mkfifo', [fifo]); // read with no writer, it blocked forever, deaf to SIGTERM
+    await refused(['run', huge], new RegExp(`${huge} is 3145728 bytes, too large for an input file`));
+    await refused(['run', '/dev/zero'], /\/dev\/zero is not a regular file \(a device, FIFO or socket\)/); // once 16 GB of heap
+    await refused(['run', fifo], new RegExp(`${fifo} is not a regular file`));
+    await refused(['run', dir], new RegExp(`${dir} is a directory; give the experiment's YAML file`));
+  }, 30_000);
 
   it('an empty file says so, with a real location', async () => {
     const empty = path.join(dir, 'empty.yaml');
