@@ -75,6 +75,99 @@ _PICKLE.Unpickler = _RestrictedUnpickler
 _PICKLE.load = _restricted_load
 
 
+def _typed_storages() -> Dict[Any, int]:
+    """Each typed storage class (torch.FloatStorage...) with its element size."""
+    sizes = {}
+    for storage in torch._storage_classes:
+        try:
+            sizes[storage] = torch._utils._element_size(storage.dtype)
+        except (AttributeError, RuntimeError, TypeError):  # UntypedStorage, TypedStorage itself: no dtype
+            pass
+    return sizes
+
+
+_TYPED_STORAGES = _typed_storages()
+
+
+class _StorageName:
+    """A storage class as the size check's pass sees it: its element size; calling it builds nothing."""
+
+    def __init__(self, itemsize: int):
+        self.itemsize = itemsize
+
+    def __call__(self, *args, **kwargs) -> "_Inert":
+        return _Inert()
+
+
+class _Inert:
+    """What every allowed call returns in the size check's pass: nothing is built, and BUILD's state is dropped."""
+
+    def __setstate__(self, state) -> None:
+        pass
+
+
+class _DeclaredStorages(_RestrictedUnpickler):
+    """The check's pass over the pickle: the same allowlist, no tensor built, every storage's (key, bytes) noted.
+
+    torch reads a storage's record whole but gives the storage the size the pickle declares: declared larger than its
+    record, the tensors over it read (and a copy of them keeps) whatever memory follows, or fault."""
+
+    def __init__(self, file):
+        super().__init__(file, encoding="utf-8")
+        self.declared = []
+
+    def find_class(self, module: str, name: str) -> Any:
+        found = super().find_class(module, name)
+        if found is torch.UntypedStorage:
+            return _StorageName(1)
+        if found in _TYPED_STORAGES:
+            return _StorageName(_TYPED_STORAGES[found])
+        return found if found is collections.OrderedDict else (lambda *args, **kwargs: _Inert())
+
+    def persistent_load(self, saved_id: Any) -> _Inert:
+        if not (isinstance(saved_id, tuple) and len(saved_id) == 5 and isinstance(saved_id[1], _StorageName)
+                and isinstance(saved_id[4], int) and saved_id[4] >= 0):
+            raise pickle.UnpicklingError(f"a storage reference that is not torch's: {saved_id!r:.200}")
+        self.declared.append((saved_id[2], saved_id[4] * saved_id[1].itemsize))
+        return _Inert()
+
+
+def _check_storage_sizes(archive: zipfile.ZipFile, names: list) -> None:
+    """Each storage the pickle declares fits in its record (raises pickle.UnpicklingError, or RefusedGlobal)."""
+    if len(set(names)) != len(names):
+        raise pickle.UnpicklingError("a member name appears twice")
+    prefix = names[0].split("/")[0]  # torch looks every record up under the first member's folder
+    pass_ = _DeclaredStorages(io.BytesIO(archive.read(f"{prefix}/data.pkl")))
+    pass_.load()
+    for key, nbytes in pass_.declared:
+        record = f"{prefix}/data/{key}"
+        if record not in names:
+            raise pickle.UnpicklingError(f"a tensor's storage record data/{key} is missing")
+        if nbytes > archive.getinfo(record).file_size:
+            raise pickle.UnpicklingError(f"a storage is declared {nbytes} bytes but its record data/{key} holds "
+                                         f"{archive.getinfo(record).file_size}")
+
+
+def _check_views(obj: Any) -> None:
+    """No tensor views more elements than its storage holds (a stride of 0 over one stored number can declare a
+    terabyte that costs nothing until a network of its shape is built)."""
+    seen, stack = set(), [obj]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage() if hasattr(item, "untyped_storage") else item.storage()
+            if item.numel() * item.element_size() > storage.nbytes():
+                raise pickle.UnpicklingError(f"a tensor of shape {list(item.shape)} views {item.numel()} elements "
+                                             f"over a storage of {storage.nbytes()} bytes (overlapping strides)")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def _torch_load(buffer: io.BytesIO, map_location: Any) -> Any:
     if _LOAD_HONOURS_PICKLE_MODULE:
         # weights_only=False only because torch refuses a pickle_module with it; every name the file asks for is still
@@ -111,7 +204,11 @@ def load(path: str, *, what: str, hint: str, map_location: Any = "cpu") -> Any:
         raise KernelInputError(f"{what} {path} is a TorchScript archive (torch.jit.save), which holds code; "
                                f"refusing to load it; {hint}")
     try:
-        return _torch_load(io.BytesIO(data), map_location)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _check_storage_sizes(archive, names)
+        loaded = _torch_load(io.BytesIO(data), map_location)
+        _check_views(loaded)
+        return loaded
     except RefusedGlobal as refused:
         raise KernelInputError(
             f"{what} {path} holds a pickled object of type {refused.qualified}; column files and checkpoints may "

@@ -166,3 +166,78 @@ def test_a_damaged_byte_inside_the_file_is_reported(tmp_path):
 def test_a_missing_file_says_so(tmp_path):
     with pytest.raises(KernelInputError, match="cannot read checkpoint .*No such file"):
         _load(tmp_path / "absent.pt")
+
+
+class _Storage:
+    """Pickles as torch's reference to the storage record data/<key>, declared `numel` elements of float32."""
+
+    def __init__(self, key: str, numel: int):
+        self.key, self.numel = key, numel
+
+
+def _torch_zip(path, obj, records: dict) -> None:
+    """A file in torch's zip layout holding `obj` (its _Storage references as torch writes them) and `records`
+    (key -> bytes): how a crafted file is made, whatever torch.save would write."""
+    import io
+    import pickle
+    import zipfile
+
+    class Pickler(pickle.Pickler):
+        def persistent_id(self, o):
+            return ("storage", torch.FloatStorage, o.key, "cpu", o.numel) if isinstance(o, _Storage) else None
+
+    data = io.BytesIO()
+    Pickler(data, protocol=2).dump(obj)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", data.getvalue())
+        for key, raw in records.items():
+            archive.writestr(f"archive/data/{key}", raw)
+        archive.writestr("archive/version", "3\n")
+
+
+def _tensor(storage: _Storage, offset: int, size: tuple, stride: tuple) -> _Calls:
+    import collections
+    return _Calls(torch._utils._rebuild_tensor_v2, storage, offset, size, stride, False, collections.OrderedDict())
+
+
+def test_the_crafting_helper_writes_a_file_torch_reads(tmp_path):
+    values = torch.arange(6, dtype=torch.float32)
+    _torch_zip(tmp_path / "ok.pt", {"w": _tensor(_Storage("0", 6), 0, (2, 3), (3, 1))},
+               {"0": values.numpy().tobytes()})
+    assert torch.equal(_load(tmp_path / "ok.pt")["w"], values.view(2, 3))
+
+
+def test_a_storage_declared_larger_than_its_record_is_refused(tmp_path):
+    # torch gives the storage the declared size over the record's bytes: the tensor reads the memory after them
+    # (kept in the run's weights), or faults. 64 KB recorded, 64 MB declared: the last row lies far past the record.
+    rows = 16384
+    _torch_zip(tmp_path / "column.pt", {"layers.0.weight": _tensor(_Storage("0", 1024 * rows), 1024 * (rows - 1),
+                                                                   (16, 1024), (1024, 1))},
+               {"0": bytes(16 * 1024 * 4)})
+    with pytest.raises(KernelInputError) as refused:
+        _load_column_state(str(tmp_path / "column.pt"), "columns[0]")
+    message = str(refused.value)
+    assert str(tmp_path / "column.pt") in message and "is damaged" in message
+    assert f"declared {1024 * rows * 4} bytes but its record data/0 holds {16 * 1024 * 4}" in message
+
+
+def test_a_storage_with_no_record_is_refused(tmp_path):
+    _torch_zip(tmp_path / "c.pt", {"w": _tensor(_Storage("7", 4), 0, (4,), (1,))}, {"0": bytes(16)})
+    with pytest.raises(KernelInputError, match="storage record data/7 is missing"):
+        _load(tmp_path / "c.pt")
+
+
+def test_a_tensor_whose_strides_overlap_is_refused_before_a_network_of_its_shape_is_built(tmp_path):
+    # One stored number seen as a (10^7, 784) weight: 31 GB that an fc column of those widths would allocate.
+    _torch_zip(tmp_path / "column.pt", {"layers.0.weight": _tensor(_Storage("0", 1), 0, (10 ** 7, 784), (0, 0))},
+               {"0": bytes(4)})
+    with pytest.raises(KernelInputError, match=r"a tensor of shape \[10000000, 784\] views 7840000000 elements over "
+                                               r"a storage of 4 bytes"):
+        _load_column_state(str(tmp_path / "column.pt"), "columns[0]")
+
+
+def test_views_of_one_storage_as_torch_save_writes_them_load(tmp_path):
+    whole = torch.arange(12, dtype=torch.float32)
+    torch.save({"a": whole[:6].view(2, 3), "b": whole[6:], "t": whole.view(3, 4).t()}, tmp_path / "views.pt")
+    back = _load(tmp_path / "views.pt")
+    assert torch.equal(back["a"], whole[:6].view(2, 3)) and torch.equal(back["t"], whole.view(3, 4).t())
