@@ -1,5 +1,5 @@
 /** Reading an experiment file: YAML, then the schema; every problem reported with file, line, field and a fix. */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { buildGraph, GraphError } from '../progressive/graph.js';
 import { experimentSchema, type DataConfig, type Experiment, type Pool } from '../spec/experiment.js';
@@ -87,8 +87,11 @@ function checkProgressive(experiment: Experiment, file: string): { path: (string
         const shared = sharedDigits(loadExperiment(source).data, experiment.data);
         if (shared) problems.push({ path: [...at, 'experiment'], message: `${path.basename(source)} ${shared}` });
       }
-    } else if (column.weights.from === 'file' && !existsSync(path.resolve(path.dirname(file), column.weights.path))) {
-      problems.push({ path: [...at, 'path'], message: `the column file ${path.resolve(path.dirname(file), column.weights.path)} does not exist` });
+    } else if (column.weights.from === 'file') {
+      const columnFile = path.resolve(path.dirname(file), column.weights.path);
+      if (!existsSync(columnFile)) problems.push({ path: [...at, 'path'], message: `the column file ${columnFile} does not exist` });
+      // Hashed whole by --continue: a FIFO blocked it forever, /dev/zero filled the memory.
+      else if (!statSync(columnFile).isFile()) problems.push({ path: [...at, 'path'], message: `the column file ${columnFile} is not a regular file (a folder, device or FIFO); give a column.pt written by a run` });
     }
   });
   return problems;

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -133,5 +134,26 @@ describe('experiment files', () => {
         message: `the last layer of 't' is the network's output and needs one unit per class (10), not ${units}` })]);
     }
     expect(() => parseExperiment(progressive('{ name: t, widths: [784, 50, 10] }'), 'exp.yaml')).not.toThrow();
+  });
+});
+
+describe('a column file that is not a regular file', () => {
+  it('is refused with its field, before --continue would hash it (a FIFO blocked forever, /dev/zero filled memory)', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pladder-column-'));
+    const fifo = path.join(dir, 'column.pt');
+    execFileSync('mkfifo', [fifo]);
+    for (const column of [fifo, '/dev/zero', dir]) {
+      const file = path.join(dir, 'target.yaml');
+      writeFileSync(file, `name: target
+model:
+  architecture: progressive
+  columns:
+    - { name: source, weights: { from: file, path: ${column} }, frozen: true }
+    - { name: target }
+data: { dataset: mnist-m }
+training: { epochs: 1 }
+`);
+      expect(() => loadExperiment(file)).toThrow(new RegExp(`:5:\\d+ model.columns\\[0\\].weights.path: the column file ${column} is not a regular file`));
+    }
   });
 });
