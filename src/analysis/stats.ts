@@ -1,6 +1,6 @@
 /** Summary statistics over seeds: mean, sample standard deviation and a 95% confidence interval (Student's t). */
 
-// Two-sided 95% quantiles of Student's t, t(0.975; df) for df = 1..30; beyond 30 the normal 1.96 is within 2%.
+// Two-sided 95% quantiles of Student's t, t(0.975; df) for df = 1..30 (tables); beyond, the Cornish-Fisher expansion.
 const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
 
 export interface Summary {
@@ -13,9 +13,22 @@ export interface Summary {
   max: number;
 }
 
+/** t(0.975; df) beyond the table: Abramowitz and Stegun 26.7.5 around the normal quantile, within 1e-5 from df 10
+ * on (the normal 1.96 itself was 4% narrow at df 31). */
+function cornishFisher975(df: number): number {
+  const z = 1.959963984540054;
+  const g = [
+    (z ** 3 + z) / 4,
+    (5 * z ** 5 + 16 * z ** 3 + 3 * z) / 96,
+    (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / 384,
+    (79 * z ** 9 + 776 * z ** 7 + 1482 * z ** 5 - 1920 * z ** 3 - 945 * z) / 92160,
+  ];
+  return g.reduce((t, gk, k) => t + gk / df ** (k + 1), z);
+}
+
 export function tQuantile975(degreesOfFreedom: number): number {
   if (degreesOfFreedom < 1) return Number.NaN;
-  return T975[degreesOfFreedom - 1] ?? 1.96;
+  return T975[degreesOfFreedom - 1] ?? cornishFisher975(degreesOfFreedom);
 }
 
 export function summarize(values: readonly number[]): Summary {
