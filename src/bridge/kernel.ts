@@ -292,7 +292,10 @@ export class Kernel {
     if (typeof reply !== 'string') {
       throw new KernelError('BAD_REPLY', `Kernel call '${name}' replied with a ${typeof reply}, not the JSON string api.dispatch returns.`, { call: name, device: this.device });
     }
-    const envelope = envelopeSchema.parse(JSON.parse(reply));
+    const envelope = parseEnvelope(reply);
+    if (!envelope) {
+      throw new KernelError('BAD_REPLY', `Kernel call '${name}' replied ${JSON.stringify(reply.slice(0, 200))}, not the JSON envelope api.dispatch writes`, { call: name, device: this.device });
+    }
     if (!envelope.ok) {
       const python = envelope.error;
       throw new KernelError('PYTHON_EXCEPTION', `Kernel call '${name}' raised ${python.type}: ${python.message}`, { call: name, device: this.device, python });
@@ -345,5 +348,15 @@ function isWritableDir(dir: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/** api.dispatch's reply as its envelope, or undefined where it is not one (not JSON, or not of that shape). */
+export function parseEnvelope(reply: string) {
+  try {
+    const parsed = envelopeSchema.safeParse(JSON.parse(reply));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
 }

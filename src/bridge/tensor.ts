@@ -2,6 +2,7 @@
 import { closeSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { DType } from './calls.js';
+import { KernelError } from './errors.js';
 import type { Kernel } from './kernel.js';
 
 export interface TypedArrays {
@@ -26,9 +27,20 @@ const constructors = {
   uint8: Uint8Array,
 } as const;
 
-/** Copies the kernel's tensor `name` into a typed array. */
+/** Copies the kernel's tensor `name` into a typed array. The kernel says where it wrote the bytes and how many: a file
+ * outside this kernel's exchange folder is neither read nor removed, and the count must be the shape's. */
 export async function pullTensor(kernel: Kernel, name: string): Promise<Tensor> {
   const meta = await kernel.call('tensor_export', { name });
+  const exchange = await kernel.exchangeDir;
+  const inside = path.relative(exchange, path.resolve(meta.path));
+  if (!inside || inside.startsWith('..') || path.isAbsolute(inside)) {
+    throw new KernelError('BAD_REPLY', `Kernel call 'tensor_export' wrote tensor '${name}' to ${meta.path}, outside the kernel's exchange folder ${exchange}; it was neither read nor removed`, { call: 'tensor_export' });
+  }
+  const expected = meta.shape.reduce((a, b) => a * b, 1) * constructors[meta.dtype].BYTES_PER_ELEMENT;
+  if (meta.bytes !== expected) {
+    rmSync(meta.path, { force: true });
+    throw new KernelError('BAD_REPLY', `Kernel call 'tensor_export' gave tensor '${name}' as ${meta.bytes} bytes, but ${meta.dtype} of shape [${meta.shape.join(', ')}] is ${expected}`, { call: 'tensor_export' });
+  }
   try {
     const buffer = readWhole(meta.path, meta.bytes);
     const data = new constructors[meta.dtype](buffer);
