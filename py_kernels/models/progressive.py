@@ -140,11 +140,17 @@ def _load_column_state(path: str, where: str) -> Dict[str, torch.Tensor]:
     if isinstance(state, dict) and any(isinstance(k, str) and k.startswith("encoder.") for k in state):
         state = {k[len("encoder."):]: v for k, v in state.items() if k.startswith("encoder.")}
     if not isinstance(state, dict) or not state:
-        raise _fail(f"{where}.weights.path", f"{path!r} is not a column file (no tensors by name); "
-                                             f"write it with training.source_column_state")
+        raise _fail(f"{where}.weights.path", f"{path!r} is not a column file (no tensors by name); give the "
+                                             f"column.pt a run wrote (runs/NAME/seed-N/column.pt)")
     bad = sorted(k for k, v in state.items() if not isinstance(v, torch.Tensor) or v.dtype != torch.float32)
     if bad:
         raise _fail(f"{where}.weights.path", f"{path!r} holds non-float32 tensors {bad[:4]}; save float32 weights")
+    # A frozen column of NaN or infinite weights makes every loss non-finite: the run would be called diverged and
+    # told to lower its learning rate, when the file is what is wrong.
+    non_finite = sorted(k for k, v in state.items() if not bool(torch.isfinite(v).all()))
+    if non_finite:
+        raise _fail(f"{where}.weights.path", f"{path!r} holds NaN or infinite values in {non_finite[:4]}; a column "
+                                             f"of a diverged run cannot serve: give the column.pt of a finished one")
     return state
 
 
