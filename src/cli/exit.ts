@@ -48,8 +48,9 @@ export function reportAndExitCode(error: unknown): number {
   }
   if (error instanceof KernelError) {
     // Bad input or bad data is the user's to fix: the message says how; the traceback only helps us (PLADDER_DEBUG=1).
+    // Its message names the file or field and the fix; which kernel call found it is ours to know (PLADDER_DEBUG=1).
     const userFixable = error.python !== undefined && USER_FIXABLE_PYTHON_ERRORS.has(error.python.type);
-    process.stderr.write(`pladder: ${userFixable && !process.env.PLADDER_DEBUG ? error.shortMessage : error.message}\n`);
+    process.stderr.write(`pladder: ${userFixable && !process.env.PLADDER_DEBUG ? error.python!.message : error.message}\n`);
     return userFixable ? 2 : EXIT_CODES[error.code];
   }
   const refused = fileSystemRefusal(error);
