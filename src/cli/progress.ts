@@ -1,6 +1,7 @@
 /** Progress bars with time left, fed by the kernel's progress events (or by the epoch loop). */
 import cliProgress from 'cli-progress';
 import type { ProgressEvent } from '../bridge/index.js';
+import { POOL_LANE } from '../runs/experiment.js';
 
 export interface Bar {
   /** Moves the bar of `lane` (one line per lane, e.g. per run; created on first use). */
@@ -66,21 +67,27 @@ interface Lane {
 }
 
 /** Progress for a log: `title 42% | label | 3m 10s elapsed, 4m 20s left`, one line per lane that moved, every
- * `everyMs`, and once when a lane finishes. */
+ * `everyMs`, and once when a lane finishes. In a pool (a POOL_LANE beside the runs' lanes) the title's percentage and
+ * time left are the whole job's: a run's own line reads `title | label | 42% of the run, 1m 05s left`, and a run that
+ * ends is followed by the job's line. */
 export function progressLines(title: string, write: (text: string) => void, everyMs = 30_000, now: () => number = Date.now): Bar {
   const lanes = new Map<string, Lane>();
   const started = now();
   let lastPrint = started;
-  const line = (lane: Lane) => {
+  const line = (lane: Lane, key: string) => {
     const t = now();
     const rate = (lane.done - lane.since.done) / Math.max(1, t - lane.since.at);
     const left = lane.done >= lane.total ? 0 : rate > 0 ? (lane.total - lane.done) / rate : Number.NaN;
     const percent = lane.total > 0 ? Math.floor((100 * lane.done) / lane.total) : 0;
+    if (key !== POOL_LANE && lanes.has(POOL_LANE)) {
+      return `${title} | ${lane.label}${lane.done >= lane.total ? '' : ` | ${percent}% of the run, ${formatDuration(left)} left`}\n`;
+    }
     return `${title} ${percent}% | ${lane.label} | ${formatDuration(t - started)} elapsed, ${formatDuration(left)} left\n`;
   };
   // Lanes whose end was printed: a run reports its end more than once (its last iteration, then its result), and a
   // lane made again by the later reports would be printed as done every `everyMs` to the end of the job.
   const ended = new Set<string>();
+  let poolDue = false; // a run ended: the job's next line is printed at once
   const update = (done: number, total: number, label = '', key = '') => {
     if (done >= total && ended.has(key)) return;
     ended.delete(key); // going again (a run retried from its last epoch)
@@ -88,12 +95,16 @@ export function progressLines(title: string, write: (text: string) => void, ever
     Object.assign(lane, { done, total, label });
     lanes.set(key, lane);
     if (done >= total) {
-      write(line(lane));
+      write(line(lane, key));
       lanes.delete(key);
       ended.add(key);
+      poolDue = key !== POOL_LANE && lanes.has(POOL_LANE);
+    } else if (key === POOL_LANE && poolDue) {
+      poolDue = false; // the job's line, with the run that just ended counted (the pool reports right after its run)
+      write(line(lane, key));
     } else if (now() - lastPrint >= everyMs) {
       lastPrint = now();
-      for (const each of lanes.values()) write(line(each));
+      for (const [each, eachLane] of lanes) write(line(eachLane, each));
     }
   };
   return {

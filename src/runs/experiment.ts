@@ -318,6 +318,9 @@ async function seedGroups(kernel: Kernel, plan: Plan, onCpu: boolean, log?: (lin
   return [unfinished, ...singles.filter(([i]) => !unfinished.includes(i!))];
 }
 
+/** The progress lane of a pool's whole job (each run reports in its own lane, by its run id). */
+export const POOL_LANE = 'all runs';
+
 /** For a pool of several runs, one more progress line: the iterations done over all of them, so that the time left
  * is the whole job's, not the current run's. Returns the events that job `i` reports through. */
 export function poolProgress(events: RunEvents, runs: { done: number; total: number }[]): (job: number) => RunEvents {
@@ -326,7 +329,7 @@ export function poolProgress(events: RunEvents, runs: { done: number; total: num
   const total = runs.reduce((sum, run) => sum + run.total, 0);
   const report = () => {
     const ended = done.filter((d, i) => d >= runs[i]!.total).length;
-    events.progress(done.reduce((a, b) => a + b, 0), total, `${ended} of ${runs.length} runs done`, 'all runs');
+    events.progress(done.reduce((a, b) => a + b, 0), total, `${ended} of ${runs.length} runs done`, POOL_LANE);
   };
   report();
   return (job) => ({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { progressLines } from '../../src/cli/progress.js';
+import { POOL_LANE } from '../../src/runs/experiment.js';
 
 describe('progress lines for a log', () => {
   const lines = () => {
@@ -35,5 +36,25 @@ describe('progress lines for a log', () => {
     at(30_000);
     bar.update(5, 10, 'again', 'a');
     expect(written).toEqual(['job 100% | done | 0s elapsed, 0s left', 'job 50% | again | 30s elapsed, 2m 30s left']);
+  });
+
+  it("in a pool, gives the job's percentage and time left to the job's line only, and prints it when a run ends", () => {
+    const { bar, written, at } = lines();
+    bar.update(0, 20, '0 of 2 runs done', POOL_LANE);
+    bar.update(0, 10, 'run a', 'a');
+    bar.update(0, 10, 'run b', 'b');
+    at(30_000);
+    bar.update(5, 10, 'run a', 'a');
+    bar.update(5, 20, '0 of 2 runs done', POOL_LANE);
+    at(60_000);
+    bar.update(10, 10, 'run a done', 'a');
+    bar.update(10, 20, '1 of 2 runs done', POOL_LANE);
+    expect(written).toEqual([
+      'job 0% | 0 of 2 runs done | 30s elapsed, unknown left',
+      'job | run a | 50% of the run, 30s left',
+      'job | run b | 0% of the run, unknown left',
+      'job | run a done',
+      'job 50% | 1 of 2 runs done | 1m 00s elapsed, 1m 00s left',
+    ]);
   });
 });
