@@ -44,9 +44,16 @@ function planTable(plan: TimePlan): string {
 }
 
 function totals(plan: TimePlan, workers: number): string {
+  if (plan.unmeasured.length === plan.runs.length) {
+    // Nothing to add up: a sum of 0 s would read as a plan that takes no time.
+    return `${plan.runs.length} runs, none with an epoch measured on this machine, so their time here is unknown. ` +
+      `docs/results.md, section reproduce-time, gives the time a full make reproduce took where it was measured; train ` +
+      `one epoch of a run here (--epochs 1) and this plan counts the rest from it.`;
+  }
   const missing = plan.unmeasured.length ? `\nNot measured here, so not in these times: ${plan.unmeasured.join(', ')}.` : '';
+  const measured = plan.unmeasured.length ? ` (the ${plan.runs.length - plan.unmeasured.length} measured runs only)` : '';
   return (
-    `${plan.runs.length} runs. From scratch: ${hours(plan.total_run_seconds)} of run time one after another, about ` +
+    `${plan.runs.length} runs. From scratch${measured}: ${hours(plan.total_run_seconds)} of run time one after another, about ` +
     `${hours(plan.total_run_seconds / workers)} with ${workers} side by side. Left to train: ${hours(plan.left_run_seconds)}, ` +
     `about ${hours(plan.left_run_seconds / workers)} with ${workers} side by side.${missing}\n` +
     `Each epoch counts as long as it took where it was measured, under whatever else ran beside it; the ` +

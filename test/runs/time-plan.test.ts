@@ -91,6 +91,8 @@ describe('the time plan', () => {
     if (!after.equals(before)) writeFileSync(recorded, before); // the committed record, put back if the check fails
     expect(result.exitCode, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/not recorded: (\d+) of \1 runs have no epoch measured here/);
+    expect(result.stdout).toMatch(/\d+ runs, none with an epoch measured on this machine, so their time here is unknown/);
+    expect(result.stdout).not.toContain('From scratch'); // a sum of nothing read as "0s of run time
     expect(after.equals(before)).toBe(true);
     expect(existsSync(doc)).toBe(false);
   }, 60_000);
