@@ -120,6 +120,11 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document
       .join('; ');
     if (allowed.length) message += `; allowed here: ${allowed.join(', ')}`;
     offset = keyOffset(doc, path, issue.keys[0] ?? '') ?? offset;
+  } else if (choices(issue).length > 1 && typeof doc.getIn(path) === 'string') {
+    // A misspelt name among fixed choices (an architecture, a dataset): the closest one, then them all.
+    const received = doc.getIn(path) as string;
+    const guess = closest(received, choices(issue));
+    message = `unknown value '${received}'${guess ? ` (did you mean '${guess}'?)` : ''}; one of: ${choices(issue).join(', ')}`;
   } else if (issue.code === 'invalid_type' && doc.getIn(path) === undefined) {
     message = `missing: this field is required (${issue.expected})`;
     offset = nodeOffset(doc, path.slice(0, -1));
@@ -134,6 +139,12 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document
   }
   const at = offset === undefined ? undefined : lines.linePos(offset);
   return { path: formatPath(issue.path), line: at?.line, column: at?.col, message };
+}
+
+/** The names a field may take, where the issue lists them: a discriminator's options, an enum's values. */
+function choices(issue: z.core.$ZodIssue): string[] {
+  const listed = issue.code === 'invalid_union' && 'options' in issue ? issue.options : issue.code === 'invalid_value' ? issue.values : [];
+  return Array.isArray(listed) ? listed.filter((choice): choice is string => typeof choice === 'string') : [];
 }
 
 export function nodeOffset(doc: Document, path: string[]): number | undefined {

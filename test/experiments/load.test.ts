@@ -60,6 +60,12 @@ describe('experiment files', () => {
     expect(unknown[0]).toMatchObject({ path: 'model.columns[0].architecture', line: 6 });
   });
 
+  it('names the closest choice for a misspelt architecture or dataset, and lists them all', () => {
+    expect(problems(VALID.replace('architecture: ladder', 'architecture: ladderr'))[0]).toMatchObject({
+      path: 'model.architecture', message: "unknown value 'ladderr' (did you mean 'ladder'?); one of: ladder, conv_ladder, mlp, progressive" });
+    expect(problems(VALID.replace(/dataset: \w+/, 'dataset: svnh'))[0]).toMatchObject({ path: 'data.dataset', message: expect.stringContaining("unknown value 'svnh' (did you mean 'svhn'?); one of: mnist, svhn, mnist-m") });
+  });
+
   it('refuses an unknown key, with its line and a suggestion', () => {
     const [problem] = problems(VALID.replace('  epochs: 3', '  epochs: 3\n  learning_rat: 0.1'));
     expect(problem).toMatchObject({ path: 'training', line: 9 });

@@ -149,7 +149,7 @@ describe('a figure file', () => {
     expect(error).toBeInstanceOf(InputFileError);
     const message = (error as Error).message;
     expect(message).toContain(`${file}: 3 problems`);
-    expect(message).toContain(`${file}:3:7 kind: Invalid option`);
+    expect(message).toContain(`${file}:3:7 kind: unknown value 'curvs' (did you mean 'curves'?); one of: curves, final, aps`);
     expect(message).toContain(`${file}:4:1 unknown key 'experimnts' (did you mean 'experiments'?)`);
   });
 });
