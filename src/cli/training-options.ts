@@ -126,6 +126,10 @@ export function parseTrainingArgs(args: string[], extra: { resume?: boolean; noT
   const cores = os.availableParallelism();
   const parallel = parseCount('--parallel', values.parallel, 'runs side by side on each device, e.g. 2 on 2 cores, 3 on a GPU');
   const threads = parseCount('--threads', values.threads, 'CPU threads for each run, e.g. 1');
+  if (values.device !== 'auto' && !DEVICE.test(values.device)) {
+    // Checked here too, not only by the kernel: --plan starts none, and accepted any name
+    throw new UsageError(`--device ${values.device}: not a device; auto, cpu, cuda or cuda:N`);
+  }
   const devices = parseDevices(values.devices, values.device);
   // Each run side by side is a Python process that needs a core of its own to drive it (on a GPU too).
   const workers = (devices?.length ?? 1) * (parallel ?? 1);

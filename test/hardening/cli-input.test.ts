@@ -82,6 +82,7 @@ describe('command-line values', () => {
     [['--devices', 'gpu0'], /--devices gpu0: 'gpu0' is not a device/],
     [['--devices', 'cuda:0,cuda:0'], /cuda:0 is named twice; name each device once and set --parallel N/],
     [['--devices', 'cpu', '--device', 'cpu'], /--device cpu and --devices cpu: choose one/],
+    [['--device', 'tpu', '--plan'], /--device tpu: not a device; auto, cpu, cuda or cuda:N/], // --plan starts no kernel to refuse it
     [['--threads', '0'], /--threads 0: CPU threads for each run/],
     [['--partition', 'gpu'], /--partition is an option of --slurm/],
     [['--epochs', '-3'], /--epochs -3: a whole number of epochs/],
