@@ -19,7 +19,7 @@ import { apsFigureData, apsSpec, apsTable } from './aps-figure.js';
 import { drawLearningCurve } from './learning-curve.js';
 import { curvesSpec, finalSpec } from './paper.js';
 import { renderFigure, type RenderedFigure } from './render.js';
-import type { Figure } from './schema.js';
+import { PAPER_FIGURES, type Figure } from './schema.js';
 import { seedsTable, summaryTable } from './tables.js';
 
 export interface MadeFigure {
@@ -196,7 +196,7 @@ async function writeFigureSection(figure: Figure, name: string, files: RenderedF
     [
       `## ${figure.title} (${name})`,
       '',
-      `- ${options.noTrain ? 'drawn by' : 'command'}: \`bin/pladder figure ${figure.file}${flags}\`${figure.file === `experiments/${figure.name}.yaml` ? ` (full length: \`make ${figure.name}\`)` : ''}`,
+      `- ${options.noTrain ? 'drawn by' : 'command'}: \`bin/pladder figure ${figure.file}${flags}\`${figure.file === `experiments/${figure.name}.yaml` && (PAPER_FIGURES as readonly string[]).includes(figure.name) ? ` (full length: \`make ${figure.name}\`)` : ''}`,
       `- epochs: ${options.epochs ? `${options.epochs} (shortened with --epochs from the experiment files' own length)` : 'as in the experiment files'}`,
       ...(options.labels !== undefined ? [`- target labels: ${options.labels ?? 'all'} (--labels; the source columns keep theirs)`] : []),
       ...(complete ? [] : [`- runs: not all finished (seeds and epochs per seed in the table); the curve averages the seeds that reached each epoch, final and best accuracy come from the seeds that ran furthest. \`make ${figure.name}\` continues them.`]),

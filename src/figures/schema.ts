@@ -5,6 +5,10 @@ import { PROJECT_ROOT } from '../paths.js';
 import { shownPath } from '../util/shown-path.js';
 import { hasKeys, parseYamlFile, readInputFile } from '../experiments/yaml-file.js';
 
+/** The paper's figures, experiments/NAME.yaml each, in the order `reproduce` draws them; each is a Makefile target of its
+ * name (`make figure5`). The AlexNet figure last: its features take minutes to compute, once. */
+export const PAPER_FIGURES = ['figure5', 'figure6', 'figure7', 'figure-conv-gamma', 'figure-conv', 'figure-alexnet'] as const;
+
 export const figureSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/),
   title: z.string(),
