@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The `pladder` command line. */
 import { parseArgs } from 'node:util';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../paths.js';
 import { BENCHMARKS, runBench } from '../bench/main.js';
 import { gitCommit } from '../provenance/machine.js';
 import { stopAllKernels } from '../bridge/index.js';
@@ -74,6 +76,8 @@ type Command = (args: string[]) => Promise<void>;
 
 const ALEXNET_FIGURE = 'experiments/figure-alexnet.yaml';
 const FIGURES_BUT_ALEXNET = PAPER_FIGURES.map((name) => `experiments/${name}.yaml`).filter((file) => file !== ALEXNET_FIGURE);
+/** The project's own files, wherever reproduce is run from (runs go to --runs-dir, by default ./runs, as for run). */
+const inProject = (file: string) => path.join(PROJECT_ROOT, file);
 
 const commands: Record<string, Command> = {
   async doctor(args) {
@@ -99,11 +103,11 @@ const commands: Record<string, Command> = {
     // convolutional Gamma-model, the conv transfer and the progressive AlexNet. --quick leaves the AlexNet out: its
     // pool5 features of MNIST-M take about 9 minutes on 2 CPU cores, once (`make figure-alexnet QUICK=1` after that).
     const quick = args.includes('--quick');
-    const figures = [...FIGURES_BUT_ALEXNET, ...(quick ? [] : [ALEXNET_FIGURE])];
+    const figures = [...FIGURES_BUT_ALEXNET, ...(quick ? [] : [ALEXNET_FIGURE])].map(inProject);
     if (quick) console.log(`reproduce --quick: ${ALEXNET_FIGURE} is left out (its AlexNet features are computed once, about 9 minutes on 2 idle CPU cores): bin/pladder figure ${ALEXNET_FIGURE} --quick draws it`);
     if (args.includes('--slurm') || args.includes('--plan')) return figureCommand([...figures, ...args], 'reproduce', args);
     await figureCommand([...figures, ...args]);
-    await reportCommand(args.includes('--quick') ? ['--out', 'docs/report/quick', '--figures', 'figures/quick'] : []);
+    await reportCommand(args.includes('--quick') ? ['--out', inProject('docs/report/quick'), '--figures', inProject('figures/quick')] : []);
   },
 };
 

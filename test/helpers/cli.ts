@@ -19,10 +19,11 @@ const CLI: [string, string] = (() => {
   } catch {
     // not built: from source
   }
-  return [VITE_NODE, 'src/cli/main.ts'];
+  return [VITE_NODE, path.resolve('src/cli/main.ts')];
 })();
 
-/** Runs the pladder CLI, never throwing on a non-zero exit: await it, or signal the process it returns. */
-export function pladder(args: string[], env: NodeJS.ProcessEnv = {}) {
-  return execa(CLI[0], [CLI[1], ...args], { reject: false, env: { ...process.env, ...env } });
+/** Runs the pladder CLI (in the project's folder unless `cwd`), never throwing on a non-zero exit: await it, or signal
+ * the process it returns. */
+export function pladder(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
+  return execa(CLI[0], [CLI[1], ...args], { reject: false, env: { ...process.env, ...env }, ...(cwd ? { cwd } : {}) });
 }

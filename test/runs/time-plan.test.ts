@@ -82,11 +82,12 @@ describe('the time plan', () => {
     expect(existsSync(path.join(runsDir, 'transfer-mnistm-ladder-sup-epochs3', 'seed-3'))).toBe(false);
   }, 60_000);
 
-  it('reproduce --plan with runs not measured here keeps the recorded plan (a fresh clone would write zeros over it)', async () => {
+  it('reproduce --plan with runs not measured here keeps the recorded plan (a fresh clone would write zeros over it), from any folder', async () => {
     const recorded = path.join(PROJECT_ROOT, 'figures', 'reproduce-plan.json');
     const before = readFileSync(recorded);
     const doc = path.join(root, 'results.md');
-    const result = await pladder(['reproduce', '--plan', '--runs-dir', path.join(root, 'no-runs')], { PLADDER_RESULTS_DOC: doc, PLADDER_SOURCES: path.join(root, 'empty-source-cache') });
+    // Run from outside the project: reproduce reads its own figure files (it said experiments/figure5.yaml: ENOENT)
+    const result = await pladder(['reproduce', '--plan', '--runs-dir', path.join(root, 'no-runs')], { PLADDER_RESULTS_DOC: doc, PLADDER_SOURCES: path.join(root, 'empty-source-cache') }, root);
     const after = readFileSync(recorded);
     if (!after.equals(before)) writeFileSync(recorded, before); // the committed record, put back if the check fails
     expect(result.exitCode, result.stderr).toBe(0);
