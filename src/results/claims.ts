@@ -1,6 +1,7 @@
 /** The paper's claims (its section 4.2 and "Analysis and Discussion"), each judged on our figures' JSON: holds, does
  * not hold, or cannot be tested here, with the numbers behind the verdict. A difference "holds" only where the seeds'
- * ranges (or 95% intervals) do not overlap; overlapping ones are "not shown", an honest middle. */
+ * ranges (lowest to highest seed) do not overlap, or lie wholly on one side of a level the paper names; overlapping
+ * ones are "not shown", an honest middle. */
 import type { ApsBar } from '../figures/aps-figure.js';
 import type { ApproachData, FigureData } from '../figures/figure-data.js';
 

@@ -115,6 +115,8 @@ export async function writeReport(
       ? ['These are --quick runs (2 short epochs, a test subset, one noise draw): a check that the set-up works end to end. Their numbers and verdicts say nothing about the paper; make reproduce (without QUICK=1) trains the real runs.']
       : []),
     `Target domain: ${DATASET_TITLES[target] ?? target}.${unfinished ? ' Some runs are unfinished: the tables say which seeds ran how far.' : ''}`,
+    // The claims table's parentheses are not the figure tables' 95% intervals: say which is which, and how it judges.
+    'In the claims table a number is the mean over seeds and the parentheses give the lowest and highest seed (APS: its range over seeds); a difference holds only where the two ranges do not overlap, else it is not shown. The figure tables below give 95% confidence intervals.',
   ];
   const claimsTable = table(['section', 'claim', 'paper', 'ours', 'verdict'], claims.map((c) => [c.section, c.claim, c.paper, c.ours, `**${c.verdict}**`]));
   const relativeFigures = path.relative(dir, figuresDir);

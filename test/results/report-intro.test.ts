@@ -15,6 +15,8 @@ describe('the report\'s opening', () => {
     expect(readFileSync(markdown, 'utf8')).toContain(`from the figures' JSON in ${figures}/`);
     expect(readFileSync(html, 'utf8')).toContain(`in ${figures}/`);
     expect(readFileSync(markdown, 'utf8')).not.toContain('--quick runs');
+    // the claims' parentheses are ranges over seeds, the figure tables' are 95% intervals: the opening says which
+    expect(readFileSync(markdown, 'utf8')).toContain('the parentheses give the lowest and highest seed');
   });
 
   it('of --quick figures, says their numbers and verdicts are a check of the set-up', async () => {
