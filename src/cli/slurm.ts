@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { planJob, STAGES } from '../slurm/plan.js';
-import { formatStatus, jobStatus, latestSubmission, readPlan, writeMarker } from '../slurm/status.js';
-import { submitPlan, type SlurmOptions } from '../slurm/submit.js';
+import { activeRuns, formatStatus, jobStatus, latestSubmission, readPlan, writeMarker } from '../slurm/status.js';
+import { SlurmError, submitPlan, type SlurmOptions } from '../slurm/submit.js';
 import { reportAndExitCode, UsageError } from './exit.js';
 import type { parseTrainingArgs } from './training-options.js';
 import { shownPath } from '../util/shown-path.js';
@@ -20,6 +20,12 @@ export function submitToSlurm(name: string, files: string[], parsed: Parsed, typ
     { experiment, dataDir: parsed.dataDir, device: slurm.gpusPerTask > 0 ? 'cuda' : 'cpu', threads: slurm.cpusPerTask },
     parsed.where,
   );
+  const active = activeRuns(experiment.runsDir);
+  const again = plan.stages.flatMap((s) => s.tasks).filter((t) => t.run_dir && active.has(t.run_dir));
+  if (again.length) {
+    const { submission, jobs } = active.get(again[0]!.run_dir!)!;
+    throw new SlurmError(`--slurm: ${again.map((t) => t.label).join(', ')} ${again.length > 1 ? 'are' : 'is'} still queued or running in the submission ${submission} (Slurm job ${jobs.join(', ')}); nothing was submitted: follow it with 'bin/pladder status ${shownPath(experiment.runsDir, process.cwd())}', or cancel it with 'scancel ${jobs.join(' ')}' and submit again`);
+  }
   const { dir, plan: submitted } = submitPlan(plan, slurm);
   for (const stage of submitted.stages) {
     console.log(`stage ${stage.name}: Slurm job ${stage.job_id}, ${stage.tasks.length} task(s)${stage.tasks.length <= 8 ? `: ${stage.tasks.map((t) => t.label).join(', ')}` : ''}`);

@@ -63,16 +63,18 @@ export interface TaskStatus {
   detail: string;
 }
 
-/** Slurm's view of the tasks still queued or running: "<job>_<index>" -> [state, reason]. Empty without squeue. */
-function queued(stages: SlurmStage[]): Map<string, [string, string]> {
+/** Slurm's view of the tasks still queued or running: "<job>_<index>" -> [state, reason]; undefined where squeue cannot
+ * say (not installed here, its controller out of reach): then the markers and run directories alone tell. */
+function queued(stages: SlurmStage[]): Map<string, [string, string]> | undefined {
   const ids = stages.flatMap((s) => (s.job_id ? [s.job_id] : []));
   const found = new Map<string, [string, string]>();
   if (!ids.length) return found;
   let text = '';
   try {
-    text = execFileSync('squeue', ['-h', '-r', '-j', ids.join(','), '-o', '%i|%T|%r'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return found; // no squeue here, or the jobs have left the queue: the markers and run directories still tell
+    text = execFileSync('squeue', ['-h', '-r', '-j', ids.join(','), '-o', '%i|%T|%r'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (error) {
+    // squeue refuses job ids that have all left the queue: then none of them is queued
+    return /invalid job id/i.test(String((error as { stderr?: string }).stderr ?? '')) ? found : undefined;
   }
   for (const line of text.split('\n').filter(Boolean)) {
     const [id, state, reason] = line.split('|');
@@ -87,13 +89,17 @@ export function jobStatus(dir: string): { plan: SlurmPlan; tasks: TaskStatus[] }
   const tasks = plan.stages.flatMap((stage) =>
     stage.tasks.map((task, index): TaskStatus => {
       const marker = readMarker(dir, stage.name, index);
-      const inQueue = stage.job_id ? queue.get(`${stage.job_id}_${index}`) : undefined;
+      const inQueue = stage.job_id ? queue?.get(`${stage.job_id}_${index}`) : undefined;
       const run = task.run_dir ? new RunDirectory(task.run_dir) : undefined;
       const base = { stage: stage.name, index, label: task.label };
       if (run?.isComplete() || (!run && marker?.exit_code === 0)) return { ...base, state: 'complete', detail: task.run_dir ?? 'done' };
       if (marker?.exit_code !== null && marker?.exit_code !== undefined) {
         const stopped = { 130: ' (stopped by SIGINT)', 143: ' (stopped by SIGTERM: scancel, or the --time limit)' }[marker.exit_code] ?? '';
         return { ...base, state: 'failed', detail: `exit code ${marker.exit_code}${stopped} on ${marker.host}; log ${logFile(dir, stage.name, index)}` };
+      }
+      if (marker && queue && stage.job_id && !inQueue) {
+        // Started, never recorded its end, and Slurm no longer runs it: killed where no handler runs (SIGKILL).
+        return { ...base, state: 'failed', detail: `killed on ${marker.host} without recording its end (out of memory, a node failure, or SIGKILL): Slurm no longer runs it; log ${logFile(dir, stage.name, index)}` };
       }
       if (marker) {
         const epochs = run?.readMetrics().length ?? 0;
@@ -106,6 +112,25 @@ export function jobStatus(dir: string): { plan: SlurmPlan; tasks: TaskStatus[] }
     }),
   );
   return { plan, tasks };
+}
+
+/** The runs a submission under `runsDir` still has queued or running, by run directory, with its folder and job ids:
+ * a second submission of them would meet their locks, or train them twice. */
+export function activeRuns(runsDir: string): Map<string, { submission: string; jobs: string[] }> {
+  const root = path.join(runsDir, SLURM_FOLDER);
+  const active = new Map<string, { submission: string; jobs: string[] }>();
+  if (!existsSync(root)) return active;
+  for (const name of readdirSync(root).sort()) {
+    const dir = path.join(root, name);
+    if (!existsSync(planFile(dir))) continue;
+    const { plan, tasks } = jobStatus(dir);
+    const jobs = plan.stages.flatMap((s) => (s.job_id ? [s.job_id] : []));
+    for (const task of tasks) {
+      const runDir = plan.stages.find((s) => s.name === task.stage)!.tasks[task.index]!.run_dir;
+      if (runDir && (task.state === 'running' || (task.state === 'pending' && jobs.length))) active.set(runDir, { submission: dir, jobs });
+    }
+  }
+  return active;
 }
 
 export function formatStatus(dir: string, status: ReturnType<typeof jobStatus>): string {

@@ -75,4 +75,28 @@ describe.skipIf(!hasSlurm)('--slurm on a real Slurm', () => {
       slurm.forEach((value, i) => expect(value).toBeCloseTo(here[i]!, 6));
     }
   }, 600_000);
+
+  it('refuses to submit runs a submission still has queued or running, and calls a task killed by SIGKILL failed', async () => {
+    const runsDir = path.join(base, 'runs-twice');
+    const submit = () => pladder(['run', 'experiments/ladder-mnist100.yaml', '--epochs', '3', '--seeds', '5', '--runs-dir', runsDir, '--slurm', '--cpus-per-task', '1', '--continue'], env);
+    const first = await submit();
+    expect(first.exitCode, first.stderr).toBe(0);
+    const dir = latestSubmission(runsDir);
+    process.env.SLURM_CONF = env.SLURM_CONF;
+    expect(await waitUntil(() => jobStatus(dir).tasks[0]!.state === 'running', 60_000)).toBe(true);
+
+    // A second submission of the same run met the first one's lock, failed, and status then showed only that failure.
+    const second = await submit();
+    expect(second.exitCode).toBe(2);
+    expect(second.stderr).toMatch(/ladder-mnist100\/seed-5 is still queued or running in the submission .*nothing was submitted/);
+    expect(latestSubmission(runsDir)).toBe(dir);
+
+    // Killed where no handler runs (the out-of-memory killer's SIGKILL): its end never recorded, it showed as running forever.
+    execFileSync('pkill', ['-KILL', '-f', `task ${path.join(dir, 'plan.json')} targets 0`]);
+    expect(await waitUntil(() => jobStatus(dir).tasks[0]!.state === 'failed', 60_000)).toBe(true);
+    expect(jobStatus(dir).tasks[0]!.detail).toMatch(/killed on .* without recording its end \(out of memory, a node failure, or SIGKILL\)/);
+    const third = await submit(); // nothing of it is left running: it may be submitted again
+    expect(third.exitCode, third.stderr).toBe(0);
+    execFileSync('scancel', jobStatus(latestSubmission(runsDir)).plan.stages.map((s) => s.job_id!), { env: { ...process.env, ...env } });
+  }, 240_000);
 });
