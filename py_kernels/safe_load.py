@@ -14,7 +14,9 @@ from __future__ import annotations
 import _compat_pickle
 import collections
 import io
+import os
 import pickle
+import stat
 import types
 import zipfile
 from pathlib import Path
@@ -178,6 +180,10 @@ def _torch_load(buffer: io.BytesIO, map_location: Any) -> Any:
         return torch.serialization._load(archive, map_location, _PICKLE, encoding="utf-8")
 
 
+# Files are read whole into memory before they are checked: a limit well above the largest we write.
+MAX_FILE_BYTES = 4 << 30
+
+
 def load(path: str, *, what: str, hint: str, map_location: Any = "cpu") -> Any:
     """The object in torch file `path`, if it holds only tensors and plain containers.
 
@@ -189,6 +195,12 @@ def load(path: str, *, what: str, hint: str, map_location: Any = "cpu") -> Any:
                                 f"{reason}; {hint}")
 
     try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever, /dev/zero fill the memory
+            raise KernelInputError(f"{what} {path} is not a regular file (a device, FIFO or socket); {hint}")
+        if info.st_size > MAX_FILE_BYTES:
+            raise KernelInputError(f"{what} {path} is {info.st_size} bytes, more than any file this project writes "
+                                   f"(at most {MAX_FILE_BYTES}: an AlexNet run's checkpoint is under 1 GiB); {hint}")
         data = Path(path).read_bytes()  # read once: what is checked is what is loaded
     except OSError as error:
         raise KernelInputError(f"cannot read {what} {path}: {error.strerror or error}") from None

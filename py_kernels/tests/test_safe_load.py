@@ -168,6 +168,21 @@ def test_a_missing_file_says_so(tmp_path):
         _load(tmp_path / "absent.pt")
 
 
+def test_a_fifo_or_device_is_refused_without_reading_it(tmp_path):
+    fifo = tmp_path / "column.pt"
+    os.mkfifo(fifo)  # no writer: a read would block forever
+    for path in (fifo, "/dev/zero"):
+        with pytest.raises(KernelInputError, match="is not a regular file"):
+            _load(path)
+
+
+def test_a_file_larger_than_any_we_write_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    (tmp_path / "checkpoint.pt").write_bytes(b"x" * 2048)
+    monkeypatch.setattr(safe_load, "MAX_FILE_BYTES", 1024)
+    with pytest.raises(KernelInputError, match="is 2048 bytes, more than any file this project writes"):
+        _load(tmp_path / "checkpoint.pt")
+
+
 class _Storage:
     """Pickles as torch's reference to the storage record data/<key>, declared `numel` elements of float32."""
 
