@@ -31,6 +31,21 @@ export class InputFileError extends Error {
  * whole (a 300 MB file, /dev/zero) it exhausted Node's heap. */
 export const INPUT_FILE_MAX_BYTES = 1 << 20;
 
+/** The offset of the first byte that does not decode as UTF-8. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let good = 0;
+  for (let end = 1; end <= bytes.length; end++) {
+    try {
+      decoder.decode(bytes.subarray(good, end));
+      good = end;
+    } catch {
+      if (end - good >= 4) return good; // no UTF-8 sequence is longer than 4 bytes
+    }
+  }
+  return good;
+}
+
 export function readInputFile(file: string, kind: string): string {
   const refuse = (message: string) => new InputFileError(file, [{ path: '', line: undefined, column: undefined, message }], kind);
   let fd: number;
@@ -45,7 +60,12 @@ export function readInputFile(file: string, kind: string): string {
     if (stat.isDirectory()) throw refuse(`is a directory; give the ${kind}'s YAML file`);
     if (!stat.isFile()) throw refuse(`is not a regular file (a device, FIFO or socket); give the ${kind}'s YAML file`);
     if (stat.size > INPUT_FILE_MAX_BYTES) throw refuse(`is ${stat.size} bytes, too large for an input file (${kind} files are a few KB; at most ${INPUT_FILE_MAX_BYTES} bytes are read): give the ${kind}'s YAML file`);
-    return readFileSync(fd, 'utf8');
+    const bytes = readFileSync(fd);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(bytes); // not 'utf8' reading, which turns bad bytes into U+FFFD
+    } catch {
+      throw refuse(`is not UTF-8 text (at byte ${firstInvalidUtf8(bytes)}); save it as UTF-8`);
+    }
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     throw refuse(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);

@@ -129,6 +129,12 @@ describe('malformed experiment files', () => {
     await refused(['run', dir], new RegExp(`${dir} is a directory; give the experiment's YAML file`));
   }, 30_000);
 
+  it('a file that is not UTF-8 is refused at its first bad byte (it was read with the byte turned into U+FFFD)', async () => {
+    const latin1 = path.join(dir, 'latin1.yaml');
+    writeFileSync(latin1, Buffer.concat([Buffer.from('name: caf'), Buffer.from([0xe9]), Buffer.from('\nmodel: { architecture: ladder }\n')]));
+    await refused(['run', latin1], new RegExp(`${latin1} is not UTF-8 text \\(at byte 9\\); save it as UTF-8`));
+  });
+
   it('an empty file says so, with a real location', async () => {
     const empty = path.join(dir, 'empty.yaml');
     writeFileSync(empty, '');
