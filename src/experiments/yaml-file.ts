@@ -94,10 +94,12 @@ export function parseYamlFile<S extends z.ZodType>(text: string, file: string, s
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   // Only comments (or a lone `---`): no document, however many lines.
   if (doc.errors.length === 0 && (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null && !doc.contents.source))) throw empty(' (it holds only comments)');
-  if (doc.errors.length > 0) {
+  // A tag YAML itself does not define (!!python/object...) is read as plain data by this parser; say it is not ours.
+  const problems = [...doc.errors, ...doc.warnings.filter((warning) => warning.code === 'TAG_RESOLVE_FAILED')];
+  if (problems.length > 0) {
     throw new InputFileError(
       file,
-      doc.errors.map((error) => {
+      problems.map((error) => {
         const at = lines.linePos(error.pos[0]);
         return { path: '', line: at.line, column: at.col, message: `YAML: ${error.message.split('\n')[0]}` };
       }),

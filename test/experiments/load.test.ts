@@ -60,6 +60,12 @@ describe('experiment files', () => {
     expect(unknown[0]).toMatchObject({ path: 'model.columns[0].architecture', line: 6 });
   });
 
+  it("refuses a tag YAML does not define, at its place (!!python/object read as a list: 'expected string, received array')", () => {
+    expect(problems(VALID.replace('name: tiny', 'name: !!python/object/apply:os.system ["ls"]'))).toEqual([
+      expect.objectContaining({ line: 1, column: 7, message: expect.stringContaining('YAML: Unresolved tag: tag:yaml.org,2002:python/object/apply:os.system') }),
+    ]);
+  });
+
   it('names the closest choice for a misspelt architecture or dataset, and lists them all', () => {
     expect(problems(VALID.replace('architecture: ladder', 'architecture: ladderr'))[0]).toMatchObject({
       path: 'model.architecture', message: "unknown value 'ladderr' (did you mean 'ladder'?); one of: ladder, conv_ladder, mlp, progressive" });
