@@ -14,7 +14,6 @@ export interface GraphProblem {
   message: string;
 }
 
-
 export class GraphError extends Error {
   override readonly name = 'GraphError';
   constructor(readonly problems: GraphProblem[]) {
