@@ -21,10 +21,11 @@ const hasSlurm = (() => {
 if (!hasSlurm) console.warn('test/slurm: skipped: needs root and Debian\'s slurm-wlm (apt-get install slurm-wlm; .ci/run installs it)');
 
 const TARGETS = ['experiments/transfer-mnistm-ladder-sup.yaml', 'experiments/transfer-mnistm-pretrained.yaml'];
-const RUNS = ['source-ladder-mnist100-quick', 'transfer-mnistm-ladder-sup-quick', 'transfer-mnistm-pretrained-quick'];
+/** Each run of seed 1's job, by its folder: target seed 1 is built on source seed 1001. */
+const RUNS = ['source-ladder-mnist100-quick/seed-1001', 'transfer-mnistm-ladder-sup-quick/seed-1', 'transfer-mnistm-pretrained-quick/seed-1'];
 
 const errors = (runsDir: string, run: string) =>
-  readFileSync(path.join(runsDir, run, 'seed-1', 'metrics.jsonl'), 'utf8')
+  readFileSync(path.join(runsDir, run, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
     .map((line) => (JSON.parse(line) as { test_error: number }).test_error);
