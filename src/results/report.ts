@@ -6,7 +6,7 @@ import path from 'node:path';
 import { readFigureData, readFigureFile, type FigureData } from '../figures/figure-data.js';
 import { z } from 'zod';
 import { loadFigure } from '../figures/schema.js';
-import { seedsTable, summaryTable } from '../figures/tables.js';
+import { onSourceOfOwnSeed, seedsTable, summaryTable } from '../figures/tables.js';
 import { apsBarSchema, apsTable } from '../figures/aps-figure.js';
 import { loadExperiment } from '../experiments/load.js';
 import { PROJECT_ROOT } from '../paths.js';
@@ -97,6 +97,8 @@ export async function writeReport(
     ...otherFewLabels.map((v) => otherTransferClaim(v.figure, v.data, v.labels)),
   ];
   const stamp = await machineStamp('report');
+  const drawn = [figure5, figure7, ...fewLabels.map((v) => v.data), ...Object.values(otherData), ...otherFewLabels.map((v) => v.data)];
+  const ownSeed = drawn.some((data) => data?.approaches.some((a) => a.runs.some(onSourceOfOwnSeed)));
   const curveSection = (id: string, data: FigureData): Section => ({ id, title: data.title, svgFile: `${id}.svg`, svg: readSvg(figuresDir, id), tables: [summaryTable(data), seedsTable(data)], paper: data.paper });
   const labelSection = (v: ReturnType<typeof withData>) => ({ ...curveSection(v.id, v.data), title: `${v.data.title}, ${v.labels} target labels` });
   const sections: Section[] = [
@@ -116,6 +118,9 @@ export async function writeReport(
       : []),
     `Target domain: ${DATASET_TITLES[target] ?? target}.${unfinished ? ' Some runs are unfinished: the tables say which seeds ran how far.' : ''}`,
     // The claims table's parentheses are not the figure tables' 95% intervals: say which is which, and how it judges.
+    ...(ownSeed
+      ? ["Transfer runs marked so in the per-seed tables were each built on the source of its own seed, as every run was before 2026-11-29: a fresh target column began at its source column's initial weights. docs/results.md, section figure-source-pairing-epochs30, measures what that did to supervised -> supervised."]
+      : []),
     'In the claims table a number is the mean over seeds and the parentheses give the lowest and highest seed (APS: its range over seeds); a difference holds only where the two ranges do not overlap, else it is not shown. The figure tables below give 95% confidence intervals.',
   ];
   const claimsTable = table(['section', 'claim', 'paper', 'ours', 'verdict'], claims.map((c) => [c.section, c.claim, c.paper, c.ours, `**${c.verdict}**`]));

@@ -17,6 +17,8 @@ describe('the report\'s opening', () => {
     expect(readFileSync(markdown, 'utf8')).not.toContain('--quick runs');
     // the claims' parentheses are ranges over seeds, the figure tables' are 95% intervals: the opening says which
     expect(readFileSync(markdown, 'utf8')).toContain('the parentheses give the lowest and highest seed');
+    // figure5.json's transfer runs were built on sources of their own seed: the opening says so
+    expect(readFileSync(markdown, 'utf8')).toContain('were each built on the source of its own seed');
   });
 
   it('of --quick figures, says their numbers and verdicts are a check of the set-up', async () => {
