@@ -168,6 +168,16 @@ def test_a_missing_file_says_so(tmp_path):
         _load(tmp_path / "absent.pt")
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_column_of_non_finite_weights_is_refused_naming_the_tensor(tmp_path, value):
+    # A frozen column of NaN made every loss NaN: the run was called diverged and told to lower its learning rate.
+    column = source_column_state(build_model("mlp", widths=[784, 16, 10], seed=1))
+    column["layers.1.weight"][0, 0] = value
+    torch.save(column, tmp_path / "column.pt")
+    with pytest.raises(KernelInputError, match=r"NaN or infinite values in \['layers.1.weight'\].*finished one"):
+        _load_column_state(str(tmp_path / "column.pt"), "columns[0]")
+
+
 def test_a_fifo_or_device_is_refused_without_reading_it(tmp_path):
     fifo = tmp_path / "column.pt"
     os.mkfifo(fifo)  # no writer: a read would block forever

@@ -23,10 +23,14 @@ const DAMAGE: [string, (text: string) => string][] = [
   ['a garbage line', (text) => `${text}this is not json\n`],
   ['a cut-off line', (text) => `${text}${text.slice(0, 40)}\n`],
   ['NaN', (text) => `${text}${text.trim().replace(/"lr":[^,]+/, '"lr":NaN')}\n`],
-  // JSON objects that are not the next epoch's record were dropped silently: the learning curve lost the epoch
-  ['an object that is not an epoch record', (text) => `${text}{"note": "an edit"}\n`],
-  ['a record without its test accuracy', (text) => `${text}${text.trim().replace(/"test_accuracy":[^,]+,/, '')}\n`],
-  ['the first epoch twice', (text) => `${text}${text}`],
+];
+
+/** JSON objects that are not the next epoch's record: dropped silently, the learning curve lost the epoch. Every
+ * reader reads metrics.jsonl through the one RunDirectory.readMetrics (DAMAGE above goes through all three). */
+const NOT_RECORDS: [string, (text: string) => string, string][] = [
+  ['an object that is not an epoch record', (text) => `${text}{"note": "an edit"}\n`, 'not an epoch record: epoch:'],
+  ['a record without its test accuracy', (text) => `${text}${text.trim().replace(/"test_accuracy":[^,]+,/, '')}\n`, 'not an epoch record: test_accuracy:'],
+  ['the first epoch twice', (text) => `${text}${text}`, "the record of epoch 1 where epoch 2's belongs"],
 ];
 
 describe('a damaged run file', () => {
@@ -68,6 +72,15 @@ describe('a damaged run file', () => {
       writeFileSync(figure, ['name: damaged-figure-test', 'title: t', 'kind: curves', `experiments: [{ label: tiny, file: ${path.basename(experimentFile)} }]`].join('\n'));
       const drawn = await pladder(['figure', figure, '--no-train', '--quick', '--device', 'cpu', '--runs-dir', runsDir]);
       expectRefused(drawn, `${metrics}:2`, `delete ${seed1} to leave it out`);
+    });
+  }
+
+  for (const [what, damage, why] of NOT_RECORDS) {
+    it(`metrics.jsonl with ${what}: record names the file and line`, async () => {
+      const { runsDir, seed1 } = copyRuns(what.replace(/\W/g, '-'), true);
+      const metrics = path.join(seed1, 'metrics.jsonl');
+      writeFileSync(metrics, damage(readFileSync(metrics, 'utf8')));
+      expectRefused(await pladder(['record', path.join(runsDir, 'tiny-quick'), '--doc', path.join(root, `${what}.md`)]), `${metrics}:2: ${why}`);
     });
   }
 
