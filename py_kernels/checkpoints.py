@@ -40,8 +40,9 @@ def template(reference: dict, parameters: Sequence[Sequence[int]]) -> Template:
 
 
 def read(path: str, device: torch.device, expected: Template) -> dict:
-    """The checkpoint in `path` (safe-loaded onto `device`), checked against `expected`; else a KernelInputError that
-    names the file, what is wrong with it and what to do."""
+    """The checkpoint in `path` (safe-loaded onto `device`), checked against `expected` (a trainer's
+    checkpoint_template); else a KernelInputError that names the file, what is wrong with it and what to do. Without
+    checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one."""
     if os.path.isdir(path):
         raise KernelInputError(f"checkpoint {path} is a folder, not a checkpoint file; {FIX}")
     if not os.path.isfile(path):

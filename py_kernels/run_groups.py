@@ -17,6 +17,7 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import torch
 
+from . import checkpoints
 from .batched_training import BatchedLadderTrainer, BatchedSupervisedTrainer, BatchedTrainer
 from .cpu_threads import cpu_threads_for
 from .errors import KernelInputError
@@ -25,7 +26,7 @@ from .models.batched_fc import BatchedMLP, stack_columns
 from .models.batched_ladder import stack_ladders
 from .models.batched_progressive import stack_progressive
 from .progress import ProgressSink
-from .runs import _indices, _save_atomic, export_model, model_input, read_checkpoint
+from .runs import _indices, _save_atomic, export_model, model_input
 from .seed_threads import SeedThreadsTrainer
 from .tensors import TensorStore
 from .training import trainer_for
@@ -200,7 +201,7 @@ def load_checkpoints(group_id: str, paths: Sequence[str]) -> dict:
     group = get(group_id)
     if len(paths) != len(group.seeds):
         raise KernelInputError(f"{len(paths)} checkpoints for {len(group.seeds)} seeds; give one per seed")
-    states = [read_checkpoint(path, group.trainer.device, group.trainer.seed_checkpoint_template(k))
+    states = [checkpoints.read(path, group.trainer.device, group.trainer.seed_checkpoint_template(k))
               for k, path in enumerate(paths)]
     group.trainer.load_seed_state_dicts(states)
     return {"epoch": group.trainer.epoch, "last_metrics": [s.get("last_metrics") for s in states]}

@@ -154,16 +154,9 @@ def save_checkpoint(run_id: str, path: str, last_metrics: Optional[dict] = None)
     _save_atomic(state, path)
 
 
-def read_checkpoint(path: str, device: torch.device, expected: checkpoints.Template) -> dict:
-    """A trainer checkpoint written by `pladder run` (safe-loaded onto `device`) that fits the trainer `expected`
-    describes (its checkpoint_template), or a KernelInputError that names it, what is wrong and what to do. Without
-    checkpoint.pt the runner trains the run from epoch 1 again: the way out of a damaged one."""
-    return checkpoints.read(path, device, expected)
-
-
 def load_checkpoint(run_id: str, path: str) -> dict:
     run, trainer = _trainer(run_id, "resume from a checkpoint")
-    state = read_checkpoint(path, trainer.device, trainer.checkpoint_template())
+    state = checkpoints.read(path, trainer.device, trainer.checkpoint_template())
     trainer.load_state_dict(state)
     return {"epoch": trainer.epoch, "last_metrics": state.get("last_metrics")}
 

@@ -196,6 +196,8 @@ def load(path: str, *, what: str, hint: str, map_location: Any = "cpu") -> Any:
 
     try:
         info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise KernelInputError(f"{what} {path} is a folder, not a file; {hint}")
         if not stat.S_ISREG(info.st_mode):  # a FIFO would block the read forever, /dev/zero fill the memory
             raise KernelInputError(f"{what} {path} is not a regular file (a device, FIFO or socket); {hint}")
         if info.st_size > MAX_FILE_BYTES:
@@ -205,25 +207,25 @@ def load(path: str, *, what: str, hint: str, map_location: Any = "cpu") -> Any:
     except OSError as error:
         raise KernelInputError(f"cannot read {what} {path}: {error.strerror or error}") from None
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            bad_member = archive.testzip()  # CRC of every member: catches damage inside the file too
-            names = archive.namelist()
+        archive = zipfile.ZipFile(io.BytesIO(data))  # opened once: the CRCs, the names and the storages' sizes
+        bad_member = archive.testzip()  # CRC of every member: catches damage inside the file too
+        names = archive.namelist()
     except Exception as error:  # BadZipFile, or a crafted member's unsupported or broken compression
         raise damaged(f"not a readable torch zip archive ({error})") from None
-    if bad_member is not None:
-        raise damaged(f"its member {bad_member} fails its CRC check")
-    if any(n == "constants.pkl" or n.endswith("/constants.pkl") for n in names):
-        raise KernelInputError(f"{what} {path} is a TorchScript archive (torch.jit.save), which holds code; "
-                               f"refusing to load it; {hint}")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    with archive:
+        if bad_member is not None:
+            raise damaged(f"its member {bad_member} fails its CRC check")
+        if any(n == "constants.pkl" or n.endswith("/constants.pkl") for n in names):
+            raise KernelInputError(f"{what} {path} is a TorchScript archive (torch.jit.save), which holds code; "
+                                   f"refusing to load it; {hint}")
+        try:
             _check_storage_sizes(archive, names)
-        loaded = _torch_load(io.BytesIO(data), map_location)
-        _check_views(loaded)
-        return loaded
-    except RefusedGlobal as refused:
-        raise KernelInputError(
-            f"{what} {path} holds a pickled object of type {refused.qualified}; column files and checkpoints may "
-            f"hold only {PLAIN}; refusing to load it; {hint}") from None
-    except Exception as error:  # zip, pickle or storage errors: the bytes are not a whole torch file
-        raise damaged(f"{type(error).__name__}: {error}") from None
+            loaded = _torch_load(io.BytesIO(data), map_location)
+            _check_views(loaded)
+            return loaded
+        except RefusedGlobal as refused:
+            raise KernelInputError(
+                f"{what} {path} holds a pickled object of type {refused.qualified}; column files and checkpoints "
+                f"may hold only {PLAIN}; refusing to load it; {hint}") from None
+        except Exception as error:  # zip, pickle or storage errors: the bytes are not a whole torch file
+            raise damaged(f"{type(error).__name__}: {error}") from None

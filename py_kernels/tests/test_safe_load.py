@@ -184,6 +184,8 @@ def test_a_fifo_or_device_is_refused_without_reading_it(tmp_path):
     for path in (fifo, "/dev/zero"):
         with pytest.raises(KernelInputError, match="is not a regular file"):
             _load(path)
+    with pytest.raises(KernelInputError, match="is a folder, not a file"):
+        _load(tmp_path)
 
 
 def test_a_file_larger_than_any_we_write_is_refused_before_it_is_read(tmp_path, monkeypatch):

@@ -75,7 +75,6 @@ options:
 type Command = (args: string[]) => Promise<void>;
 
 const ALEXNET_FIGURE = 'experiments/figure-alexnet.yaml';
-const FIGURES_BUT_ALEXNET = PAPER_FIGURES.map((name) => `experiments/${name}.yaml`).filter((file) => file !== ALEXNET_FIGURE);
 /** The project's own files, wherever reproduce is run from (runs go to --runs-dir, by default ./runs, as for run). */
 const inProject = (file: string) => path.join(PROJECT_ROOT, file);
 
@@ -103,7 +102,7 @@ const commands: Record<string, Command> = {
     // convolutional Gamma-model, the conv transfer and the progressive AlexNet. --quick leaves the AlexNet out: its
     // pool5 features of MNIST-M take about 9 minutes on 2 CPU cores, once (`make figure-alexnet QUICK=1` after that).
     const quick = args.includes('--quick');
-    const figures = [...FIGURES_BUT_ALEXNET, ...(quick ? [] : [ALEXNET_FIGURE])].map(inProject);
+    const figures = PAPER_FIGURES.map((name) => `experiments/${name}.yaml`).filter((file) => !quick || file !== ALEXNET_FIGURE).map(inProject);
     if (quick) console.log(`reproduce --quick: ${ALEXNET_FIGURE} is left out (its AlexNet features are computed once, about 9 minutes on 2 idle CPU cores): bin/pladder figure ${ALEXNET_FIGURE} --quick draws it`);
     if (args.includes('--slurm') || args.includes('--plan')) return figureCommand([...figures, ...args], 'reproduce', args);
     await figureCommand([...figures, ...args]);

@@ -1,5 +1,4 @@
 /** `pladder run FILE...` and `pladder run --resume DIR`. */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { kernelFor } from '../bridge/index.js';
 import { resolveDataLocation } from '../data/index.js';
@@ -34,8 +33,10 @@ export function formatOutcome(outcome: ExperimentOutcome, learningCurve: Rendere
  * bit-identical"): one for a seed trained in threads of a shared kernel (each its own BLAS thread), else the threads of
  * the kernel that started it; undefined (the default) where environment.json does not say. */
 export function trainedThreads(dir: RunDirectory): number | undefined {
-  if (dir.readMetrics().at(-1)?.seed_threads) return 1;
-  return runEnvironmentIfAny(dir)?.kernel.threads;
+  // Both files read either way: a resume reads them here first, so that a damaged one is refused before anything else
+  const last = dir.readMetrics().at(-1);
+  const environment = runEnvironmentIfAny(dir);
+  return last?.seed_threads ? 1 : environment?.kernel.threads;
 }
 
 export async function runCommand(args: string[]): Promise<void> {
@@ -58,11 +59,10 @@ export async function runCommand(args: string[]): Promise<void> {
       const config = dir.readConfig();
       if (dir.isComplete()) throw new UsageError(`${dir.dir} is already complete; nothing to resume`);
       // Its records are read before anything is said or loaded: a damaged file is refused, named, up front.
-      dir.readMetrics();
-      if (existsSync(dir.file('environment.json'))) dir.readEnvironment();
+      const threads = trainedThreads(dir);
       const release = acquireRunLock(dir.dir);
       try {
-        const kernel = kernelFor(options.device, { threads: trainedThreads(dir) });
+        const kernel = kernelFor(options.device, { threads });
         const result = await trainRun(kernel, dir, resolveDataLocation(dataDir ?? config.data_dir), events, { allowDivergence: options.allowDivergence ?? false });
         bar.stop();
         outcomes = [await aggregate(config.experiment, [{ seed: config.seed, dir: dir.dir, result }], dir.dir)];

@@ -46,10 +46,11 @@ export async function taskCommand(args: string[], dispatch: (argv: string[]) => 
   if (!task) throw new UsageError(`task: stage ${stageName} of ${file} has tasks 0..${stage.tasks.length - 1}, not '${indexText}'`);
   const dir = path.dirname(path.resolve(file));
   const started = new Date().toISOString();
-  writeMarker(dir, stage.name, index, { host: hostname(), started, ended: null, exit_code: null });
+  const mark = (exitCode: number | null) => writeMarker(dir, stage.name, index, { host: hostname(), started, ended: exitCode === null ? null : new Date().toISOString(), exit_code: exitCode });
+  mark(null);
   // Stopped by a signal (scancel, Slurm's time limit: SIGTERM) the process exits from its handler, past the finally
   // below: the marker records that end too, or `pladder status` would call the task running forever.
-  const onExit = (exitCode: number) => writeMarker(dir, stage.name, index, { host: hostname(), started, ended: new Date().toISOString(), exit_code: exitCode });
+  const onExit = (exitCode: number) => mark(exitCode);
   process.once('exit', onExit);
   console.log(`pladder task ${stage.name}[${index}] ${task.label}: pladder ${task.argv.join(' ')}`);
   let code = 0;
@@ -61,7 +62,7 @@ export async function taskCommand(args: string[], dispatch: (argv: string[]) => 
     process.exitCode = code;
   } finally {
     process.removeListener('exit', onExit);
-    writeMarker(dir, stage.name, index, { host: hostname(), started, ended: new Date().toISOString(), exit_code: code });
+    mark(code);
   }
 }
 

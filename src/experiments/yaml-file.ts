@@ -31,21 +31,6 @@ export class InputFileError extends Error {
  * whole (a 300 MB file, /dev/zero) it exhausted Node's heap. */
 export const INPUT_FILE_MAX_BYTES = 1 << 20;
 
-/** The offset of the first byte that does not decode as UTF-8. */
-function firstInvalidUtf8(bytes: Buffer): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let good = 0;
-  for (let end = 1; end <= bytes.length; end++) {
-    try {
-      decoder.decode(bytes.subarray(good, end));
-      good = end;
-    } catch {
-      if (end - good >= 4) return good; // no UTF-8 sequence is longer than 4 bytes
-    }
-  }
-  return good;
-}
-
 export function readInputFile(file: string, kind: string): string {
   const refuse = (message: string) => new InputFileError(file, [{ path: '', line: undefined, column: undefined, message }], kind);
   let fd: number;
@@ -61,11 +46,14 @@ export function readInputFile(file: string, kind: string): string {
     if (!stat.isFile()) throw refuse(`is not a regular file (a device, FIFO or socket); give the ${kind}'s YAML file`);
     if (stat.size > INPUT_FILE_MAX_BYTES) throw refuse(`is ${stat.size} bytes, too large for an input file (${kind} files are a few KB; at most ${INPUT_FILE_MAX_BYTES} bytes are read): give the ${kind}'s YAML file`);
     const bytes = readFileSync(fd);
-    try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(bytes); // not 'utf8' reading, which turns bad bytes into U+FFFD
-    } catch {
-      throw refuse(`is not UTF-8 text (at byte ${firstInvalidUtf8(bytes)}); save it as UTF-8`);
+    // Decoding turns a byte that is not UTF-8 into U+FFFD, silently: the text must encode back to the same bytes.
+    const text = bytes.toString('utf8');
+    const back = Buffer.from(text, 'utf8');
+    if (!back.equals(bytes)) {
+      const at = bytes.findIndex((byte, i) => byte !== back[i]);
+      throw refuse(`is not UTF-8 text (at byte ${at}); save it as UTF-8`);
     }
+    return text;
   } catch (error) {
     if (error instanceof InputFileError) throw error;
     throw refuse(`cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
@@ -132,6 +120,7 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document
   const path = issue.path.map(String);
   let message = issue.message;
   let offset = nodeOffset(doc, path);
+  const names = choices(issue);
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeys(schema, path, value);
     message = issue.keys
@@ -142,11 +131,11 @@ function describeIssue(issue: z.core.$ZodIssue, schema: z.ZodType, doc: Document
       .join('; ');
     if (allowed.length) message += `; allowed here: ${allowed.join(', ')}`;
     offset = keyOffset(doc, path, issue.keys[0] ?? '') ?? offset;
-  } else if (choices(issue).length > 1 && typeof doc.getIn(path) === 'string') {
+  } else if (names.length > 1 && typeof doc.getIn(path) === 'string') {
     // A misspelt name among fixed choices (an architecture, a dataset): the closest one, then them all.
     const received = doc.getIn(path) as string;
-    const guess = closest(received, choices(issue));
-    message = `unknown value '${received}'${guess ? ` (did you mean '${guess}'?)` : ''}; one of: ${choices(issue).join(', ')}`;
+    const guess = closest(received, names);
+    message = `unknown value '${received}'${guess ? ` (did you mean '${guess}'?)` : ''}; one of: ${names.join(', ')}`;
   } else if (issue.code === 'invalid_type' && doc.getIn(path) === undefined) {
     message = `missing: this field is required (${issue.expected})`;
     offset = nodeOffset(doc, path.slice(0, -1));

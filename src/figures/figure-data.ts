@@ -7,6 +7,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { RunDirectory } from '../runs/run-dir.js';
 import { cachedSourceRun } from '../runs/source-cache.js';
+import { formatPath } from '../util/field-path.js';
 
 /** JSON has no NaN: a missing statistic (the CI of one seed) is written as null and read back as NaN. */
 const statistic = z.number().nullable().transform((value) => value ?? Number.NaN);
@@ -99,7 +100,7 @@ export function readFigureFile<S extends z.ZodType>(file: string, schema: S): z.
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const [first, ...more] = parsed.error.issues;
-    const where = first?.path.length ? `${first.path.join('.')}: ` : '';
+    const where = first?.path.length ? `${formatPath(first.path)}: ` : '';
     throw new FigureFileError(`${file} is not a figure's data (${where}${first?.message ?? 'invalid'}${more.length ? `, and ${more.length} more problem(s)` : ''}); ${fix}`);
   }
   return parsed.data;

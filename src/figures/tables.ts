@@ -35,14 +35,15 @@ export function summaryTable(data: FigureData): string {
   );
 }
 
-/** A run built on a source of its own seed, as every run was before sources took seed s + 1000 (src/runs/sources.ts):
- * the same seed builds the same initial weights, so a fresh column of the run began at the source's. */
-export const onSourceOfOwnSeed = (run: SeedRun) => run.sources.some((source) => source.experiment !== null && source.seed === run.seed);
+/** A source of the run's own seed, as every run had before sources took seed s + 1000 (src/runs/sources.ts): the same
+ * seed builds the same initial weights, so a fresh column of the run began at the source's. */
+const ofOwnSeed = (source: SourceInfo, run: SeedRun) => source.experiment !== null && source.seed === run.seed;
+export const onSourceOfOwnSeed = (run: SeedRun) => run.sources.some((source) => ofOwnSeed(source, run));
 
 function sourceCell(source: SourceInfo, run: SeedRun): string {
   const name = source.experiment ? `${source.experiment} seed ${source.seed}` : source.column;
   const stop = source.stop_reason === 'validation_accuracy' ? ', stopped at its validation target' : '';
-  const coupled = source.experiment !== null && source.seed === run.seed ? `; the run's own seed, so a fresh column of the run began at this column's initial weights` : '';
+  const coupled = ofOwnSeed(source, run) ? `; the run's own seed, so a fresh column of the run began at this column's initial weights` : '';
   return `${name}: validation ${pct(source.validation_accuracy)}, test ${pct(source.test_accuracy)} (epoch ${source.epochs}${stop}${coupled})`;
 }
 

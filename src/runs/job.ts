@@ -48,7 +48,7 @@ export function jobRuns(files: string[], options: ExperimentOptions, dataDir: st
           continue;
         }
         const source = options.quick ? applyQuick(need.experiment) : need.experiment;
-        const column = cachedSource({ experiment: source, seed: need.seed, quick: options.quick, device: options.device, data_dir: dataDir }, undefined, undefined, { repair: false });
+        const column = cachedSource({ experiment: source, seed: need.seed, quick: options.quick, device: options.device, data_dir: dataDir }, { repair: false });
         const trainedIn = column ? cachedSourceRun(column) : undefined;
         const complete = column !== undefined || new RunDirectory(dir).isComplete();
         sources.set(dir, {

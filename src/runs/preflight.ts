@@ -91,7 +91,7 @@ function needsOf(experiment: Experiment, seeds: number[], by: string, where: Dat
       const source = loadExperiment(weights.experiment);
       const effective = options.quick ? applyQuick(source) : source;
       const untrained = [...new Set(seeds.map((seed) => sourceSeed(weights, seed)))].filter(
-        (seed) => !cachedSource({ experiment: effective, seed, quick: options.quick, device: options.device, data_dir: where.dataDir }, undefined, undefined, { repair: false }),
+        (seed) => !cachedSource({ experiment: effective, seed, quick: options.quick, device: options.device, data_dir: where.dataDir }, { repair: false }),
       );
       return untrained.length ? needsOf(effective, untrained, `the source ${source.name} of ${by}`, where, options) : [];
     }),

@@ -40,7 +40,7 @@ export function sourceKey(config: RunConfig): string {
  * trained in, where it still is). A damaged entry is rebuilt from that run's column.pt when the run still has it intact,
  * else removed, so that the source is found or trained again as if never cached; `log` says which. `repair: false`
  * only looks: a damaged entry is then as good as none, and left as it is. */
-export function cachedSource(config: RunConfig, dir = sourceCacheDir(), log?: (line: string) => void, { repair = true } = {}): string | undefined {
+export function cachedSource(config: RunConfig, { log, repair = true, dir = sourceCacheDir() }: { log?: (line: string) => void; repair?: boolean; dir?: string } = {}): string | undefined {
   const entry = path.join(dir, sourceKey(config));
   const file = path.join(entry, 'column.pt');
   if (!existsSync(file)) return undefined;

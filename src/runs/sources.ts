@@ -38,7 +38,7 @@ export async function resolveSources(experiment: Experiment, runSeed: number, co
     const seed = sourceSeed(column.weights, runSeed);
     const source = loadExperiment(file);
     const effective = context.quick ? applyQuick(source) : source;
-    const inCache = () => cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir }, undefined, context.events.log);
+    const inCache = () => cachedSource({ experiment: effective, seed, quick: context.quick, device: context.device, data_dir: context.where.dataDir }, { log: context.events.log });
     let path = inCache();
     const whose = `${experiment.name}, column '${column.name}'`; // the same source may serve columns of several experiments
     if (path) {

@@ -41,16 +41,22 @@ export function readPlan(file: string): SlurmPlan {
   return parsed.data;
 }
 
+/** The folders of the jobs submitted into a runs directory, oldest first (their names are their UTC times). */
+function submissions(runsDir: string): string[] {
+  const root = path.join(runsDir, SLURM_FOLDER);
+  if (!existsSync(root)) return [];
+  return readdirSync(root).sort().map((name) => path.join(root, name)).filter((dir) => existsSync(planFile(dir)));
+}
+
 /** The latest submission under a runs directory (or the submission folder itself). */
 export function latestSubmission(dir: string): string {
   if (existsSync(planFile(dir))) return dir;
-  const root = path.join(dir, SLURM_FOLDER);
-  const found = existsSync(root) ? readdirSync(root).filter((name) => existsSync(planFile(path.join(root, name)))).sort() : [];
   if (!existsSync(dir)) throw new SlurmError(`${dir}: no such runs directory; give the --runs-dir the job was submitted with (default runs)`);
-  if (!found.length) {
+  const latest = submissions(dir).at(-1);
+  if (!latest) {
     throw new SlurmError(`${dir}: no job was submitted with --slurm into this runs directory (no ${SLURM_FOLDER}/*/plan.json); for runs trained here, 'bin/pladder run FILE... --plan' (or figure/reproduce --plan) lists each run's epochs done and time left`);
   }
-  return path.join(root, found[found.length - 1]!);
+  return latest;
 }
 
 export type TaskState = 'complete' | 'running' | 'failed' | 'pending' | 'cancelled';
@@ -59,6 +65,8 @@ export interface TaskStatus {
   stage: string;
   index: number;
   label: string;
+  /** The run directory the task trains (null: the finish stage's command). */
+  run_dir: string | null;
   state: TaskState;
   detail: string;
 }
@@ -83,15 +91,14 @@ function queued(stages: SlurmStage[]): Map<string, [string, string]> | undefined
   return found;
 }
 
-export function jobStatus(dir: string): { plan: SlurmPlan; tasks: TaskStatus[] } {
-  const plan = readPlan(planFile(dir));
-  const queue = queued(plan.stages);
+/** Each task's state; `queue`, Slurm's view, may be asked once for several submissions' jobs (activeRuns). */
+export function jobStatus(dir: string, plan = readPlan(planFile(dir)), queue = queued(plan.stages)): { plan: SlurmPlan; tasks: TaskStatus[] } {
   const tasks = plan.stages.flatMap((stage) =>
     stage.tasks.map((task, index): TaskStatus => {
       const marker = readMarker(dir, stage.name, index);
       const inQueue = stage.job_id ? queue?.get(`${stage.job_id}_${index}`) : undefined;
       const run = task.run_dir ? new RunDirectory(task.run_dir) : undefined;
-      const base = { stage: stage.name, index, label: task.label };
+      const base = { stage: stage.name, index, label: task.label, run_dir: task.run_dir };
       if (run?.isComplete() || (!run && marker?.exit_code === 0)) return { ...base, state: 'complete', detail: task.run_dir ?? 'done' };
       if (marker?.exit_code !== null && marker?.exit_code !== undefined) {
         const stopped = { 130: ' (stopped by SIGINT)', 143: ' (stopped by SIGTERM: scancel, or the --time limit)' }[marker.exit_code] ?? '';
@@ -117,17 +124,13 @@ export function jobStatus(dir: string): { plan: SlurmPlan; tasks: TaskStatus[] }
 /** The runs a submission under `runsDir` still has queued or running, by run directory, with its folder and job ids:
  * a second submission of them would meet their locks, or train them twice. */
 export function activeRuns(runsDir: string): Map<string, { submission: string; jobs: string[] }> {
-  const root = path.join(runsDir, SLURM_FOLDER);
+  const found = submissions(runsDir).map((dir) => ({ dir, plan: readPlan(planFile(dir)) }));
+  const queue = queued(found.flatMap(({ plan }) => plan.stages)); // one squeue for every submission's jobs
   const active = new Map<string, { submission: string; jobs: string[] }>();
-  if (!existsSync(root)) return active;
-  for (const name of readdirSync(root).sort()) {
-    const dir = path.join(root, name);
-    if (!existsSync(planFile(dir))) continue;
-    const { plan, tasks } = jobStatus(dir);
+  for (const { dir, plan } of found) {
     const jobs = plan.stages.flatMap((s) => (s.job_id ? [s.job_id] : []));
-    for (const task of tasks) {
-      const runDir = plan.stages.find((s) => s.name === task.stage)!.tasks[task.index]!.run_dir;
-      if (runDir && (task.state === 'running' || (task.state === 'pending' && jobs.length))) active.set(runDir, { submission: dir, jobs });
+    for (const task of jobStatus(dir, plan, queue).tasks) {
+      if (task.run_dir && (task.state === 'running' || (task.state === 'pending' && jobs.length))) active.set(task.run_dir, { submission: dir, jobs });
     }
   }
   return active;
